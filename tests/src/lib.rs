@@ -1,1 +1,96 @@
-//! Workspace-level tests live in tests/*.rs.
+//! Helpers of the workspace-level tests: the OpenAPI document as JSON, and
+//! its schemas as JSON Schema validators.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+/// The root of the workspace.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits inside the workspace")
+        .to_path_buf()
+}
+
+/// The OpenAPI document, parsed from YAML into JSON.
+pub fn document() -> Value {
+    let path = workspace_root().join("openapi/audiences.yaml");
+    let text = std::fs::read_to_string(&path).expect("openapi/audiences.yaml is readable");
+    serde_yaml::from_str(&text).expect("openapi/audiences.yaml is valid YAML")
+}
+
+/// The documented responses of the one operation, by status.
+pub fn responses(document: &Value) -> &Map<String, Value> {
+    document["paths"]["/v1/accounts/{accountGroupId}/audiences/{audienceId}/prospects"]["get"]["responses"]
+        .as_object()
+        .expect("the operation documents its responses")
+}
+
+/// The documented example of the response with `status`.
+pub fn example(document: &Value, status: &str) -> Value {
+    responses(document)[status]["content"]["application/json"]["example"].clone()
+}
+
+/// The name of the component schema of the response with `status`.
+pub fn schema_name(document: &Value, status: &str) -> String {
+    let reference = responses(document)[status]["content"]["application/json"]["schema"]["$ref"]
+        .as_str()
+        .expect("every response body is a $ref to a component");
+    reference
+        .rsplit('/')
+        .next()
+        .expect("a reference has a last segment")
+        .to_owned()
+}
+
+/// Turns an OpenAPI 3.0 schema into JSON Schema (draft 2020-12): `nullable`
+/// becomes a `null` alternative, and OpenAPI-only keywords go.
+pub fn to_json_schema(schema: &Value) -> Value {
+    match schema {
+        Value::Object(object) => {
+            let mut converted = Map::new();
+            for (key, value) in object {
+                match key.as_str() {
+                    "nullable" | "example" | "xml" | "externalDocs" | "discriminator" => {}
+                    _ => {
+                        converted.insert(key.clone(), to_json_schema(value));
+                    }
+                }
+            }
+            if object.get("nullable") == Some(&Value::Bool(true)) {
+                if let Some(Value::String(kind)) = converted.get("type").cloned() {
+                    converted.insert("type".into(), json!([kind, "null"]));
+                    if let Some(Value::Array(values)) = converted.get_mut("enum") {
+                        values.push(Value::Null);
+                    }
+                    Value::Object(converted)
+                } else {
+                    json!({ "anyOf": [Value::Object(converted), { "type": "null" }] })
+                }
+            } else {
+                Value::Object(converted)
+            }
+        }
+        Value::Array(items) => Value::Array(items.iter().map(to_json_schema).collect()),
+        other => other.clone(),
+    }
+}
+
+/// A JSON Schema validator for the component schema `name` of `document`.
+pub fn validator(document: &Value, name: &str) -> jsonschema::Validator {
+    let schema = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": format!("#/components/schemas/{name}"),
+        "components": { "schemas": to_json_schema(&document["components"]["schemas"]) },
+    });
+    jsonschema::validator_for(&schema).expect("the document's schemas are valid JSON Schema")
+}
+
+/// The validation errors of `instance` against the component `name`, as text.
+pub fn schema_errors(document: &Value, name: &str, instance: &Value) -> Vec<String> {
+    validator(document, name)
+        .iter_errors(instance)
+        .map(|error| format!("{} at {}", error, error.instance_path))
+        .collect()
+}

@@ -87,7 +87,11 @@ pub fn client_tokens(normalized: &OpenAPI, types_crate: &str) -> Result<TokenStr
 }
 
 /// The httpmock helpers of the client, for consumers' tests.
-pub fn mock_tokens(normalized: &OpenAPI, types_crate: &str, client_crate: &str) -> Result<TokenStream, String> {
+pub fn mock_tokens(
+    normalized: &OpenAPI,
+    types_crate: &str,
+    client_crate: &str,
+) -> Result<TokenStream, String> {
     let view = spec::client_view(normalized)?;
     let mut settings = GenerationSettings::default();
     settings
@@ -163,10 +167,10 @@ pub fn fixtures(root: &Path) -> Result<Vec<String>, String> {
     let mut names = Vec::new();
     for entry in std::fs::read_dir(&dir).map_err(|error| format!("cannot read {}: {error}", dir.display()))? {
         let path = entry.map_err(|error| error.to_string())?.path();
-        if path.extension().is_some_and(|ext| ext == "yaml") {
-            if let Some(stem) = path.file_stem().and_then(|stem| stem.to_str()) {
-                names.push(stem.replace('-', "_"));
-            }
+        if path.extension().is_some_and(|ext| ext == "yaml")
+            && let Some(stem) = path.file_stem().and_then(|stem| stem.to_str())
+        {
+            names.push(stem.replace('-', "_"));
         }
     }
     names.sort();
@@ -178,7 +182,9 @@ pub fn fixtures(root: &Path) -> Result<Vec<String>, String> {
 pub fn stale_outputs(root: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(generate_all(root)?
         .into_iter()
-        .filter(|output| std::fs::read_to_string(root.join(&output.path)).ok().as_deref() != Some(output.contents.as_str()))
+        .filter(|output| {
+            std::fs::read_to_string(root.join(&output.path)).ok().as_deref() != Some(output.contents.as_str())
+        })
         .map(|output| output.path)
         .collect())
 }

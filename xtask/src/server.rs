@@ -5,8 +5,8 @@
 
 use heck::{ToSnakeCase, ToUpperCamelCase};
 use openapiv3::{
-    OpenAPI, Operation, Parameter, ParameterSchemaOrContent, ReferenceOr, Schema, SchemaKind,
-    SecurityScheme, StatusCode, Type,
+    OpenAPI, Operation, Parameter, ParameterSchemaOrContent, ReferenceOr, Schema, SchemaKind, SecurityScheme,
+    StatusCode, Type,
 };
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
@@ -30,17 +30,21 @@ const RUNTIME_HEADERS: &[&str] = &[
 ];
 
 const RUST_KEYWORDS: &[&str] = &[
-    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
-    "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub",
-    "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe",
-    "use", "where", "while", "abstract", "become", "box", "do", "final", "macro", "override",
-    "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false",
+    "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return",
+    "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where", "while",
+    "abstract", "become", "box", "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual",
+    "yield", "try", "gen",
 ];
 
 /// A snake_case identifier for a name of the document.
 pub fn field_ident(name: &str) -> Ident {
     let snake = name.to_snake_case();
-    let snake = if snake.is_empty() { "value".to_owned() } else { snake };
+    let snake = if snake.is_empty() {
+        "value".to_owned()
+    } else {
+        snake
+    };
     if RUST_KEYWORDS.contains(&snake.as_str()) {
         format_ident!("{snake}_")
     } else if snake.starts_with(|c: char| c.is_ascii_digit()) {
@@ -306,7 +310,9 @@ impl Context<'_> {
             Parameter::Cookie { .. } => return Err(format!("{what}: cookie parameters are not supported")),
         };
         let ParameterSchemaOrContent::Schema(schema) = &data.format else {
-            return Err(format!("{what}: parameters with `content` are not supported; use `schema`"));
+            return Err(format!(
+                "{what}: parameters with `content` are not supported; use `schema`"
+            ));
         };
         let (shape, default) = match schema {
             ReferenceOr::Item(Schema {
@@ -353,13 +359,23 @@ impl Context<'_> {
             required,
             default,
             shape,
-            doc: data.description.clone().unwrap_or_else(|| format!("`{}`", data.name)),
+            doc: data
+                .description
+                .clone()
+                .unwrap_or_else(|| format!("`{}`", data.name)),
         })
     }
 
-    fn reply(&self, op_id: &str, status: &StatusCode, response: &openapiv3::Response) -> Result<Reply, String> {
+    fn reply(
+        &self,
+        op_id: &str,
+        status: &StatusCode,
+        response: &openapiv3::Response,
+    ) -> Result<Reply, String> {
         let StatusCode::Code(code) = status else {
-            return Err(format!("operation `{op_id}`: status ranges such as `{status}` are not supported"));
+            return Err(format!(
+                "operation `{op_id}`: status ranges such as `{status}` are not supported"
+            ));
         };
         let what = format!("operation `{op_id}`, response {code}");
         let success = spec::is_success(status);
@@ -434,12 +450,18 @@ impl Context<'_> {
         if !is_envelope {
             return Ok(Payload::Body(whole));
         }
-        let (carried, empty) = if success { ("data", "error") } else { ("error", "data") };
+        let (carried, empty) = if success {
+            ("data", "error")
+        } else {
+            ("error", "data")
+        };
         let nullable = |key: &str| -> Result<bool, String> {
             Ok(match &object.properties[key] {
                 ReferenceOr::Item(schema) => schema.schema_data.nullable,
                 ReferenceOr::Reference { reference } => {
-                    self.component(ref_name(reference, "schemas")?)?.schema_data.nullable
+                    self.component(ref_name(reference, "schemas")?)?
+                        .schema_data
+                        .nullable
                 }
             })
         };
@@ -468,10 +490,7 @@ impl Context<'_> {
     }
 
     fn auth(&self, operation: &Operation) -> Result<Option<Auth>, String> {
-        let requirements = operation
-            .security
-            .as_ref()
-            .or(self.document.security.as_ref());
+        let requirements = operation.security.as_ref().or(self.document.security.as_ref());
         let Some(requirement) = requirements.and_then(|list| list.first()) else {
             return Ok(None);
         };
@@ -488,8 +507,12 @@ impl Context<'_> {
             .and_then(|components| components.security_schemes.get(scheme))
             .ok_or_else(|| format!("security scheme `{scheme}` is not defined"))?;
         match definition {
-            ReferenceOr::Item(SecurityScheme::HTTP { scheme: kind, .. }) if kind.eq_ignore_ascii_case("bearer") => {
-                Ok(Some(Auth::Bearer { scheme: scheme.clone() }))
+            ReferenceOr::Item(SecurityScheme::HTTP { scheme: kind, .. })
+                if kind.eq_ignore_ascii_case("bearer") =>
+            {
+                Ok(Some(Auth::Bearer {
+                    scheme: scheme.clone(),
+                }))
             }
             ReferenceOr::Item(SecurityScheme::APIKey {
                 location: openapiv3::APIKeyLocation::Header,
@@ -512,7 +535,9 @@ impl Context<'_> {
             .iter()
             .map(|parameter| match parameter {
                 ReferenceOr::Item(parameter) => self.param(&id, parameter),
-                ReferenceOr::Reference { .. } => Err(format!("operation `{id}`: parameter left as a reference")),
+                ReferenceOr::Reference { .. } => {
+                    Err(format!("operation `{id}`: parameter left as a reference"))
+                }
             })
             .collect::<Result<Vec<_>, _>>()?;
         let body = match &operation.request_body {
@@ -539,7 +564,9 @@ impl Context<'_> {
             .iter()
             .map(|(status, response)| match response {
                 ReferenceOr::Item(response) => self.reply(&id, status, response),
-                ReferenceOr::Reference { .. } => Err(format!("operation `{id}`: response left as a reference")),
+                ReferenceOr::Reference { .. } => {
+                    Err(format!("operation `{id}`: response left as a reference"))
+                }
             })
             .collect::<Result<Vec<_>, _>>()?;
         let permissions = match operation.extensions.get("x-permissions") {
@@ -549,7 +576,9 @@ impl Context<'_> {
         };
         let auth = self.auth(operation)?;
         if auth.is_none() && !permissions.is_empty() {
-            return Err(format!("operation `{id}`: `x-permissions` needs a security requirement"));
+            return Err(format!(
+                "operation `{id}`: `x-permissions` needs a security requirement"
+            ));
         }
         let mut doc = String::new();
         if let Some(summary) = &operation.summary {
@@ -619,7 +648,11 @@ pub fn generate(document: &OpenAPI, settings: &ServerSettings) -> Result<TokenSt
     let title = &document.info.title;
     let trait_name = {
         let camel = title.to_upper_camel_case();
-        if camel.ends_with("Api") { format_ident!("{camel}") } else { format_ident!("{camel}Api") }
+        if camel.ends_with("Api") {
+            format_ident!("{camel}")
+        } else {
+            format_ident!("{camel}Api")
+        }
     };
 
     let mut items = Vec::new();
@@ -658,7 +691,8 @@ pub fn generate(document: &OpenAPI, settings: &ServerSettings) -> Result<TokenSt
         if let Some((body_type, required)) = &op.body {
             if *required {
                 args.push(quote! { body: #body_type });
-                extract.push(quote! { let body = #rt::json_body_required::<#body_type>(parts, body).await?; });
+                extract
+                    .push(quote! { let body = #rt::json_body_required::<#body_type>(parts, body).await?; });
             } else {
                 args.push(quote! { body: ::std::option::Option<#body_type> });
                 extract.push(quote! { let body = #rt::json_body::<#body_type>(parts, body, false).await?; });
@@ -670,7 +704,11 @@ pub fn generate(document: &OpenAPI, settings: &ServerSettings) -> Result<TokenSt
         items.push(response_enum(&context, rt, op, &response_ident));
 
         let op_doc = doc(&op.doc);
-        let principal = if op.auth.is_some() { quote! { Self::Principal } } else { quote! { () } };
+        let principal = if op.auth.is_some() {
+            quote! { Self::Principal }
+        } else {
+            quote! { () }
+        };
         methods.push(quote! {
             #op_doc
             fn #method_ident(
@@ -702,7 +740,11 @@ pub fn generate(document: &OpenAPI, settings: &ServerSettings) -> Result<TokenSt
         };
         let handler_ident = format_ident!("handle_{}", method_ident);
         let inner_ident = format_ident!("serve_{}", method_ident);
-        let body_binding = if op.body.is_some() { quote! { body } } else { quote! { _body } };
+        let body_binding = if op.body.is_some() {
+            quote! { body }
+        } else {
+            quote! { _body }
+        };
         handlers.push(quote! {
             async fn #handler_ident<A: #trait_name>(
                 ::axum::extract::State(api): ::axum::extract::State<::std::sync::Arc<A>>,
@@ -835,7 +877,11 @@ fn param_struct(
                         })
                     }
                 }
-                Scalar::Integer { rust, minimum, maximum } => {
+                Scalar::Integer {
+                    rust,
+                    minimum,
+                    maximum,
+                } => {
                     let min = option_tokens(minimum.map(Literal::i64_unsuffixed));
                     let max = option_tokens(maximum.map(Literal::i64_unsuffixed));
                     quote! {

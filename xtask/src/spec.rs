@@ -11,14 +11,14 @@ use std::path::Path;
 
 use heck::ToUpperCamelCase;
 use openapiv3::{
-    Components, Header, MediaType, OpenAPI, Operation, Parameter, ParameterSchemaOrContent,
-    ReferenceOr, RequestBody, Response, Schema, SchemaKind, StatusCode, Type,
+    Components, Header, MediaType, OpenAPI, Operation, Parameter, ParameterSchemaOrContent, ReferenceOr,
+    RequestBody, Response, Schema, SchemaKind, StatusCode, Type,
 };
 
 /// Reads a YAML (or JSON) OpenAPI 3.0.x document.
 pub fn load(path: &Path) -> Result<OpenAPI, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
     let document: OpenAPI = serde_yaml::from_str(&text)
         .map_err(|error| format!("{} is not a valid OpenAPI document: {error}", path.display()))?;
     if !document.openapi.starts_with("3.0.") {
@@ -141,15 +141,17 @@ fn hoist_parameter_schema(
     schema: &mut ReferenceOr<Schema>,
     name: String,
 ) -> Result<(), String> {
-    let ReferenceOr::Item(inline) = schema else { return Ok(()) };
+    let ReferenceOr::Item(inline) = schema else {
+        return Ok(());
+    };
     if let SchemaKind::Type(Type::Array(array)) = &mut inline.schema_kind {
-        if let Some(ReferenceOr::Item(items)) = &array.items {
-            if needs_name(items) {
-                let mut unboxed = ReferenceOr::Item((**items).clone());
-                hoist(schemas, &mut unboxed, format!("{name}Item"))?;
-                if let ReferenceOr::Reference { reference } = unboxed {
-                    array.items = Some(ReferenceOr::Reference { reference });
-                }
+        if let Some(ReferenceOr::Item(items)) = &array.items
+            && needs_name(items)
+        {
+            let mut unboxed = ReferenceOr::Item((**items).clone());
+            hoist(schemas, &mut unboxed, format!("{name}Item"))?;
+            if let ReferenceOr::Reference { reference } = unboxed {
+                array.items = Some(ReferenceOr::Reference { reference });
             }
         }
         return Ok(());
@@ -207,7 +209,8 @@ pub fn normalize(document: &OpenAPI) -> Result<OpenAPI, String> {
         operation.parameters = parameters;
 
         if let Some(body) = &operation.request_body {
-            let mut body: RequestBody = resolve(body, "requestBodies", |c| &c.request_bodies, components)?.clone();
+            let mut body: RequestBody =
+                resolve(body, "requestBodies", |c| &c.request_bodies, components)?.clone();
             if let Some(schema) = json_schema_mut(&mut body.content) {
                 hoist(&mut schemas, schema, format!("{base}Body"))?;
             }
@@ -216,9 +219,14 @@ pub fn normalize(document: &OpenAPI) -> Result<OpenAPI, String> {
 
         let mut responses = indexmap::IndexMap::new();
         for (status, response) in &operation.responses.responses {
-            let mut response: Response = resolve(response, "responses", |c| &c.responses, components)?.clone();
+            let mut response: Response =
+                resolve(response, "responses", |c| &c.responses, components)?.clone();
             if let Some(schema) = json_schema_mut(&mut response.content) {
-                hoist(&mut schemas, schema, format!("{base}{}Response", status_label(status)))?;
+                hoist(
+                    &mut schemas,
+                    schema,
+                    format!("{base}{}Response", status_label(status)),
+                )?;
             }
             let mut headers = indexmap::IndexMap::new();
             for (name, header) in &response.headers {
@@ -276,7 +284,9 @@ pub fn client_view(normalized: &OpenAPI) -> Result<OpenAPI, String> {
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
         let mut success = BTreeMap::new();
         for (status, response) in &operation.responses.responses {
-            let ReferenceOr::Item(response) = response else { continue };
+            let ReferenceOr::Item(response) = response else {
+                continue;
+            };
             let Some(schema) = response
                 .content
                 .iter()
@@ -309,10 +319,10 @@ pub fn client_view(normalized: &OpenAPI) -> Result<OpenAPI, String> {
             if is_success(status) {
                 continue;
             }
-            if let ReferenceOr::Item(response) = response {
-                if let Some(schema) = json_schema_mut(&mut response.content) {
-                    *schema = common.clone();
-                }
+            if let ReferenceOr::Item(response) = response
+                && let Some(schema) = json_schema_mut(&mut response.content)
+            {
+                *schema = common.clone();
             }
         }
     }

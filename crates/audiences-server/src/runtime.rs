@@ -5,6 +5,11 @@
 //! by `cargo xtask generate`) only calls into this module; nothing here knows
 //! about a particular operation.
 
+#![allow(
+    clippy::result_large_err,
+    reason = "ApiError is the cold path of a request; boxing it would cost an allocation per failure"
+)]
+
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
@@ -71,7 +76,11 @@ impl fmt::Debug for TraceId {
 /// The trace id of a request, as the trace middleware stored it; a fresh one
 /// when the router is used without [`finish_router`].
 pub fn trace_id_of(parts: &Parts) -> TraceId {
-    parts.extensions.get::<TraceId>().cloned().unwrap_or_else(TraceId::generate)
+    parts
+        .extensions
+        .get::<TraceId>()
+        .cloned()
+        .unwrap_or_else(TraceId::generate)
 }
 
 /// What a trait method receives besides its parameters.
@@ -381,11 +390,7 @@ fn echo(raw: &str) -> String {
 
 fn invalid(location: Location, name: &str, rule: impl fmt::Display, raw: Option<&str>) -> ApiError {
     let message = match raw {
-        Some(raw) => format!(
-            "{} `{name}` {rule} (got `{}`)",
-            location.noun(),
-            echo(raw)
-        ),
+        Some(raw) => format!("{} `{name}` {rule} (got `{}`)", location.noun(), echo(raw)),
         None => format!("{} `{name}` {rule}", location.noun()),
     };
     ApiError::validation(message, name.to_owned())
@@ -437,9 +442,9 @@ impl RawParams {
         let mut values = Vec::new();
         for name in names {
             for value in headers.get_all(*name) {
-                let text = value.to_str().map_err(|_| {
-                    invalid(Location::Header, name, "must be visible ASCII text", None)
-                })?;
+                let text = value
+                    .to_str()
+                    .map_err(|_| invalid(Location::Header, name, "must be visible ASCII text", None))?;
                 values.push(((*name).to_owned(), text.to_owned()));
             }
         }
@@ -516,9 +521,7 @@ impl Pattern {
 
     fn is_match(&self, text: &str) -> bool {
         self.compiled
-            .get_or_init(|| {
-                regex_lite::Regex::new(self.source).expect("the generator checked this pattern")
-            })
+            .get_or_init(|| regex_lite::Regex::new(self.source).expect("the generator checked this pattern"))
             .is_match(text)
     }
 }
@@ -541,27 +544,27 @@ pub fn parse_string(
     rules: &StringRules,
 ) -> Result<String, ApiError> {
     let length = raw.chars().count();
-    if let Some(max) = rules.max_length {
-        if length > max {
-            return Err(invalid(
-                location,
-                name,
-                format!("must be at most {max} characters long"),
-                None,
-            ));
-        }
+    if let Some(max) = rules.max_length
+        && length > max
+    {
+        return Err(invalid(
+            location,
+            name,
+            format!("must be at most {max} characters long"),
+            None,
+        ));
     }
-    if let Some(min) = rules.min_length {
-        if length < min {
-            let rule = format!("must be at least {min} characters long");
-            return Err(invalid(location, name, rule, Some(raw)));
-        }
+    if let Some(min) = rules.min_length
+        && length < min
+    {
+        let rule = format!("must be at least {min} characters long");
+        return Err(invalid(location, name, rule, Some(raw)));
     }
-    if let Some(pattern) = rules.pattern {
-        if !pattern.is_match(raw) {
-            let rule = format!("must match the pattern `{}`", pattern.source);
-            return Err(invalid(location, name, rule, Some(raw)));
-        }
+    if let Some(pattern) = rules.pattern
+        && !pattern.is_match(raw)
+    {
+        let rule = format!("must match the pattern `{}`", pattern.source);
+        return Err(invalid(location, name, rule, Some(raw)));
     }
     Ok(raw.to_owned())
 }
@@ -599,8 +602,7 @@ pub fn parse_integer<T: TryFrom<i64>>(
         return Err(fail());
     }
     let value: i64 = raw.parse().map_err(|_| fail())?;
-    if rules.minimum.is_some_and(|min| value < min) || rules.maximum.is_some_and(|max| value > max)
-    {
+    if rules.minimum.is_some_and(|min| value < min) || rules.maximum.is_some_and(|max| value > max) {
         return Err(fail());
     }
     T::try_from(value).map_err(|_| fail())
@@ -615,12 +617,7 @@ pub struct NumberRules {
 }
 
 /// Parses a finite number parameter and checks its bounds.
-pub fn parse_number(
-    location: Location,
-    name: &str,
-    raw: &str,
-    rules: &NumberRules,
-) -> Result<f64, ApiError> {
+pub fn parse_number(location: Location, name: &str, raw: &str, rules: &NumberRules) -> Result<f64, ApiError> {
     let rule = match (rules.minimum, rules.maximum) {
         (Some(min), Some(max)) => format!("must be a number from {min} to {max}"),
         (Some(min), None) => format!("must be a number of at least {min}"),
@@ -668,15 +665,25 @@ pub fn check_items(
     min_items: Option<usize>,
     max_items: Option<usize>,
 ) -> Result<(), ApiError> {
-    if let Some(min) = min_items {
-        if count < min {
-            return Err(invalid(location, name, format!("needs at least {min} items"), None));
-        }
+    if let Some(min) = min_items
+        && count < min
+    {
+        return Err(invalid(
+            location,
+            name,
+            format!("needs at least {min} items"),
+            None,
+        ));
     }
-    if let Some(max) = max_items {
-        if count > max {
-            return Err(invalid(location, name, format!("takes at most {max} items"), None));
-        }
+    if let Some(max) = max_items
+        && count > max
+    {
+        return Err(invalid(
+            location,
+            name,
+            format!("takes at most {max} items"),
+            None,
+        ));
     }
     Ok(())
 }
@@ -689,15 +696,13 @@ pub async fn json_body<T: DeserializeOwned>(
     body: Body,
     required: bool,
 ) -> Result<Option<T>, ApiError> {
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "PAYLOAD_TOO_LARGE",
-                format!("the request body exceeds {MAX_BODY_BYTES} bytes"),
-            )
-        })?;
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!("the request body exceeds {MAX_BODY_BYTES} bytes"),
+        )
+    })?;
     if bytes.is_empty() {
         return if required {
             Err(ApiError::validation("a JSON request body is required", "body"))
@@ -734,11 +739,10 @@ pub async fn json_body_required<T: DeserializeOwned>(parts: &Parts, body: Body) 
 
 /// The secret of an HTTP bearer scheme, from `Authorization: Bearer <secret>`.
 pub fn bearer_secret(headers: &HeaderMap) -> Result<&str, ApiError> {
-    let value = headers.get(axum::http::header::AUTHORIZATION).ok_or_else(|| {
-        ApiError::unauthorized("missing API key: send `Authorization: Bearer <key>`")
-    })?;
-    let malformed =
-        || ApiError::unauthorized("malformed Authorization header: expected `Bearer <key>`");
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("missing API key: send `Authorization: Bearer <key>`"))?;
+    let malformed = || ApiError::unauthorized("malformed Authorization header: expected `Bearer <key>`");
     let text = value.to_str().map_err(|_| malformed())?;
     let (scheme, secret) = text.split_once(' ').ok_or_else(malformed)?;
     let secret = secret.trim();
@@ -793,8 +797,12 @@ pub fn finish_router(router: Router) -> Router {
 
 async fn route_not_found(request: Request) -> Response {
     let (parts, _) = request.into_parts();
-    ApiError::not_found(format!("no route for {} {}", parts.method, echo(parts.uri.path())))
-        .into_response_with(&trace_id_of(&parts))
+    ApiError::not_found(format!(
+        "no route for {} {}",
+        parts.method,
+        echo(parts.uri.path())
+    ))
+    .into_response_with(&trace_id_of(&parts))
 }
 
 async fn method_not_allowed(request: Request) -> Response {
@@ -802,7 +810,11 @@ async fn method_not_allowed(request: Request) -> Response {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "METHOD_NOT_ALLOWED",
-        format!("method {} is not allowed on {}", parts.method, echo(parts.uri.path())),
+        format!(
+            "method {} is not allowed on {}",
+            parts.method,
+            echo(parts.uri.path())
+        ),
     )
     .into_response_with(&trace_id_of(&parts))
 }
