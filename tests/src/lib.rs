@@ -58,8 +58,11 @@ pub fn to_json_schema(schema: &Value) -> Value {
                     }
                 }
             }
+            let composed = ["allOf", "anyOf", "oneOf", "$ref"]
+                .iter()
+                .any(|key| converted.contains_key(*key));
             if object.get("nullable") == Some(&Value::Bool(true)) {
-                if let Some(Value::String(kind)) = converted.get("type").cloned() {
+                if let (false, Some(Value::String(kind))) = (composed, converted.get("type").cloned()) {
                     converted.insert("type".into(), json!([kind, "null"]));
                     if let Some(Value::Array(values)) = converted.get_mut("enum") {
                         values.push(Value::Null);

@@ -92,7 +92,9 @@ pub struct AudienceProspectListSuccessResponse {
     pub data: AudienceProspectPage,
     ///Always `null` on success.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
-    pub error: ::std::option::Option<ErrorDetail>,
+    pub error: ::std::option::Option<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    >,
     ///Always `true` in this response.
     pub success: bool,
     ///Identifies the request in the server's logs; equal to the `X-Trace-Id` header.
@@ -731,7 +733,9 @@ pub mod builder {
     pub struct AudienceProspectListSuccessResponse {
         data: ::std::result::Result<super::AudienceProspectPage, ::std::string::String>,
         error: ::std::result::Result<
-            ::std::option::Option<super::ErrorDetail>,
+            ::std::option::Option<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            >,
             ::std::string::String,
         >,
         success: ::std::result::Result<bool, ::std::string::String>,
@@ -760,7 +764,11 @@ pub mod builder {
         }
         pub fn error<T>(mut self, value: T) -> Self
         where
-            T: ::std::convert::TryInto<::std::option::Option<super::ErrorDetail>>,
+            T: ::std::convert::TryInto<
+                ::std::option::Option<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+            >,
             T::Error: ::std::fmt::Display,
         {
             self.error = value
