@@ -97,3 +97,29 @@ pub fn schema_errors(document: &Value, name: &str, instance: &Value) -> Vec<Stri
         .map(|error| format!("{} at {}", error, error.instance_path))
         .collect()
 }
+
+/// The examples of the seed page (`openapi/seed/`, the source the document
+/// was written from), as `(status, schema name, example)`.
+pub fn seed_examples() -> Vec<(String, String, Value)> {
+    let path = workspace_root().join("openapi/seed/list-prospects-in-an-audience.txt");
+    let text = std::fs::read_to_string(&path).expect("the seed page is readable");
+    let mut examples = Vec::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find(" Example JSON") {
+        let status_start = rest[..at].rfind('\n').map_or(0, |newline| newline + 1);
+        let status = rest[status_start..at].trim().to_owned();
+        let after = &rest[at + " Example JSON".len()..];
+        let line_end = after.find('\n').unwrap_or(after.len());
+        let schema = after[..line_end].trim().to_owned();
+        let json_text = &after[line_end..];
+        let mut stream = serde_json::Deserializer::from_str(json_text).into_iter::<Value>();
+        let example = stream
+            .next()
+            .expect("an example follows its heading")
+            .expect("the seed's example is JSON");
+        let consumed = stream.byte_offset();
+        examples.push((status, schema, example));
+        rest = &json_text[consumed..];
+    }
+    examples
+}

@@ -39,6 +39,17 @@ fn the_document_lists_the_seeds_nine_responses_with_their_schemas() {
 }
 
 #[test]
+fn the_documents_examples_are_the_seeds_value_for_value() {
+    let document = document();
+    let seed = audiences_tests::seed_examples();
+    assert_eq!(seed.len(), DOCUMENTED.len(), "the seed page has nine examples");
+    for (status, schema, seed_example) in seed {
+        assert_eq!(schema_name(&document, &status), schema, "schema of {status}");
+        assert_eq!(example(&document, &status), seed_example, "example of {status}");
+    }
+}
+
+#[test]
 fn every_example_round_trips_through_its_generated_type() {
     let document = document();
     for (status, schema) in DOCUMENTED {

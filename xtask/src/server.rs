@@ -816,10 +816,16 @@ pub fn generate(document: &OpenAPI, settings: &ServerSettings) -> Result<TokenSt
         /// caller authenticated and authorized, and every answer, failures
         /// included, is the documented JSON envelope with a trace id.
         pub fn router<A: #trait_name>(api: ::std::sync::Arc<A>) -> ::axum::Router {
-            let routes = ::axum::Router::new()
+            #rt::finish_router(routes(api))
+        }
+
+        /// The routes of every operation without the runtime's fallbacks and
+        /// trace middleware: merge other routes into it, then pass the whole
+        /// to `finish_router`.
+        pub fn routes<A: #trait_name>(api: ::std::sync::Arc<A>) -> ::axum::Router {
+            ::axum::Router::new()
                 #(#route_calls)*
-                .with_state(api);
-            #rt::finish_router(routes)
+                .with_state(api)
         }
 
         #(#handlers)*

@@ -2000,7 +2000,13 @@ pub trait AudienceAdminApi: ::audiences_server::runtime::Security {
 /// caller authenticated and authorized, and every answer, failures
 /// included, is the documented JSON envelope with a trace id.
 pub fn router<A: AudienceAdminApi>(api: ::std::sync::Arc<A>) -> ::axum::Router {
-    let routes = ::axum::Router::new()
+    ::audiences_server::runtime::finish_router(routes(api))
+}
+/// The routes of every operation without the runtime's fallbacks and
+/// trace middleware: merge other routes into it, then pass the whole
+/// to `finish_router`.
+pub fn routes<A: AudienceAdminApi>(api: ::std::sync::Arc<A>) -> ::axum::Router {
+    ::axum::Router::new()
         .route(
             "/v1/accounts/{accountGroupId}/audiences",
             ::axum::routing::get(handle_list_audiences::<A>)
@@ -2015,8 +2021,7 @@ pub fn router<A: AudienceAdminApi>(api: ::std::sync::Arc<A>) -> ::axum::Router {
             "/v1/folders/{folderId}/moves",
             ::axum::routing::post(handle_move_audiences::<A>),
         )
-        .with_state(api);
-    ::audiences_server::runtime::finish_router(routes)
+        .with_state(api)
 }
 async fn handle_list_audiences<A: AudienceAdminApi>(
     ::axum::extract::State(api): ::axum::extract::State<::std::sync::Arc<A>>,

@@ -304,13 +304,18 @@ pub trait AudiencesApi: crate::runtime::Security {
 /// caller authenticated and authorized, and every answer, failures
 /// included, is the documented JSON envelope with a trace id.
 pub fn router<A: AudiencesApi>(api: ::std::sync::Arc<A>) -> ::axum::Router {
-    let routes = ::axum::Router::new()
+    crate::runtime::finish_router(routes(api))
+}
+/// The routes of every operation without the runtime's fallbacks and
+/// trace middleware: merge other routes into it, then pass the whole
+/// to `finish_router`.
+pub fn routes<A: AudiencesApi>(api: ::std::sync::Arc<A>) -> ::axum::Router {
+    ::axum::Router::new()
         .route(
             "/v1/accounts/{accountGroupId}/audiences/{audienceId}/prospects",
             ::axum::routing::get(handle_list_audience_prospects::<A>),
         )
-        .with_state(api);
-    crate::runtime::finish_router(routes)
+        .with_state(api)
 }
 async fn handle_list_audience_prospects<A: AudiencesApi>(
     ::axum::extract::State(api): ::axum::extract::State<::std::sync::Arc<A>>,

@@ -1,0 +1,136 @@
+//! The implementation of the generated trait on a [`Store`].
+
+use audiences_server::runtime::{ApiError, Credentials, RequestContext, Security, TraceId};
+use audiences_server::{
+    AudiencesApi, ListAudienceProspectsPath, ListAudienceProspectsQuery, ListAudienceProspectsResponse,
+};
+use audiences_types::{AudienceProspectPage, ErrorDetail, ValidationErrorDetail};
+
+use crate::cursor::CursorCodec;
+use crate::keys;
+use crate::store::{AudienceState, KeyRecord, Store, StoreError};
+
+/// Seconds a client should wait before asking again for an audience being populated.
+pub const POPULATING_RETRY_AFTER: u64 = 30;
+
+/// The reference service: a store and the cursor secret.
+pub struct Service<S> {
+    store: S,
+    cursors: CursorCodec,
+}
+
+impl<S: Store> Service<S> {
+    /// A service over `store`, signing cursors with `cursors`.
+    pub fn new(store: S, cursors: CursorCodec) -> Self {
+        Self { store, cursors }
+    }
+
+    /// The store, for readiness checks.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+}
+
+fn not_found() -> ListAudienceProspectsResponse {
+    ListAudienceProspectsResponse::NotFound(ErrorDetail::new(
+        "NOT_FOUND",
+        "no such audience in this account group",
+    ))
+}
+
+fn store_failure(error: &StoreError, trace_id: &TraceId) -> ListAudienceProspectsResponse {
+    tracing::error!(%trace_id, %error, "store failure");
+    match error {
+        StoreError::Unavailable(_) => ListAudienceProspectsResponse::BadGateway(ErrorDetail::new(
+            "UPSTREAM_ERROR",
+            "the database did not answer: retry later",
+        )),
+        StoreError::Corrupt(_) => ListAudienceProspectsResponse::InternalServerError(ErrorDetail::new(
+            "INTERNAL_ERROR",
+            "internal server error: quote the trace id when reporting it",
+        )),
+    }
+}
+
+impl<S: Store> Security for Service<S> {
+    type Principal = KeyRecord;
+
+    async fn authenticate(
+        &self,
+        credentials: Credentials<'_>,
+        trace_id: &TraceId,
+    ) -> Result<KeyRecord, ApiError> {
+        match self.store.key_by_hash(&keys::hash(credentials.secret)).await {
+            Ok(Some(key)) => Ok(key),
+            Ok(None) => Err(ApiError::unauthorized("unknown or revoked API key")),
+            Err(error) => {
+                tracing::error!(%trace_id, %error, "key lookup failed");
+                Err(ApiError::upstream())
+            }
+        }
+    }
+
+    fn has_permission(&self, principal: &KeyRecord, permission: &str) -> bool {
+        principal.permissions.iter().any(|held| held == permission)
+    }
+}
+
+impl<S: Store> AudiencesApi for Service<S> {
+    async fn list_audience_prospects(
+        &self,
+        cx: RequestContext<KeyRecord>,
+        path: ListAudienceProspectsPath,
+        query: ListAudienceProspectsQuery,
+    ) -> ListAudienceProspectsResponse {
+        let group = path.account_group_id.to_ascii_lowercase();
+        let audience = path.audience_id.to_ascii_lowercase();
+        // Another group's resources answer exactly as missing ones.
+        if cx.principal.account_group_id != group {
+            return not_found();
+        }
+        match self.store.audience_state(&group, &audience).await {
+            Ok(None) => return not_found(),
+            Ok(Some(AudienceState::Populating)) => {
+                return ListAudienceProspectsResponse::Conflict {
+                    error: ErrorDetail::new(
+                        "AUDIENCE_NOT_READY",
+                        "the audience is still being populated by an active prospecting job",
+                    ),
+                    retry_after: POPULATING_RETRY_AFTER,
+                };
+            }
+            Ok(Some(AudienceState::Ready)) => {}
+            Err(error) => return store_failure(&error, &cx.trace_id),
+        }
+        let after = match query
+            .cursor
+            .as_deref()
+            .map(|cursor| self.cursors.decode(&audience, cursor))
+        {
+            None => None,
+            Some(Ok(position)) => Some(position),
+            Some(Err(error)) => {
+                return ListAudienceProspectsResponse::BadRequest(ValidationErrorDetail::new(
+                    error.to_string(),
+                    "cursor",
+                ));
+            }
+        };
+        let limit = u32::try_from(query.limit).unwrap_or(1);
+        let mut rows = match self.store.page(&audience, after.as_ref(), limit + 1).await {
+            Ok(rows) => rows,
+            Err(error) => return store_failure(&error, &cx.trace_id),
+        };
+        let has_more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next_cursor = match rows.last() {
+            Some(last) if has_more => self.cursors.encode(&audience, &last.position),
+            _ => None,
+        };
+        ListAudienceProspectsResponse::Ok(AudienceProspectPage {
+            has_more: next_cursor.is_some(),
+            next_cursor,
+            items: rows.into_iter().map(|row| row.prospect).collect(),
+        })
+    }
+}
