@@ -86,27 +86,6 @@ pub fn client_tokens(normalized: &OpenAPI, types_crate: &str) -> Result<TokenStr
         .map_err(|error| format!("client generation failed: {error}"))
 }
 
-/// The httpmock helpers of the client, for consumers' tests.
-pub fn mock_tokens(
-    normalized: &OpenAPI,
-    types_crate: &str,
-    client_crate: &str,
-) -> Result<TokenStream, String> {
-    let view = spec::client_view(normalized)?;
-    let mut settings = GenerationSettings::default();
-    settings
-        .with_interface(InterfaceStyle::Builder)
-        .with_tag(TagStyle::Merged);
-    for name in component_names(normalized) {
-        let ident = server::type_ident(&name).to_string();
-        settings.with_replacement(&ident, format!("{types_crate}::{ident}"), std::iter::empty());
-    }
-    let mut generator = Generator::new(&settings);
-    generator
-        .httpmock(&view, client_crate)
-        .map_err(|error| format!("mock generation failed: {error}"))
-}
-
 /// Every generated file of the workspace, from the documents alone.
 pub fn generate_all(root: &Path) -> Result<Vec<Output>, String> {
     let mut outputs = Vec::new();
