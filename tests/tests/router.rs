@@ -20,6 +20,7 @@ const READY: &str = "6650a1b2c3d4e5f60123abcd";
 const POPULATING: &str = "6650a1b2c3d4e5f60123abce";
 const PANICS: &str = "6650a1b2c3d4e5f60123dead";
 const UPSTREAM_DOWN: &str = "6650a1b2c3d4e5f60123beef";
+const SLOW: &str = "6650a1b2c3d4e5f60123510e";
 
 /// A fake implementation: keys `all`, `no-prospects`, `throttled`; a ready
 /// audience whose page echoes the validated query.
@@ -114,6 +115,10 @@ impl AudiencesApi for Fake {
                 "the database did not answer",
             )),
             PANICS => panic!("a bug in the implementation"),
+            SLOW => {
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                ListAudienceProspectsResponse::NotFound(ErrorDetail::new("NOT_FOUND", "too late"))
+            }
             _ => ListAudienceProspectsResponse::NotFound(ErrorDetail::new("NOT_FOUND", "no such audience")),
         }
     }
@@ -462,4 +467,64 @@ async fn every_request_gets_its_own_trace_id() {
         let answer = call(Method::GET, &prospects("?limit=1"), Some("Bearer all")).await;
         assert!(seen.insert(answer.body["traceId"].as_str().unwrap().to_owned()));
     }
+}
+
+async fn limited(uri: &str, extra_header: Option<(&str, String)>) -> (Answer, std::time::Duration) {
+    let router = audiences_server::runtime::finish_router_with(
+        audiences_server::routes(Arc::new(Fake)),
+        audiences_server::runtime::RouterLimits {
+            request_timeout: std::time::Duration::from_millis(200),
+            max_header_bytes: 1024,
+        },
+    );
+    let mut request = Request::get(uri).header("authorization", "Bearer all");
+    if let Some((name, value)) = extra_header {
+        request = request.header(name, value);
+    }
+    let started = std::time::Instant::now();
+    let response = router
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let elapsed = started.elapsed();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    (
+        Answer {
+            status,
+            headers,
+            body,
+        },
+        elapsed,
+    )
+}
+
+#[tokio::test]
+async fn a_request_past_the_timeout_is_a_500_envelope_at_the_timeout() {
+    let (answer, elapsed) = limited(&format!("/v1/accounts/{GROUP}/audiences/{SLOW}/prospects"), None).await;
+    assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(answer.body["error"]["code"], "INTERNAL_ERROR");
+    assert_envelope("500", &answer);
+    assert!(
+        elapsed < std::time::Duration::from_secs(5),
+        "answered after {elapsed:?}"
+    );
+    // A fast request under the same limits is served.
+    let (answer, _) = limited(&prospects(""), None).await;
+    assert_eq!(answer.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn oversized_headers_are_a_431_envelope() {
+    let (answer, _) = limited(&prospects(""), Some(("x-padding", "a".repeat(2_000)))).await;
+    assert_eq!(answer.status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    assert_eq!(answer.body["error"]["code"], "REQUEST_HEADERS_TOO_LARGE");
+    assert_eq!(answer.body["success"], false);
+    assert_eq!(
+        answer.body["traceId"],
+        answer.headers["x-trace-id"].to_str().unwrap()
+    );
+    let (answer, _) = limited(&prospects(""), Some(("x-padding", "a".repeat(500)))).await;
+    assert_eq!(answer.status, StatusCode::OK);
 }

@@ -263,9 +263,13 @@ progenitor client and the axum server trait from it.
 - **Error codes.** `VALIDATION_ERROR` (400), `UNAUTHORIZED` (401),
   `FORBIDDEN` (403), `NOT_FOUND` (404), `AUDIENCE_NOT_READY` (409),
   `RATE_LIMITED` (429), `INTERNAL_ERROR` (500), `UPSTREAM_ERROR` (502);
-  the server also answers `METHOD_NOT_ALLOWED` (405) and
-  `PAYLOAD_TOO_LARGE` (413) for requests outside this document. Clients
-  must accept codes added later.
+  the server also answers `METHOD_NOT_ALLOWED` (405),
+  `PAYLOAD_TOO_LARGE` (413) and `REQUEST_HEADERS_TOO_LARGE` (431) for
+  requests outside this document, in the same envelope. A request that
+  takes longer than the server's request timeout is a 500
+  `INTERNAL_ERROR`; a database that does not answer within its query
+  timeout is a 502 `UPSTREAM_ERROR`. Clients must accept codes added
+  later.
 - **Trace ids.** Every response carries a `traceId` in its body and the
   same value in the `X-Trace-Id` header; quote it when reporting a problem.
 - **Rate limits.** Requests are limited per API key. Responses to

@@ -15,11 +15,11 @@ use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{FromRequestParts, RawPathParams, Request};
+use axum::extract::{FromRequestParts, RawPathParams, Request, State};
 use axum::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
@@ -786,13 +786,42 @@ pub async fn authorize<S: Security>(
     Ok((principal, rate_limit))
 }
 
-/// Adds what every generated router needs: the JSON 404 and 405 fallbacks
-/// and the trace middleware (trace id, span, panic to 500, access log).
+/// Limits the runtime applies to every request, before the handler runs.
+#[derive(Debug, Clone, Copy)]
+pub struct RouterLimits {
+    /// Longest time a request may take; past it the client gets a 500
+    /// envelope and the handler is dropped.
+    pub request_timeout: Duration,
+    /// Largest total size of the request headers (names and values); past it
+    /// the client gets a 431 envelope.
+    pub max_header_bytes: usize,
+}
+
+impl Default for RouterLimits {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(30),
+            max_header_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// Adds what every generated router needs with the default [`RouterLimits`]:
+/// see [`finish_router_with`].
 pub fn finish_router(router: Router) -> Router {
+    finish_router_with(router, RouterLimits::default())
+}
+
+/// Adds what every generated router needs: JSON envelopes for unknown routes
+/// (404) and wrong methods (405), a trace id per request (body, `X-Trace-Id`
+/// header, log span), a 500 envelope for a panicking handler, a 500 envelope
+/// for a request past `limits.request_timeout`, and a 431 envelope for
+/// headers past `limits.max_header_bytes`.
+pub fn finish_router_with(router: Router, limits: RouterLimits) -> Router {
     router
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn(trace_requests))
+        .layer(middleware::from_fn_with_state(limits, trace_requests))
 }
 
 async fn route_not_found(request: Request) -> Response {
@@ -819,7 +848,14 @@ async fn method_not_allowed(request: Request) -> Response {
     .into_response_with(&trace_id_of(&parts))
 }
 
-async fn trace_requests(mut request: Request, next: Next) -> Response {
+fn header_bytes(headers: &HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum()
+}
+
+async fn trace_requests(State(limits): State<RouterLimits>, mut request: Request, next: Next) -> Response {
     let trace_id = TraceId::generate();
     request.extensions_mut().insert(trace_id.clone());
     let span = tracing::info_span!(
@@ -829,9 +865,36 @@ async fn trace_requests(mut request: Request, next: Next) -> Response {
         path = %request.uri().path(),
     );
     let started = Instant::now();
-    let outcome = AssertUnwindSafe(next.run(request).instrument(span.clone()))
-        .catch_unwind()
-        .await;
+    let headers = header_bytes(request.headers());
+    let outcome = if headers > limits.max_header_bytes {
+        span.in_scope(|| tracing::warn!(header_bytes = headers, "request headers too large"));
+        Ok(ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "REQUEST_HEADERS_TOO_LARGE",
+            format!(
+                "the request headers take {headers} bytes; at most {} are accepted",
+                limits.max_header_bytes
+            ),
+        )
+        .into_response_with(&trace_id))
+    } else {
+        let handler = AssertUnwindSafe(next.run(request).instrument(span.clone())).catch_unwind();
+        match tokio::time::timeout(limits.request_timeout, handler).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                span.in_scope(|| tracing::error!("request timed out"));
+                Ok(ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL_ERROR",
+                    format!(
+                        "the request did not finish within {} s: quote the trace id when reporting it",
+                        limits.request_timeout.as_secs()
+                    ),
+                )
+                .into_response_with(&trace_id))
+            }
+        }
+    };
     let mut response = match outcome {
         Ok(response) => response,
         Err(panic) => {

@@ -1,10 +1,9 @@
 //! Demo data that exercises the whole contract, seeded on first start. The
 //! ids match the parameter examples of `openapi/audiences.yaml`.
 
-use audiences_types::{AudienceProspect, ProspectCompany, ProspectEmail, ProspectLocation};
-use sqlx::SqlitePool;
-
 use crate::keys;
+use crate::store::{AudienceState, Position, Store, StoreError, StoredProspect};
+use audiences_types::{AudienceProspect, ProspectCompany, ProspectEmail, ProspectLocation};
 
 /// The demo account group.
 pub const ACCOUNT_GROUP_ID: &str = "6650a1b2c3d4e5f601234567";
@@ -142,76 +141,82 @@ pub struct DemoKeys {
     pub without_prospects: String,
 }
 
-/// Inserts `count` prospects into `audience`, numbered from `first`, one
-/// millisecond apart, in one transaction.
+/// The demo prospect number `index` with its position: one millisecond apart.
+pub fn stored(index: u32) -> StoredProspect {
+    let prospect = prospect(index);
+    StoredProspect {
+        position: Position {
+            created_at: EPOCH_MICROS + i64::from(index) * 1_000,
+            id: prospect.id.clone(),
+        },
+        prospect,
+    }
+}
+
+/// Inserts `count` demo prospects into `audience`, numbered from `first`,
+/// all or none.
 pub async fn insert_prospects(
-    pool: &SqlitePool,
+    store: &impl Store,
     audience: &str,
     first: u32,
     count: u32,
-) -> Result<(), sqlx::Error> {
-    let mut transaction = pool.begin().await?;
-    for index in first..first + count {
-        let prospect = prospect(index);
-        sqlx::query("INSERT INTO prospects (audience_id, id, created_at, data) VALUES (?, ?, ?, ?)")
-            .bind(audience)
-            .bind(&prospect.id)
-            .bind(EPOCH_MICROS + i64::from(index) * 1_000)
-            .bind(serde_json::to_string(&prospect).expect("a prospect serializes"))
-            .execute(&mut *transaction)
-            .await?;
+) -> Result<(), StoreError> {
+    const CHUNK: u32 = 10_000;
+    // Bounded memory for large seeds; each chunk is one transaction.
+    let mut next = first;
+    while next < first + count {
+        let end = (next + CHUNK).min(first + count);
+        let rows: Vec<StoredProspect> = (next..end).map(stored).collect();
+        store.insert_prospects(audience, &rows).await?;
+        next = end;
     }
-    transaction.commit().await
+    Ok(())
 }
 
-/// Creates an API key for `group` with `permissions`; returns (id, key).
+/// Creates an API key for `group` with `permissions` (or uses `key`); returns
+/// (id, key). Only the key's hash is stored.
 pub async fn create_key(
-    pool: &SqlitePool,
+    store: &impl Store,
     group: &str,
     permissions: &[&str],
     key: Option<String>,
-) -> Result<(String, String), sqlx::Error> {
+) -> Result<(String, String), StoreError> {
     let key = key.unwrap_or_else(keys::generate);
     let id = keys::new_id();
-    sqlx::query("INSERT INTO api_keys (id, account_group_id, key_hash, permissions) VALUES (?, ?, ?, ?)")
-        .bind(&id)
-        .bind(group)
-        .bind(keys::hash(&key))
-        .bind(permissions.join(" "))
-        .execute(pool)
+    store
+        .create_key(&id, group, &keys::hash(&key), permissions)
         .await?;
     Ok((id, key))
 }
 
 /// Seeds the demo data unless the demo account group exists; returns the new
 /// keys when it seeded.
-pub async fn seed(pool: &SqlitePool, demo_key: Option<String>) -> Result<Option<DemoKeys>, sqlx::Error> {
-    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM account_groups WHERE id = ?")
-        .bind(ACCOUNT_GROUP_ID)
-        .fetch_optional(pool)
-        .await?;
-    if exists.is_some() {
+pub async fn seed(store: &impl Store, demo_key: Option<String>) -> Result<Option<DemoKeys>, StoreError> {
+    if store.account_group_exists(ACCOUNT_GROUP_ID).await? {
         return Ok(None);
     }
-    sqlx::query("INSERT INTO account_groups (id, name) VALUES (?, 'Demo account group')")
-        .bind(ACCOUNT_GROUP_ID)
-        .execute(pool)
+    store
+        .create_account_group(ACCOUNT_GROUP_ID, "Demo account group")
         .await?;
-    for (id, name, status) in [
-        (READY_AUDIENCE_ID, "Revenue leaders in Europe", "ready"),
-        (POPULATING_AUDIENCE_ID, "Founders, being populated", "populating"),
-    ] {
-        sqlx::query("INSERT INTO audiences (id, account_group_id, name, status) VALUES (?, ?, ?, ?)")
-            .bind(id)
-            .bind(ACCOUNT_GROUP_ID)
-            .bind(name)
-            .bind(status)
-            .execute(pool)
-            .await?;
-    }
-    insert_prospects(pool, READY_AUDIENCE_ID, 0, READY_AUDIENCE_SIZE).await?;
-    let (_, full) = create_key(pool, ACCOUNT_GROUP_ID, keys::ALL_PERMISSIONS, demo_key).await?;
-    let (_, without_prospects) = create_key(pool, ACCOUNT_GROUP_ID, &["audiences:read"], None).await?;
+    store
+        .create_audience(
+            READY_AUDIENCE_ID,
+            ACCOUNT_GROUP_ID,
+            "Revenue leaders in Europe",
+            AudienceState::Ready,
+        )
+        .await?;
+    store
+        .create_audience(
+            POPULATING_AUDIENCE_ID,
+            ACCOUNT_GROUP_ID,
+            "Founders, being populated",
+            AudienceState::Populating,
+        )
+        .await?;
+    insert_prospects(store, READY_AUDIENCE_ID, 0, READY_AUDIENCE_SIZE).await?;
+    let (_, full) = create_key(store, ACCOUNT_GROUP_ID, keys::ALL_PERMISSIONS, demo_key).await?;
+    let (_, without_prospects) = create_key(store, ACCOUNT_GROUP_ID, &["audiences:read"], None).await?;
     Ok(Some(DemoKeys {
         full,
         without_prospects,
@@ -219,15 +224,11 @@ pub async fn seed(pool: &SqlitePool, demo_key: Option<String>) -> Result<Option<
 }
 
 /// The cursor secret, generated and persisted on first use.
-pub async fn cursor_secret(pool: &SqlitePool) -> Result<Vec<u8>, sqlx::Error> {
+pub async fn cursor_secret(store: &impl Store) -> Result<Vec<u8>, StoreError> {
     let fresh: [u8; 32] = rand::random();
     let fresh: String = fresh.iter().map(|byte| format!("{byte:02x}")).collect();
-    sqlx::query("INSERT OR IGNORE INTO settings (name, value) VALUES ('cursor_secret', ?)")
-        .bind(&fresh)
-        .execute(pool)
-        .await?;
-    let stored: String = sqlx::query_scalar("SELECT value FROM settings WHERE name = 'cursor_secret'")
-        .fetch_one(pool)
-        .await?;
-    Ok(stored.into_bytes())
+    Ok(store
+        .setting_or_insert("cursor_secret", &fresh)
+        .await?
+        .into_bytes())
 }

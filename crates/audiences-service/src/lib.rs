@@ -3,15 +3,19 @@
 pub mod cursor;
 pub mod demo;
 pub mod keys;
+pub mod limits;
 pub mod service;
 pub mod store;
 
 use std::sync::Arc;
 
+use audiences_server::runtime::{ApiError, RouterLimits, TraceId, json_response};
+use axum::Extension;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::service::Service;
 use crate::store::Store;
@@ -19,33 +23,42 @@ use crate::store::Store;
 /// The OpenAPI document, served at `/openapi.yaml` and `/openapi.json`.
 pub const OPENAPI_YAML: &str = include_str!("../../../openapi/audiences.yaml");
 
+/// The success envelope of the operations endpoints.
+fn envelope(data: serde_json::Value, trace_id: &TraceId) -> Response {
+    json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "success": true, "data": data, "error": null, "traceId": trace_id.as_str() }),
+    )
+}
+
 /// The whole application: the generated API routes plus `/healthz`,
-/// `/readyz`, `/openapi.yaml` and `/openapi.json`, all behind the runtime's
-/// trace middleware and JSON fallbacks.
-pub fn app<S: Store>(service: Arc<Service<S>>) -> axum::Router {
+/// `/readyz`, `/openapi.yaml`, `/openapi.json` and Swagger UI at `/docs`, all
+/// behind the runtime's trace middleware, limits and JSON fallbacks.
+pub fn app<S: Store>(service: Arc<Service<S>>, limits: RouterLimits) -> axum::Router {
     let openapi_json = serde_yaml_to_json(OPENAPI_YAML);
     let ready = Arc::clone(&service);
     let operations = axum::Router::new()
         .route(
             "/healthz",
-            get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }),
+            get(|Extension(trace_id): Extension<TraceId>| async move {
+                envelope(serde_json::json!({ "status": "ok" }), &trace_id)
+            }),
         )
         .route(
             "/readyz",
-            get(move || {
+            get(move |Extension(trace_id): Extension<TraceId>| {
                 let service = Arc::clone(&ready);
                 async move {
                     match service.store().ping().await {
-                        Ok(()) => (
-                            StatusCode::OK,
-                            axum::Json(serde_json::json!({ "status": "ready" })),
-                        ),
+                        Ok(()) => envelope(serde_json::json!({ "status": "ready" }), &trace_id),
                         Err(error) => {
-                            tracing::warn!(%error, "readiness check failed");
-                            (
+                            tracing::warn!(%trace_id, %error, "readiness check failed");
+                            ApiError::new(
                                 StatusCode::SERVICE_UNAVAILABLE,
-                                axum::Json(serde_json::json!({ "status": "database unavailable" })),
+                                "NOT_READY",
+                                "the database does not answer",
                             )
+                            .into_response_with(&trace_id)
                         }
                     }
                 }
@@ -61,8 +74,9 @@ pub fn app<S: Store>(service: Arc<Service<S>>) -> axum::Router {
                 let json = openapi_json.clone();
                 async move { ([(CONTENT_TYPE, "application/json")], json).into_response() }
             }),
-        );
-    audiences_server::runtime::finish_router(audiences_server::routes(service).merge(operations))
+        )
+        .merge(SwaggerUi::new("/docs").config(Config::from("/openapi.json")));
+    audiences_server::runtime::finish_router_with(audiences_server::routes(service).merge(operations), limits)
 }
 
 fn serde_yaml_to_json(yaml: &str) -> String {

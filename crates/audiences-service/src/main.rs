@@ -3,17 +3,24 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use audiences_server::runtime::RouterLimits;
 use audiences_service::cursor::CursorCodec;
+use audiences_service::limits::RateLimits;
 use audiences_service::service::Service;
-use audiences_service::store::SqliteStore;
+use audiences_service::store::{AnyStore, AudienceState, Store, StoreError, StoreLimits};
 use audiences_service::{demo, keys};
 use clap::{Parser, Subcommand};
 
-/// The reference service of the audiences API, on an embedded SQLite database.
+/// The reference service of the audiences API: SQLite embedded by default,
+/// PostgreSQL for scale.
 #[derive(Parser)]
 #[command(version)]
 struct Cli {
-    /// Database URL (`sqlite://FILE`); created, migrated and seeded with demo data on first start.
+    /// Database URL: `sqlite://FILE` (created if missing) or `postgres://USER@HOST:PORT/DB`.
+    /// Migrations are applied at start; demo data is seeded on first start.
     #[arg(
         long,
         env = "DATABASE_URL",
@@ -22,12 +29,29 @@ struct Cli {
     )]
     database_url: String,
     /// Log filter (`error`, `warn`, `info`, `debug`, or a tracing directive).
-    #[arg(long, env = "AUDIENCES_LOG", default_value = "info", global = true)]
+    #[arg(long, env = "AUDIENCES_LOG", default_value = "info,sqlx=warn", global = true)]
     log: String,
+    /// Log format: `text` for people, `json` for log collectors (one object a line, with the trace id).
+    #[arg(long, env = "AUDIENCES_LOG_FORMAT", default_value = "text", global = true)]
+    log_format: LogFormat,
+    /// Longest wait for the database, per query, in milliseconds; past it the client gets a 502.
+    #[arg(
+        long,
+        env = "AUDIENCES_QUERY_TIMEOUT_MS",
+        default_value_t = 3_000,
+        global = true
+    )]
+    query_timeout_ms: u64,
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
     serve: ServeArgs,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(clap::Args)]
@@ -38,6 +62,21 @@ struct ServeArgs {
     /// Use this value as the seeded demo API key instead of a random one.
     #[arg(long, env = "AUDIENCES_DEMO_KEY")]
     demo_key: Option<String>,
+    /// Do not seed the demo data into an empty database.
+    #[arg(long, env = "AUDIENCES_NO_DEMO")]
+    no_demo: bool,
+    /// Requests per second each API key may make, sustained.
+    #[arg(long, env = "AUDIENCES_RATE_LIMIT_PER_SECOND", default_value_t = NonZeroU32::new(50).expect("non-zero"))]
+    rate_limit_per_second: NonZeroU32,
+    /// Requests each API key may make at once after being idle.
+    #[arg(long, env = "AUDIENCES_RATE_LIMIT_BURST", default_value_t = NonZeroU32::new(100).expect("non-zero"))]
+    rate_limit_burst: NonZeroU32,
+    /// Longest time a request may take, in milliseconds (a 500 past it).
+    #[arg(long, env = "AUDIENCES_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    request_timeout_ms: u64,
+    /// Largest total size of a request's headers, in bytes (a 431 past it).
+    #[arg(long, env = "AUDIENCES_MAX_HEADER_BYTES", default_value_t = 16 * 1024)]
+    max_header_bytes: usize,
 }
 
 #[derive(Subcommand)]
@@ -85,9 +124,16 @@ enum Command {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_default())
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_default();
+    match cli.log_format {
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .init(),
+    }
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(message) => {
@@ -97,12 +143,29 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
-    let store = SqliteStore::open(&cli.database_url)
+async fn require_group(store: &AnyStore, group: &str) -> Result<(), String> {
+    if store
+        .account_group_exists(group)
         .await
-        .map_err(|error| format!("cannot open {}: {error}", cli.database_url))?;
-    let pool = store.pool().clone();
-    let sql = |error: sqlx::Error| error.to_string();
+        .map_err(|e| e.to_string())?
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "no account group {group}: start the service once to seed the demo group, or pass --account-group"
+        ))
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let limits = StoreLimits {
+        query_timeout: Duration::from_millis(cli.query_timeout_ms.max(1)),
+        ..StoreLimits::default()
+    };
+    let store = AnyStore::open(&cli.database_url, limits)
+        .await
+        .map_err(|error| format!("cannot open {}: {error}", redact(&cli.database_url)))?;
+    let failed = |error: StoreError| error.to_string();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(store, cli.serve).await,
         Command::CreateKey {
@@ -116,67 +179,83 @@ async fn run(cli: Cli) -> Result<(), String> {
                     keys::ALL_PERMISSIONS.join(", ")
                 ));
             }
-            let (id, key) = demo::create_key(&pool, &account_group, &permissions, None)
+            require_group(&store, &account_group).await?;
+            let (id, key) = demo::create_key(&store, &account_group, &permissions, None)
                 .await
-                .map_err(sql)?;
+                .map_err(failed)?;
             println!("id:  {id}\nkey: {key}   (shown once; only its hash is stored)");
             Ok(())
         }
         Command::RevokeKey { id } => {
-            let done = sqlx::query(
-                "UPDATE api_keys SET revoked_at = strftime('%s','now') WHERE id = ? AND revoked_at IS NULL",
-            )
-            .bind(&id)
-            .execute(&pool)
-            .await
-            .map_err(sql)?;
-            if done.rows_affected() == 0 {
+            if !store.revoke_key(&id).await.map_err(failed)? {
                 return Err(format!("no active key with id {id}"));
             }
             println!("revoked {id}");
             Ok(())
         }
         Command::Seed { audience, count } => {
-            let first: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM prospects WHERE audience_id = ?")
-                .bind(&audience)
-                .fetch_one(&pool)
+            let existing = store.prospect_count(&audience).await.map_err(failed)?;
+            let first = u32::try_from(existing).unwrap_or(u32::MAX / 2) + 1_000_000;
+            demo::insert_prospects(&store, &audience, first, count)
                 .await
-                .map_err(sql)?;
-            demo::insert_prospects(
-                &pool,
-                &audience,
-                u32::try_from(first).unwrap_or(0) + 1_000_000,
-                count,
-            )
-            .await
-            .map_err(sql)?;
+                .map_err(|error| format!("cannot add prospects to {audience}: {error}"))?;
             println!("added {count} prospects to {audience}");
             Ok(())
         }
         Command::CreatePopulatingAudience { account_group, name } => {
+            require_group(&store, &account_group).await?;
             let id = keys::new_id();
-            sqlx::query(
-                "INSERT INTO audiences (id, account_group_id, name, status) VALUES (?, ?, ?, 'populating')",
-            )
-            .bind(&id)
-            .bind(&account_group)
-            .bind(&name)
-            .execute(&pool)
-            .await
-            .map_err(sql)?;
+            store
+                .create_audience(&id, &account_group, &name, AudienceState::Populating)
+                .await
+                .map_err(failed)?;
             println!("audience {id} (populating)");
             Ok(())
         }
     }
 }
 
-async fn serve(store: SqliteStore, args: ServeArgs) -> Result<(), String> {
-    let pool = store.pool().clone();
-    let seeded = demo::seed(&pool, args.demo_key.clone())
-        .await
-        .map_err(|e| e.to_string())?;
-    let secret = demo::cursor_secret(&pool).await.map_err(|e| e.to_string())?;
-    let service = Arc::new(Service::new(store, CursorCodec::new(secret)));
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!("{}:***{}", &url[..scheme + 3 + colon], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn serve(store: AnyStore, args: ServeArgs) -> Result<(), String> {
+    let seeded = if args.no_demo {
+        None
+    } else {
+        demo::seed(&store, args.demo_key.clone())
+            .await
+            .map_err(|e| format!("cannot seed the demo data: {e}"))?
+    };
+    let secret = demo::cursor_secret(&store).await.map_err(|e| e.to_string())?;
+    let kind = store.kind();
+    let service = Arc::new(Service::new(
+        store,
+        CursorCodec::new(secret),
+        RateLimits {
+            per_second: args.rate_limit_per_second,
+            burst: args.rate_limit_burst,
+        },
+    ));
+    let cleanup = Arc::clone(&service);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            cleanup.limiter().forget_idle();
+        }
+    });
+    let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", args.bind))?;
@@ -192,7 +271,8 @@ async fn serve(store: SqliteStore, args: ServeArgs) -> Result<(), String> {
         (None, Some(key)) => key.clone(),
         (None, None) => "<the demo key printed on first start, or AUDIENCES_DEMO_KEY>".to_owned(),
     };
-    println!("audiences-service listening on {url}");
+    println!("audiences-service listening on {url} ({kind} store)");
+    println!("docs: {url}/docs   document: {url}/openapi.yaml");
     println!(
         "demo account group {}, ready audience {}, populating audience {}",
         demo::ACCOUNT_GROUP_ID,
@@ -205,27 +285,29 @@ async fn serve(store: SqliteStore, args: ServeArgs) -> Result<(), String> {
         demo::ACCOUNT_GROUP_ID,
         demo::READY_AUDIENCE_ID
     );
-    axum::serve(listener, audiences_service::app(service))
-        .with_graceful_shutdown(shutdown_signal())
+    let limits = RouterLimits {
+        request_timeout: Duration::from_millis(args.request_timeout_ms.max(1)),
+        max_header_bytes: args.max_header_bytes,
+    };
+    axum::serve(listener, audiences_service::app(service, limits))
+        .with_graceful_shutdown(shutdown)
         .await
         .map_err(|error| error.to_string())
 }
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Resolves on SIGTERM or Ctrl-C (SIGINT). The handlers are installed here,
+/// before the service announces itself, so that a signal sent as soon as the
+/// `try:` line appears is a clean shutdown rather than the default kill.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate =
+        signal(SignalKind::terminate()).map_err(|error| format!("cannot handle SIGTERM: {error}"))?;
+    let mut interrupt =
+        signal(SignalKind::interrupt()).map_err(|error| format!("cannot handle SIGINT: {error}"))?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {},
+            _ = interrupt.recv() => {},
         }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
+        tracing::info!("shutting down: finishing in-flight requests");
+    })
 }

@@ -1,6 +1,6 @@
 //! The implementation of the generated trait on a [`Store`].
 
-use audiences_server::runtime::{ApiError, Credentials, RequestContext, Security, TraceId};
+use audiences_server::runtime::{ApiError, Credentials, RateLimitStatus, RequestContext, Security, TraceId};
 use audiences_server::{
     AudiencesApi, ListAudienceProspectsPath, ListAudienceProspectsQuery, ListAudienceProspectsResponse,
 };
@@ -8,21 +8,33 @@ use audiences_types::{AudienceProspectPage, ErrorDetail, ValidationErrorDetail};
 
 use crate::cursor::CursorCodec;
 use crate::keys;
+use crate::limits::{KeyRateLimiter, RateLimits};
 use crate::store::{AudienceState, KeyRecord, Store, StoreError};
 
 /// Seconds a client should wait before asking again for an audience being populated.
 pub const POPULATING_RETRY_AFTER: u64 = 30;
 
-/// The reference service: a store and the cursor secret.
+/// The reference service: a store, the cursor secret and the per-key rate limits.
 pub struct Service<S> {
     store: S,
     cursors: CursorCodec,
+    limiter: KeyRateLimiter,
 }
 
 impl<S: Store> Service<S> {
-    /// A service over `store`, signing cursors with `cursors`.
-    pub fn new(store: S, cursors: CursorCodec) -> Self {
-        Self { store, cursors }
+    /// A service over `store`, signing cursors with `cursors`, limiting each
+    /// key to `limits`.
+    pub fn new(store: S, cursors: CursorCodec, limits: RateLimits) -> Self {
+        Self {
+            store,
+            cursors,
+            limiter: KeyRateLimiter::new(limits),
+        }
+    }
+
+    /// The rate limiter, for periodic clean-up.
+    pub fn limiter(&self) -> &KeyRateLimiter {
+        &self.limiter
     }
 
     /// The store, for readiness checks.
@@ -45,10 +57,12 @@ fn store_failure(error: &StoreError, trace_id: &TraceId) -> ListAudienceProspect
             "UPSTREAM_ERROR",
             "the database did not answer: retry later",
         )),
-        StoreError::Corrupt(_) => ListAudienceProspectsResponse::InternalServerError(ErrorDetail::new(
-            "INTERNAL_ERROR",
-            "internal server error: quote the trace id when reporting it",
-        )),
+        StoreError::Corrupt(_) | StoreError::Rejected(_) => {
+            ListAudienceProspectsResponse::InternalServerError(ErrorDetail::new(
+                "INTERNAL_ERROR",
+                "internal server error: quote the trace id when reporting it",
+            ))
+        }
     }
 }
 
@@ -72,6 +86,17 @@ impl<S: Store> Security for Service<S> {
 
     fn has_permission(&self, principal: &KeyRecord, permission: &str) -> bool {
         principal.permissions.iter().any(|held| held == permission)
+    }
+
+    async fn admit(
+        &self,
+        principal: &KeyRecord,
+        _operation_id: &'static str,
+    ) -> Result<Option<RateLimitStatus>, ApiError> {
+        self.limiter
+            .check(&principal.id)
+            .map(Some)
+            .map_err(ApiError::from)
     }
 }
 
@@ -117,20 +142,27 @@ impl<S: Store> AudiencesApi for Service<S> {
             }
         };
         let limit = u32::try_from(query.limit).unwrap_or(1);
-        let mut rows = match self.store.page(&audience, after.as_ref(), limit + 1).await {
-            Ok(rows) => rows,
+        let page = match self.store.page(&audience, after.as_ref(), limit).await {
+            Ok(page) => page,
             Err(error) => return store_failure(&error, &cx.trace_id),
         };
-        let has_more = rows.len() > limit as usize;
-        rows.truncate(limit as usize);
-        let next_cursor = match rows.last() {
-            Some(last) if has_more => self.cursors.encode(&audience, &last.position),
+        let next_cursor = match page.rows.last() {
+            Some(last) if page.has_more => match self.cursors.encode(&audience, &last.position) {
+                Some(cursor) => Some(cursor),
+                None => {
+                    let error = StoreError::Corrupt(format!(
+                        "prospect id `{}` is not 24 hex digits",
+                        last.position.id
+                    ));
+                    return store_failure(&error, &cx.trace_id);
+                }
+            },
             _ => None,
         };
         ListAudienceProspectsResponse::Ok(AudienceProspectPage {
             has_more: next_cursor.is_some(),
             next_cursor,
-            items: rows.into_iter().map(|row| row.prospect).collect(),
+            items: page.rows.into_iter().map(|row| row.prospect).collect(),
         })
     }
 }

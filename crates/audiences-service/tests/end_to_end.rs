@@ -1,84 +1,39 @@
-//! The reference service on SQLite, driven through the generated client over
-//! a real socket: pages, cursors, and the documented failures for their
-//! real causes.
+//! The reference service on SQLite and on PostgreSQL, driven through the
+//! generated client over a real socket: every documented status for its real
+//! cause, pages, cursors, limits, and the operations endpoints.
+
+mod support;
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::num::NonZeroU32;
+use std::time::{Duration, Instant};
 
 use audiences_client::Client;
-use audiences_service::cursor::CursorCodec;
 use audiences_service::demo::{self, ACCOUNT_GROUP_ID, POPULATING_AUDIENCE_ID, READY_AUDIENCE_ID};
-use audiences_service::service::Service;
-use audiences_service::store::SqliteStore;
+use audiences_service::keys;
+use audiences_service::limits::RateLimits;
+use audiences_service::store::{AudienceState, Store};
+use support::{Kind, Options, client, start};
 
-struct Running {
-    base: String,
-    key: String,
-    forbidden_key: String,
-    _dir: TempDir,
-}
+const OTHER_GROUP: &str = "7750a1b2c3d4e5f601234567";
+const OTHER_AUDIENCE: &str = "7750a1b2c3d4e5f60123abcd";
+const SECOND_AUDIENCE: &str = "6650a1b2c3d4e5f60123abc0";
 
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-async fn start() -> Running {
-    let dir = std::env::temp_dir().join(format!("audiences-e2e-{}-{}", std::process::id(), demo_suffix()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}", dir.join("test.db").display());
-    let store = SqliteStore::open(&url).await.unwrap();
-    let keys = demo::seed(store.pool(), None)
-        .await
-        .unwrap()
-        .expect("a new database is seeded");
-    let secret = demo::cursor_secret(store.pool()).await.unwrap();
-    let service = Arc::new(Service::new(store, CursorCodec::new(secret)));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, audiences_service::app(service)).await });
-    Running {
-        base,
-        key: keys.full,
-        forbidden_key: keys.without_prospects,
-        _dir: TempDir(dir),
-    }
-}
-
-fn demo_suffix() -> u64 {
-    rand::random()
-}
-
-fn client(base: &str, key: Option<&str>) -> Client {
-    let mut headers = reqwest::header::HeaderMap::new();
-    if let Some(key) = key {
-        headers.insert(
-            reqwest::header::AUTHORIZATION,
-            format!("Bearer {key}").parse().unwrap(),
-        );
-    }
-    Client::new_with_client(
-        base,
-        reqwest::Client::builder()
-            .default_headers(headers)
-            .build()
-            .unwrap(),
-    )
-}
-
-async fn status_of(
+/// The status and JSON body of one request through the generated client.
+async fn call(
     client: &Client,
     group: &str,
     audience: &str,
+    limit: Option<u32>,
     cursor: Option<&str>,
 ) -> (u16, serde_json::Value) {
     let mut request = client
         .list_audience_prospects()
         .account_group_id(group)
         .audience_id(audience);
+    if let Some(limit) = limit {
+        request = request.limit(limit);
+    }
     if let Some(cursor) = cursor {
         request = request.cursor(cursor);
     }
@@ -95,110 +50,432 @@ async fn status_of(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_client_pages_through_the_whole_demo_audience_exactly_once() {
-    let running = start().await;
+fn assert_failure(status: u16, body: &serde_json::Value, expected_status: u16, code: &str) {
+    assert_eq!(status, expected_status, "{body}");
+    assert_eq!(body["success"], false, "{body}");
+    assert_eq!(body["data"], serde_json::Value::Null, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert_eq!(body["traceId"].as_str().map(str::len), Some(24), "{body}");
+}
+
+both_stores!(
+    pages_first_middle_and_last_cover_the_audience_exactly_once,
+    every_documented_failure_has_its_real_cause,
+    each_parameter_is_validated_on_the_wire,
+    a_key_over_its_limit_gets_429_with_retry_after_and_headers,
+    a_locked_database_is_a_502_and_the_service_recovers,
+    a_corrupt_row_is_a_500_that_reveals_nothing,
+    operations_endpoints_answer_in_the_envelope,
+);
+
+async fn pages_first_middle_and_last_cover_the_audience_exactly_once(kind: Kind) {
+    let Some(running) = start(kind, Options::default()).await else {
+        return;
+    };
     let client = client(&running.base, Some(&running.key));
     let mut seen = HashSet::new();
     let mut cursor: Option<String> = None;
-    let mut pages = 0;
+    let mut pages = Vec::new();
     loop {
-        let mut request = client
-            .list_audience_prospects()
-            .account_group_id(ACCOUNT_GROUP_ID)
-            .audience_id(READY_AUDIENCE_ID)
-            .limit(100);
-        if let Some(cursor) = &cursor {
-            request = request.cursor(cursor.clone());
+        let (status, body) = call(
+            &client,
+            ACCOUNT_GROUP_ID,
+            READY_AUDIENCE_ID,
+            Some(100),
+            cursor.as_deref(),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["success"], true);
+        assert_eq!(body["error"], serde_json::Value::Null);
+        let items = body["data"]["items"].as_array().unwrap();
+        for prospect in items {
+            let id = prospect["id"].as_str().unwrap().to_owned();
+            assert!(seen.insert(id.clone()), "{id} twice");
         }
-        let page = request.send().await.unwrap().into_inner();
-        assert!(page.success);
-        pages += 1;
-        for prospect in &page.data.items {
-            assert!(seen.insert(prospect.id.clone()), "{} twice", prospect.id);
-        }
-        assert_eq!(page.data.has_more, page.data.next_cursor.is_some());
-        match page.data.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
+        pages.push((items.len(), body["data"]["hasMore"].clone()));
+        match body["data"]["nextCursor"].as_str() {
+            Some(next) => {
+                assert_eq!(body["data"]["hasMore"], true);
+                cursor = Some(next.to_owned());
+            }
+            None => {
+                assert_eq!(body["data"]["hasMore"], false, "the last page says so");
+                break;
+            }
         }
     }
     assert_eq!(seen.len(), demo::READY_AUDIENCE_SIZE as usize);
-    assert_eq!(pages, 10);
+    assert_eq!(pages.len(), 10);
+    assert!(pages.iter().all(|(len, _)| *len == 100));
+    // In (createdAt, id) order, which is the demo numbering.
+    let first = &call(&client, ACCOUNT_GROUP_ID, READY_AUDIENCE_ID, Some(3), None)
+        .await
+        .1["data"]["items"];
+    let expected: Vec<serde_json::Value> = (0..3)
+        .map(|index| serde_json::to_value(demo::prospect(index)).unwrap())
+        .collect();
+    assert_eq!(first, &serde_json::Value::Array(expected));
+    // A page size that does not divide the audience: a short last page.
+    let mut cursor: Option<String> = None;
+    let mut sizes = Vec::new();
+    loop {
+        let (_, body) = call(
+            &client,
+            ACCOUNT_GROUP_ID,
+            READY_AUDIENCE_ID,
+            Some(75),
+            cursor.as_deref(),
+        )
+        .await;
+        sizes.push(body["data"]["items"].as_array().unwrap().len());
+        match body["data"]["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(sizes.len(), 14);
+    assert_eq!(sizes.last(), Some(&25));
+    // The default page size is the document's: 25.
+    let (_, body) = call(&client, ACCOUNT_GROUP_ID, READY_AUDIENCE_ID, None, None).await;
+    assert_eq!(body["data"]["items"].as_array().unwrap().len(), 25);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_documented_failure_has_its_real_cause() {
-    let running = start().await;
+async fn every_documented_failure_has_its_real_cause(kind: Kind) {
+    let Some(running) = start(kind, Options::default()).await else {
+        return;
+    };
+    let store = &running.store;
+    // A second group with its own key and audience; a second audience here.
+    store
+        .create_account_group(OTHER_GROUP, "Another group")
+        .await
+        .unwrap();
+    store
+        .create_audience(OTHER_AUDIENCE, OTHER_GROUP, "Theirs", AudienceState::Ready)
+        .await
+        .unwrap();
+    demo::insert_prospects(store, OTHER_AUDIENCE, 5_000, 10)
+        .await
+        .unwrap();
+    store
+        .create_audience(SECOND_AUDIENCE, ACCOUNT_GROUP_ID, "Second", AudienceState::Ready)
+        .await
+        .unwrap();
+    demo::insert_prospects(store, SECOND_AUDIENCE, 6_000, 10)
+        .await
+        .unwrap();
+    let (_, other_key) = demo::create_key(store, OTHER_GROUP, &["prospects:read"], None)
+        .await
+        .unwrap();
+    let (revoked_id, revoked_key) = demo::create_key(store, ACCOUNT_GROUP_ID, keys::ALL_PERMISSIONS, None)
+        .await
+        .unwrap();
+    assert!(store.revoke_key(&revoked_id).await.unwrap());
+
     let good = client(&running.base, Some(&running.key));
+    let theirs = client(&running.base, Some(&other_key));
 
-    let (status, body) = status_of(&good, ACCOUNT_GROUP_ID, POPULATING_AUDIENCE_ID, None).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (409, Some("AUDIENCE_NOT_READY"))
-    );
-
-    let (status, _) = status_of(&good, ACCOUNT_GROUP_ID, "6650a1b2c3d4e5f60123ffff", None).await;
-    assert_eq!(status, 404, "unknown audience");
-    let (status, body) = status_of(&good, "6650a1b2c3d4e5f60123ffff", READY_AUDIENCE_ID, None).await;
-    assert_eq!(status, 404, "another account group answers as missing: {body}");
-
-    let (status, body) = status_of(&good, ACCOUNT_GROUP_ID, READY_AUDIENCE_ID, Some("garbage")).await;
-    assert_eq!((status, body["error"]["details"].as_str()), (400, Some("cursor")));
-
-    let first = good
+    // 409 with Retry-After.
+    let response = good
         .list_audience_prospects()
         .account_group_id(ACCOUNT_GROUP_ID)
-        .audience_id(READY_AUDIENCE_ID)
-        .limit(1)
+        .audience_id(POPULATING_AUDIENCE_ID)
         .send()
         .await
+        .unwrap_err();
+    let audiences_client::Error::ErrorResponse(conflict) = response else {
+        panic!("{response}")
+    };
+    assert_eq!(conflict.status().as_u16(), 409);
+    assert_eq!(conflict.headers()["retry-after"], "30");
+    assert_eq!(conflict.error.code, "AUDIENCE_NOT_READY");
+
+    // 404: unknown audience, unknown group, another group's audience (by
+    // either path), all alike.
+    let unknown = call(&good, ACCOUNT_GROUP_ID, "6650a1b2c3d4e5f60123ffff", None, None).await;
+    assert_failure(unknown.0, &unknown.1, 404, "NOT_FOUND");
+    for (group, audience) in [
+        ("6650a1b2c3d4e5f60123ffff", READY_AUDIENCE_ID),
+        (OTHER_GROUP, OTHER_AUDIENCE),
+        (ACCOUNT_GROUP_ID, OTHER_AUDIENCE),
+    ] {
+        let (status, body) = call(&good, group, audience, None, None).await;
+        assert_failure(status, &body, 404, "NOT_FOUND");
+        assert_eq!(
+            body["error"]["message"], unknown.1["error"]["message"],
+            "indistinguishable"
+        );
+    }
+    // The other group's key sees its own audience and nothing of ours.
+    assert_eq!(
+        call(&theirs, OTHER_GROUP, OTHER_AUDIENCE, None, None).await.0,
+        200
+    );
+    let (status, body) = call(&theirs, ACCOUNT_GROUP_ID, READY_AUDIENCE_ID, None, None).await;
+    assert_failure(status, &body, 404, "NOT_FOUND");
+
+    // 400 cursors: garbage, tampered, truncated, from another audience, from
+    // another group, too long; the field is named.
+    let first = call(&good, ACCOUNT_GROUP_ID, READY_AUDIENCE_ID, Some(1), None)
+        .await
+        .1;
+    let cursor = first["data"]["nextCursor"].as_str().unwrap().to_owned();
+    let second_cursor = call(&good, ACCOUNT_GROUP_ID, SECOND_AUDIENCE, Some(1), None)
+        .await
+        .1["data"]["nextCursor"]
+        .as_str()
         .unwrap()
-        .into_inner();
-    let cursor = first.data.next_cursor.unwrap();
+        .to_owned();
+    let their_cursor =
+        call(&theirs, OTHER_GROUP, OTHER_AUDIENCE, Some(1), None).await.1["data"]["nextCursor"]
+            .as_str()
+            .unwrap()
+            .to_owned();
     let mut tampered = cursor.clone().into_bytes();
     tampered[10] = if tampered[10] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
-    let (status, body) = status_of(&good, ACCOUNT_GROUP_ID, READY_AUDIENCE_ID, Some(&tampered)).await;
-    assert_eq!(status, 400, "a tampered cursor: {body}");
-    let (status, body) = status_of(&good, ACCOUNT_GROUP_ID, POPULATING_AUDIENCE_ID, Some(&cursor)).await;
-    assert_eq!(status, 409, "the audience state is checked first: {body}");
+    for bad in [
+        "garbage".to_owned(),
+        tampered,
+        cursor[..cursor.len() - 3].to_owned(),
+        second_cursor,
+        their_cursor,
+        "A".repeat(512),
+    ] {
+        let (status, body) = call(&good, ACCOUNT_GROUP_ID, READY_AUDIENCE_ID, None, Some(&bad)).await;
+        assert_failure(status, &body, 400, "VALIDATION_ERROR");
+        assert_eq!(body["error"]["details"], "cursor", "{bad}: {body}");
+    }
+    // The good cursor still works, and the audience state is checked first.
+    assert_eq!(
+        call(&good, ACCOUNT_GROUP_ID, READY_AUDIENCE_ID, None, Some(&cursor))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        call(
+            &good,
+            ACCOUNT_GROUP_ID,
+            POPULATING_AUDIENCE_ID,
+            None,
+            Some(&cursor)
+        )
+        .await
+        .0,
+        409
+    );
 
-    let (status, _) = status_of(
-        &client(&running.base, None),
-        ACCOUNT_GROUP_ID,
-        READY_AUDIENCE_ID,
-        None,
-    )
-    .await;
-    assert_eq!(status, 401, "no key");
-    let (status, _) = status_of(
-        &client(&running.base, Some("ak_unknown")),
-        ACCOUNT_GROUP_ID,
-        READY_AUDIENCE_ID,
-        None,
-    )
-    .await;
-    assert_eq!(status, 401, "unknown key");
-    let (status, body) = status_of(
-        &client(&running.base, Some(&running.forbidden_key)),
-        ACCOUNT_GROUP_ID,
-        READY_AUDIENCE_ID,
-        None,
-    )
-    .await;
-    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("FORBIDDEN")));
+    // 400 limit above the maximum, through the client (it allows any non-zero).
+    let (status, body) = call(&good, ACCOUNT_GROUP_ID, READY_AUDIENCE_ID, Some(101), None).await;
+    assert_failure(status, &body, 400, "VALIDATION_ERROR");
+    assert_eq!(body["error"]["details"], "limit");
+
+    // 401: no key, unknown key, revoked key. 403: a key without prospects:read.
+    for key in [None, Some("ak_unknown"), Some(revoked_key.as_str())] {
+        let (status, body) = call(
+            &client(&running.base, key),
+            ACCOUNT_GROUP_ID,
+            READY_AUDIENCE_ID,
+            None,
+            None,
+        )
+        .await;
+        assert_failure(status, &body, 401, "UNAUTHORIZED");
+    }
+    let forbidden = client(&running.base, Some(&running.forbidden_key));
+    let (status, body) = call(&forbidden, ACCOUNT_GROUP_ID, READY_AUDIENCE_ID, None, None).await;
+    assert_failure(status, &body, 403, "FORBIDDEN");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn operations_endpoints_answer_with_trace_ids() {
-    let running = start().await;
+async fn each_parameter_is_validated_on_the_wire(kind: Kind) {
+    // The generated client refuses malformed ids before sending them, so the
+    // wire is driven directly here.
+    let Some(running) = start(kind, Options::default()).await else {
+        return;
+    };
     let http = reqwest::Client::new();
-    for path in ["/healthz", "/readyz", "/openapi.json", "/openapi.yaml"] {
+    let good_path = format!("/v1/accounts/{ACCOUNT_GROUP_ID}/audiences/{READY_AUDIENCE_ID}/prospects");
+    for (path_and_query, field) in [
+        (
+            format!("/v1/accounts/123/audiences/{READY_AUDIENCE_ID}/prospects"),
+            "accountGroupId",
+        ),
+        (
+            format!("/v1/accounts/{ACCOUNT_GROUP_ID}/audiences/zzzzzzzzzzzzzzzzzzzzzzzz/prospects"),
+            "audienceId",
+        ),
+        (format!("{good_path}?limit=0"), "limit"),
+        (format!("{good_path}?limit=abc"), "limit"),
+        (format!("{good_path}?limit="), "limit"),
+        (format!("{good_path}?cursor="), "cursor"),
+    ] {
+        let response = http
+            .get(format!("{}{path_and_query}", running.base))
+            .bearer_auth(&running.key)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_failure(status, &body, 400, "VALIDATION_ERROR");
+        assert_eq!(body["error"]["details"], field, "{path_and_query}: {body}");
+    }
+}
+
+async fn a_key_over_its_limit_gets_429_with_retry_after_and_headers(kind: Kind) {
+    let options = Options {
+        rate_limits: RateLimits {
+            per_second: NonZeroU32::new(1).unwrap(),
+            burst: NonZeroU32::new(3).unwrap(),
+        },
+        ..Options::default()
+    };
+    let Some(running) = start(kind, options).await else {
+        return;
+    };
+    let good = client(&running.base, Some(&running.key));
+    let mut remaining = Vec::new();
+    for _ in 0..3 {
+        let page = good
+            .list_audience_prospects()
+            .account_group_id(ACCOUNT_GROUP_ID)
+            .audience_id(READY_AUDIENCE_ID)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.headers()["x-ratelimit-limit"], "3");
+        remaining.push(
+            page.headers()["x-ratelimit-remaining"]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(remaining, ["2", "1", "0"]);
+    let refused = good
+        .list_audience_prospects()
+        .account_group_id(ACCOUNT_GROUP_ID)
+        .audience_id(READY_AUDIENCE_ID)
+        .send()
+        .await
+        .unwrap_err();
+    let audiences_client::Error::ErrorResponse(refused) = refused else {
+        panic!("{refused}")
+    };
+    assert_eq!(refused.status().as_u16(), 429);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    assert_eq!(refused.headers()["x-ratelimit-remaining"], "0");
+    assert_eq!(refused.error.code, "RATE_LIMITED");
+    // Another key has its own bucket.
+    let forbidden = client(&running.base, Some(&running.forbidden_key));
+    assert_eq!(
+        call(&forbidden, ACCOUNT_GROUP_ID, READY_AUDIENCE_ID, None, None)
+            .await
+            .0,
+        403
+    );
+    // After Retry-After, the key is served again.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(
+        call(&good, ACCOUNT_GROUP_ID, READY_AUDIENCE_ID, None, None)
+            .await
+            .0,
+        200
+    );
+}
+
+async fn a_locked_database_is_a_502_and_the_service_recovers(kind: Kind) {
+    let Some(running) = start(kind, Options::default()).await else {
+        return;
+    };
+    let good = client(&running.base, Some(&running.key));
+    assert_eq!(
+        call(&good, ACCOUNT_GROUP_ID, READY_AUDIENCE_ID, None, None)
+            .await
+            .0,
+        200
+    );
+    let stall = support::stall(&running.store, &running.database).await;
+    let started = Instant::now();
+    let (status, body) = call(&good, ACCOUNT_GROUP_ID, READY_AUDIENCE_ID, None, None).await;
+    let waited = started.elapsed();
+    assert_failure(status, &body, 502, "UPSTREAM_ERROR");
+    let message = body["error"]["message"].as_str().unwrap();
+    for secret in ["SELECT", "sqlite", "postgres", "lock", "/tmp"] {
+        assert!(!message.contains(secret), "{message} reveals {secret}");
+    }
+    // Bounded by the query timeout (800 ms here), not hung.
+    assert!(waited < Duration::from_secs(5), "waited {waited:?}");
+    let ready = reqwest::get(format!("{}/readyz", running.base)).await.unwrap();
+    let ready_status = ready.status();
+    assert_eq!(ready_status, 503, "{}", ready.text().await.unwrap());
+    stall.release().await;
+    assert_eq!(
+        call(&good, ACCOUNT_GROUP_ID, READY_AUDIENCE_ID, None, None)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        reqwest::get(format!("{}/readyz", running.base))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+async fn a_corrupt_row_is_a_500_that_reveals_nothing(kind: Kind) {
+    let Some(running) = start(kind, Options::default()).await else {
+        return;
+    };
+    let good = client(&running.base, Some(&running.key));
+    running
+        .database
+        .execute(&format!(
+            "UPDATE prospects SET data = '{{\"id\": 42, \"secret\": \"/var/lib/x\"}}' \
+             WHERE audience_id = '{READY_AUDIENCE_ID}' AND id = '{}'",
+            demo::prospect(1).id
+        ))
+        .await;
+    let (status, body) = call(&good, ACCOUNT_GROUP_ID, READY_AUDIENCE_ID, Some(5), None).await;
+    assert_failure(status, &body, 500, "INTERNAL_ERROR");
+    let text = body.to_string();
+    for secret in ["/var/lib", "invalid type", "missing field", "prospect data"] {
+        assert!(!text.contains(secret), "{text} reveals {secret}");
+    }
+    // A page that does not hold the row is served; the one that does is a 500.
+    let cursor = call(&good, ACCOUNT_GROUP_ID, READY_AUDIENCE_ID, Some(1), None).await;
+    assert_eq!(cursor.0, 200);
+    let after = cursor.1["data"]["nextCursor"].as_str().unwrap().to_owned();
+    let (status, _) = call(&good, ACCOUNT_GROUP_ID, READY_AUDIENCE_ID, Some(1), Some(&after)).await;
+    assert_eq!(status, 500, "the second prospect is the corrupt one");
+}
+
+async fn operations_endpoints_answer_in_the_envelope(kind: Kind) {
+    let Some(running) = start(kind, Options::default()).await else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    for path in ["/healthz", "/readyz"] {
         let response = http.get(format!("{}{path}", running.base)).send().await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
-        assert!(response.headers().contains_key("x-trace-id"), "{path}");
+        let trace = response.headers()["x-trace-id"].to_str().unwrap().to_owned();
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(
+            (&body["success"], body["traceId"].as_str()),
+            (&serde_json::json!(true), Some(trace.as_str()))
+        );
     }
+    let yaml = http
+        .get(format!("{}/openapi.yaml", running.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(yaml.headers()["content-type"], "application/yaml");
+    assert_eq!(yaml.text().await.unwrap(), audiences_service::OPENAPI_YAML);
     let document: serde_json::Value = http
         .get(format!("{}/openapi.json", running.base))
         .send()
@@ -208,4 +485,28 @@ async fn operations_endpoints_answer_with_trace_ids() {
         .await
         .unwrap();
     assert_eq!(document["openapi"], "3.0.3");
+    assert!(document["paths"]["/v1/accounts/{accountGroupId}/audiences/{audienceId}/prospects"].is_object());
+    // Swagger UI, pointing at the served document.
+    let docs = http.get(format!("{}/docs/", running.base)).send().await.unwrap();
+    assert_eq!(docs.status(), 200);
+    assert!(docs.text().await.unwrap().contains("swagger-ui"));
+    let initializer = http
+        .get(format!("{}/docs/swagger-initializer.js", running.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(initializer.contains("/openapi.json"), "{initializer}");
+    // Oversized headers: a 431 envelope.
+    let response = http
+        .get(format!("{}/healthz", running.base))
+        .header("x-padding", "a".repeat(20_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 431);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_failure(431, &body, 431, "REQUEST_HEADERS_TOO_LARGE");
 }

@@ -145,8 +145,8 @@ impl AudienceProspectPage {
 pub struct ErrorDetail {
     /**Stable machine code: `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`,
 `AUDIENCE_NOT_READY`, `RATE_LIMITED`, `INTERNAL_ERROR`,
-`UPSTREAM_ERROR`, `METHOD_NOT_ALLOWED`, `PAYLOAD_TOO_LARGE`, or a
-code added later.
+`UPSTREAM_ERROR`, `METHOD_NOT_ALLOWED`, `PAYLOAD_TOO_LARGE`,
+`REQUEST_HEADERS_TOO_LARGE`, or a code added later.
 */
     pub code: ::std::string::String,
     ///Extra context, when there is any.

@@ -1,0 +1,152 @@
+//! Per-key rate limiting with `governor` (GCRA): each API key has a bucket of
+//! `burst` requests refilled at `per_second`. Every admitted response carries
+//! `X-RateLimit-Limit`, `-Remaining` and `-Reset`; a refused one is a 429 with
+//! `Retry-After` as well.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use audiences_server::runtime::{ApiError, RateLimitStatus};
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
+
+/// The configured limit of every key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Requests a key may make per second, sustained.
+    pub per_second: NonZeroU32,
+    /// Requests a key may make at once after being idle.
+    pub burst: NonZeroU32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            per_second: NonZeroU32::new(50).expect("non-zero"),
+            burst: NonZeroU32::new(100).expect("non-zero"),
+        }
+    }
+}
+
+/// A refused request: when to come back, and the headers to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    /// Seconds until the key may ask again (`Retry-After`), at least 1.
+    pub retry_after: u64,
+    /// The rate-limit headers.
+    pub status: RateLimitStatus,
+}
+
+impl From<Refused> for ApiError {
+    fn from(refused: Refused) -> Self {
+        ApiError::rate_limited(refused.retry_after).with_rate_limit(refused.status)
+    }
+}
+
+type Limiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
+
+/// One bucket per API key id.
+pub struct KeyRateLimiter {
+    limiter: Limiter,
+    clock: DefaultClock,
+    limits: RateLimits,
+}
+
+fn ceil_seconds(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
+
+impl KeyRateLimiter {
+    /// A limiter giving every key `limits`.
+    pub fn new(limits: RateLimits) -> Self {
+        let quota = Quota::per_second(limits.per_second).allow_burst(limits.burst);
+        let clock = DefaultClock::default();
+        Self {
+            limiter: RateLimiter::dashmap_with_clock(quota, clock.clone())
+                .with_middleware::<StateInformationMiddleware>(),
+            clock,
+            limits,
+        }
+    }
+
+    /// The limits every key gets.
+    pub fn limits(&self) -> RateLimits {
+        self.limits
+    }
+
+    fn status(&self, remaining: u32) -> RateLimitStatus {
+        let used = self.limits.burst.get().saturating_sub(remaining);
+        let refill = Duration::from_secs(1) / self.limits.per_second.get();
+        RateLimitStatus {
+            limit: u64::from(self.limits.burst.get()),
+            remaining: u64::from(remaining),
+            reset_seconds: ceil_seconds(refill * used),
+        }
+    }
+
+    /// Takes one request from `key_id`'s bucket: the headers to send, or the
+    /// 429 to answer.
+    pub fn check(&self, key_id: &str) -> Result<RateLimitStatus, Refused> {
+        match self.limiter.check_key(&key_id.to_owned()) {
+            Ok(snapshot) => Ok(self.status(snapshot.remaining_burst_capacity())),
+            Err(refused) => {
+                let wait = refused.wait_time_from(self.clock.now());
+                let retry_after = ceil_seconds(wait).max(1);
+                let mut status = self.status(0);
+                status.reset_seconds = status.reset_seconds.max(retry_after);
+                Err(Refused { retry_after, status })
+            }
+        }
+    }
+
+    /// Forgets the buckets of keys idle long enough to be full again.
+    pub fn forget_idle(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limiter(per_second: u32, burst: u32) -> KeyRateLimiter {
+        KeyRateLimiter::new(RateLimits {
+            per_second: NonZeroU32::new(per_second).unwrap(),
+            burst: NonZeroU32::new(burst).unwrap(),
+        })
+    }
+
+    #[test]
+    fn a_key_gets_its_burst_then_429_with_retry_after() {
+        let limiter = limiter(1, 3);
+        let remaining: Vec<u64> = (0..3).map(|_| limiter.check("k").unwrap().remaining).collect();
+        assert_eq!(remaining, [2, 1, 0]);
+        let refused = ApiError::from(limiter.check("k").unwrap_err());
+        assert_eq!(refused.status.as_u16(), 429);
+        assert_eq!(refused.retry_after, Some(1));
+        let status = refused.rate_limit.unwrap();
+        assert_eq!((status.limit, status.remaining), (3, 0));
+        assert!(status.reset_seconds >= 1);
+    }
+
+    #[test]
+    fn keys_have_separate_buckets() {
+        let limiter = limiter(1, 1);
+        limiter.check("a").unwrap();
+        assert!(limiter.check("a").is_err());
+        assert_eq!(limiter.check("b").unwrap().remaining, 0);
+    }
+
+    #[test]
+    fn reset_counts_the_time_to_refill() {
+        let limiter = limiter(2, 10);
+        for _ in 0..4 {
+            limiter.check("k").unwrap();
+        }
+        // The fifth request leaves 5 used, refilled at 2 per second: 2.5 s.
+        assert_eq!(limiter.check("k").unwrap().reset_seconds, 3);
+    }
+}

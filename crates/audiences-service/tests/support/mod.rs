@@ -1,0 +1,267 @@
+//! Test support: the reference service on a fresh database of either kind,
+//! served on a loopback port.
+//!
+//! SQLite databases are temporary files. PostgreSQL databases are created on
+//! the server named by `AUDIENCES_TEST_POSTGRES_URL` (`scripts/with-postgres`
+//! starts one and sets it; the README's test command does so). Without that
+//! variable the PostgreSQL half of each test says so on stderr and passes,
+//! unless `AUDIENCES_REQUIRE_POSTGRES=1`, which CI's test script sets, makes
+//! it fail.
+
+#![allow(dead_code, unreachable_pub, reason = "each test binary uses a part")]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use audiences_client::Client;
+use audiences_server::runtime::RouterLimits;
+use audiences_service::cursor::CursorCodec;
+use audiences_service::demo;
+use audiences_service::limits::RateLimits;
+use audiences_service::service::Service;
+use audiences_service::store::{AnyStore, StoreLimits};
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, empty database of one kind; removed when dropped (SQLite).
+pub struct Database {
+    pub kind: Kind,
+    pub url: String,
+    dir: Option<std::path::PathBuf>,
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn suffix() -> String {
+    format!("{}_{:016x}", std::process::id(), rand::random::<u64>())
+}
+
+impl Database {
+    /// A fresh database, or `None` when PostgreSQL is not configured (and not required).
+    pub async fn fresh(kind: Kind) -> Option<Self> {
+        match kind {
+            Kind::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("audiences-test-{}", suffix()));
+                std::fs::create_dir_all(&dir).unwrap();
+                Some(Self {
+                    kind,
+                    url: format!("sqlite://{}", dir.join("test.db").display()),
+                    dir: Some(dir),
+                })
+            }
+            Kind::Postgres => {
+                let Ok(admin) = std::env::var("AUDIENCES_TEST_POSTGRES_URL") else {
+                    assert!(
+                        std::env::var_os("AUDIENCES_REQUIRE_POSTGRES").is_none(),
+                        "AUDIENCES_REQUIRE_POSTGRES is set but AUDIENCES_TEST_POSTGRES_URL is not: \
+                         run the tests through scripts/with-postgres"
+                    );
+                    eprintln!(
+                        "PostgreSQL half not run: set AUDIENCES_TEST_POSTGRES_URL (scripts/with-postgres does)"
+                    );
+                    return None;
+                };
+                let name = format!("audiences_test_{}", suffix());
+                let mut admin_connection = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+                    .await
+                    .expect("the test PostgreSQL server answers");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin_connection)
+                    .await
+                    .unwrap();
+                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+                Some(Self {
+                    kind,
+                    url: format!("{base}/{name}"),
+                    dir: None,
+                })
+            }
+        }
+    }
+
+    /// Runs one SQL statement on its own connection (for corrupting rows and
+    /// such); `$1`-style parameters are not used.
+    pub async fn execute(&self, sql: &str) {
+        match self.kind {
+            Kind::Sqlite => {
+                let mut connection = <sqlx::SqliteConnection as sqlx::Connection>::connect(&self.url)
+                    .await
+                    .unwrap();
+                sqlx::query(sql).execute(&mut connection).await.unwrap();
+            }
+            Kind::Postgres => {
+                let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&self.url)
+                    .await
+                    .unwrap();
+                sqlx::query(sql).execute(&mut connection).await.unwrap();
+            }
+        }
+    }
+}
+
+/// Makes the database stop answering the service until released: on
+/// PostgreSQL another session holds an exclusive lock on the API's tables
+/// (every query waits for its statement timeout); on SQLite, whose WAL
+/// readers no lock can stop, every connection of the service's pool is held
+/// (every query waits for its acquire timeout).
+pub async fn stall(store: &AnyStore, database: &Database) -> Stall {
+    match store {
+        AnyStore::Sqlite(sqlite) => {
+            let mut held = Vec::new();
+            for _ in 0..sqlite.pool().options().get_max_connections() {
+                held.push(sqlite.pool().acquire().await.unwrap());
+            }
+            Stall::Sqlite(held)
+        }
+        AnyStore::Postgres(_) => {
+            let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&database.url)
+                .await
+                .unwrap();
+            sqlx::query("BEGIN").execute(&mut connection).await.unwrap();
+            sqlx::query("LOCK TABLE api_keys, audiences, prospects IN ACCESS EXCLUSIVE MODE")
+                .execute(&mut connection)
+                .await
+                .unwrap();
+            Stall::Postgres(connection)
+        }
+    }
+}
+
+/// A stalled database; see [`stall`].
+pub enum Stall {
+    Sqlite(Vec<sqlx::pool::PoolConnection<sqlx::Sqlite>>),
+    Postgres(sqlx::PgConnection),
+}
+
+impl Stall {
+    /// Lets the database answer again.
+    pub async fn release(self) {
+        match self {
+            Stall::Sqlite(held) => drop(held),
+            Stall::Postgres(mut connection) => {
+                sqlx::query("ROLLBACK").execute(&mut connection).await.unwrap();
+                sqlx::Connection::close(connection).await.unwrap();
+            }
+        }
+    }
+}
+
+/// How the service under test is configured.
+#[derive(Clone, Copy)]
+pub struct Options {
+    pub rate_limits: RateLimits,
+    pub store_limits: StoreLimits,
+    pub router_limits: RouterLimits,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            rate_limits: RateLimits {
+                per_second: std::num::NonZeroU32::new(1_000).unwrap(),
+                burst: std::num::NonZeroU32::new(1_000).unwrap(),
+            },
+            store_limits: StoreLimits {
+                query_timeout: Duration::from_millis(800),
+                max_connections: 8,
+            },
+            router_limits: RouterLimits::default(),
+        }
+    }
+}
+
+/// The service, seeded with the demo data, listening on a loopback port.
+pub struct Running {
+    pub base: String,
+    pub key: String,
+    pub forbidden_key: String,
+    pub store: AnyStore,
+    pub database: Database,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Starts the service on a fresh database of `kind`, or `None` (see the module docs).
+pub async fn start(kind: Kind, options: Options) -> Option<Running> {
+    let database = Database::fresh(kind).await?;
+    let store = AnyStore::open(&database.url, options.store_limits).await.unwrap();
+    let keys = demo::seed(&store, None)
+        .await
+        .unwrap()
+        .expect("a new database is seeded");
+    let secret = demo::cursor_secret(&store).await.unwrap();
+    let service = Arc::new(Service::new(
+        store.clone(),
+        CursorCodec::new(secret),
+        options.rate_limits,
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = audiences_service::app(service, options.router_limits);
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    Some(Running {
+        base,
+        key: keys.full,
+        forbidden_key: keys.without_prospects,
+        store,
+        database,
+        server,
+    })
+}
+
+/// The generated client, sending `key` as a bearer token.
+pub fn client(base: &str, key: Option<&str>) -> Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(key) = key {
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {key}").parse().unwrap(),
+        );
+    }
+    Client::new_with_client(
+        base,
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap(),
+    )
+}
+
+/// Runs a test body once per store: `both_stores!(name);` turns `async fn
+/// name(kind: Kind)` into the tests `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! both_stores {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(super::support::Kind::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name(super::support::Kind::Postgres).await;
+                }
+            }
+        )*
+    };
+}
