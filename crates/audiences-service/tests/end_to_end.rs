@@ -42,7 +42,7 @@ async fn call(
             page.status().as_u16(),
             serde_json::to_value(page.into_inner()).unwrap(),
         ),
-        Err(audiences_client::Error::ErrorResponse(error)) => (
+        Err(audiences_client::RawError::ErrorResponse(error)) => (
             error.status().as_u16(),
             serde_json::to_value(error.into_inner()).unwrap(),
         ),
@@ -66,6 +66,7 @@ both_stores!(
     a_locked_database_is_a_502_and_the_service_recovers,
     a_corrupt_row_is_a_500_that_reveals_nothing,
     operations_endpoints_answer_in_the_envelope,
+    the_client_streams_every_prospect_and_types_every_failure,
 );
 
 async fn pages_first_middle_and_last_cover_the_audience_exactly_once(kind: Kind) {
@@ -184,7 +185,7 @@ async fn every_documented_failure_has_its_real_cause(kind: Kind) {
         .send()
         .await
         .unwrap_err();
-    let audiences_client::Error::ErrorResponse(conflict) = response else {
+    let audiences_client::RawError::ErrorResponse(conflict) = response else {
         panic!("{response}")
     };
     assert_eq!(conflict.status().as_u16(), 409);
@@ -361,7 +362,7 @@ async fn a_key_over_its_limit_gets_429_with_retry_after_and_headers(kind: Kind) 
         .send()
         .await
         .unwrap_err();
-    let audiences_client::Error::ErrorResponse(refused) = refused else {
+    let audiences_client::RawError::ErrorResponse(refused) = refused else {
         panic!("{refused}")
     };
     assert_eq!(refused.status().as_u16(), 429);
@@ -509,4 +510,70 @@ async fn operations_endpoints_answer_in_the_envelope(kind: Kind) {
     assert_eq!(response.status(), 431);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_failure(431, &body, 431, "REQUEST_HEADERS_TOO_LARGE");
+}
+
+async fn the_client_streams_every_prospect_and_types_every_failure(kind: Kind) {
+    use audiences_client::{AudiencesClient, ErrorCode, RetryPolicy};
+    use futures_util::TryStreamExt;
+
+    let Some(running) = start(kind, Options::default()).await else {
+        return;
+    };
+    let client = AudiencesClient::builder(&running.base)
+        .api_key(&running.key)
+        .build()
+        .unwrap();
+    let ids: Vec<String> = client
+        .prospects(ACCOUNT_GROUP_ID, READY_AUDIENCE_ID)
+        .page_size(100)
+        .items()
+        .map_ok(|prospect| prospect.id)
+        .try_collect()
+        .await
+        .unwrap();
+    let expected: Vec<String> = (0..demo::READY_AUDIENCE_SIZE)
+        .map(|index| demo::prospect(index).id)
+        .collect();
+    assert_eq!(ids, expected, "every prospect once, in order");
+
+    let not_ready = client
+        .list_prospects(ACCOUNT_GROUP_ID, POPULATING_AUDIENCE_ID, None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(not_ready.code(), Some(&ErrorCode::AudienceNotReady));
+    assert_eq!(not_ready.retry_after(), Some(Duration::from_secs(30)));
+    assert_eq!(not_ready.trace_id().map(str::len), Some(24));
+    // Waiting with a deadline shorter than Retry-After gives up at once.
+    let started = Instant::now();
+    let waited = client
+        .with_retry(RetryPolicy::default().wait_until_ready(Duration::from_secs(5)))
+        .list_prospects(ACCOUNT_GROUP_ID, POPULATING_AUDIENCE_ID, None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(waited.code(), Some(&ErrorCode::AudienceNotReady));
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    let forbidden = AudiencesClient::builder(&running.base)
+        .api_key(&running.forbidden_key)
+        .build()
+        .unwrap();
+    let error = forbidden
+        .list_prospects(ACCOUNT_GROUP_ID, READY_AUDIENCE_ID, None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some(&ErrorCode::Forbidden));
+    let error = client
+        .list_prospects(ACCOUNT_GROUP_ID, READY_AUDIENCE_ID, None, Some("garbage"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some(&ErrorCode::ValidationError));
+    assert_eq!(error.api().unwrap().details.as_deref(), Some("cursor"));
+    let error = client
+        .list_prospects("not-an-id", READY_AUDIENCE_ID, None, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, audiences_client::Error::InvalidRequest(_)),
+        "{error:?}"
+    );
 }

@@ -1,0 +1,309 @@
+//! The client consumers use: built from a base URL and an API key, with
+//! timeouts, retries, typed errors and auto-pagination around the generated
+//! progenitor client.
+
+use std::fmt;
+use std::time::Duration;
+
+use futures_util::{Stream, TryStreamExt};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+
+use crate::error::{self, Error};
+use crate::retry::RetryPolicy;
+use crate::types::AudienceProspect;
+
+/// The environment variable holding the API key (read by [`AudiencesClient::from_env`]).
+pub const API_KEY_ENV: &str = "AUDIENCES_API_KEY";
+/// The environment variable holding the base URL (read by [`AudiencesClient::from_env`]).
+pub const BASE_URL_ENV: &str = "AUDIENCES_BASE_URL";
+
+/// Why a client could not be built.
+#[derive(Debug)]
+pub enum BuildError {
+    /// No API key was given.
+    MissingApiKey,
+    /// The API key cannot be sent in a header (control characters).
+    InvalidApiKey,
+    /// The base URL is not an `http://` or `https://` URL.
+    InvalidBaseUrl(String),
+    /// A required environment variable is missing.
+    MissingEnv(&'static str),
+    /// reqwest refused the configuration.
+    Http(reqwest::Error),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::MissingApiKey => f.write_str("no API key: pass one to the builder"),
+            BuildError::InvalidApiKey => f.write_str("the API key contains characters a header cannot carry"),
+            BuildError::InvalidBaseUrl(url) => {
+                write!(f, "base URL `{url}` is not an http:// or https:// URL")
+            }
+            BuildError::MissingEnv(name) => write!(f, "environment variable {name} is not set"),
+            BuildError::Http(error) => write!(f, "cannot build the HTTP client: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// Configures an [`AudiencesClient`].
+#[derive(Clone)]
+pub struct ClientBuilder {
+    base_url: String,
+    api_key: Option<String>,
+    connect_timeout: Duration,
+    timeout: Duration,
+    user_agent: Option<String>,
+    retry: RetryPolicy,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("user_agent", &self.user_agent)
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+impl ClientBuilder {
+    /// The API key, sent as `Authorization: Bearer …` (marked sensitive).
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// Longest time to establish a connection (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Longest time for one request, connection to last byte (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The `User-Agent` to send (default `audiences-client/VERSION`).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = Some(user_agent.into());
+        self
+    }
+
+    /// The retry policy (default [`RetryPolicy::default`]).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> Result<AudiencesClient, BuildError> {
+        let base_url = self.base_url.trim_end_matches('/').to_owned();
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return Err(BuildError::InvalidBaseUrl(self.base_url));
+        }
+        let key = self.api_key.ok_or(BuildError::MissingApiKey)?;
+        let mut authorization =
+            HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| BuildError::InvalidApiKey)?;
+        authorization.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, authorization);
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.timeout)
+            .user_agent(
+                self.user_agent
+                    .unwrap_or_else(|| format!("audiences-client/{}", env!("CARGO_PKG_VERSION"))),
+            )
+            .build()
+            .map_err(BuildError::Http)?;
+        Ok(AudiencesClient {
+            raw: crate::Client::new_with_client(&base_url, http),
+            retry: self.retry,
+        })
+    }
+}
+
+/// The audiences API client: typed errors, retries, pagination.
+///
+/// Cheap to clone (the connection pool is shared).
+#[derive(Clone)]
+pub struct AudiencesClient {
+    raw: crate::Client,
+    retry: RetryPolicy,
+}
+
+impl fmt::Debug for AudiencesClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AudiencesClient")
+            .field("base_url", &progenitor_client::ClientInfo::baseurl(&self.raw))
+            .field("api_key", &"<redacted>")
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+/// One page of prospects and what came with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// The prospects, in the audience's order.
+    pub items: Vec<AudienceProspect>,
+    /// The cursor of the next page; `None` on the last one.
+    pub next_cursor: Option<String>,
+    /// The request's trace id.
+    pub trace_id: String,
+}
+
+impl AudiencesClient {
+    /// A builder for a client of the API at `base_url` (such as `http://127.0.0.1:8080`).
+    pub fn builder(base_url: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            base_url: base_url.into(),
+            api_key: None,
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            user_agent: None,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// A client configured from `AUDIENCES_BASE_URL` and `AUDIENCES_API_KEY`.
+    pub fn from_env() -> Result<Self, BuildError> {
+        let base_url = std::env::var(BASE_URL_ENV).map_err(|_| BuildError::MissingEnv(BASE_URL_ENV))?;
+        let key = std::env::var(API_KEY_ENV).map_err(|_| BuildError::MissingEnv(API_KEY_ENV))?;
+        Self::builder(base_url).api_key(key).build()
+    }
+
+    /// The generated client underneath, for calls this wrapper does not cover.
+    pub fn raw(&self) -> &crate::Client {
+        &self.raw
+    }
+
+    /// The same client with another retry policy.
+    pub fn with_retry(&self, policy: RetryPolicy) -> Self {
+        Self {
+            raw: self.raw.clone(),
+            retry: policy,
+        }
+    }
+
+    /// One page of `audience` in `account_group`: up to `limit` prospects
+    /// (the API's default, 25, when `None`) after `cursor`. Retried
+    /// according to the policy.
+    pub async fn list_prospects(
+        &self,
+        account_group: &str,
+        audience: &str,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<Page, Error> {
+        self.retry
+            .run(|| async {
+                let mut request = self
+                    .raw
+                    .list_audience_prospects()
+                    .account_group_id(account_group)
+                    .audience_id(audience);
+                if let Some(limit) = limit {
+                    request = request.limit(limit);
+                }
+                if let Some(cursor) = cursor {
+                    request = request.cursor(cursor);
+                }
+                match request.send().await {
+                    Ok(response) => {
+                        let body = response.into_inner();
+                        Ok(Page {
+                            items: body.data.items,
+                            next_cursor: body.data.next_cursor.filter(|_| body.data.has_more),
+                            trace_id: body.trace_id,
+                        })
+                    }
+                    Err(generated) => Err(error::from_generated(generated).await),
+                }
+            })
+            .await
+    }
+
+    /// Every prospect of an audience, page after page; see [`Prospects`].
+    pub fn prospects(&self, account_group: impl Into<String>, audience: impl Into<String>) -> Prospects {
+        Prospects {
+            client: self.clone(),
+            account_group: account_group.into(),
+            audience: audience.into(),
+            page_size: None,
+            cursor: None,
+        }
+    }
+}
+
+/// Walks an audience: a stream of pages or of prospects, following
+/// `nextCursor` until the last page. One page is held at a time, so memory
+/// stays flat however large the audience; each page is retried according to
+/// the client's policy, and the stream ends after the first error.
+#[derive(Debug, Clone)]
+pub struct Prospects {
+    client: AudiencesClient,
+    account_group: String,
+    audience: String,
+    page_size: Option<u32>,
+    cursor: Option<String>,
+}
+
+impl Prospects {
+    /// Prospects per request (1 to 100; the API's default is 25).
+    pub fn page_size(mut self, size: u32) -> Self {
+        self.page_size = Some(size);
+        self
+    }
+
+    /// Starts after a cursor from an earlier walk, instead of at the beginning.
+    pub fn starting_at(mut self, cursor: impl Into<String>) -> Self {
+        self.cursor = Some(cursor.into());
+        self
+    }
+
+    /// The pages, first to last.
+    pub fn pages(self) -> impl Stream<Item = Result<Page, Error>> + Send + 'static {
+        let Prospects {
+            client,
+            account_group,
+            audience,
+            page_size,
+            cursor,
+        } = self;
+        futures_util::stream::try_unfold(Some(cursor), move |state| {
+            let client = client.clone();
+            let account_group = account_group.clone();
+            let audience = audience.clone();
+            async move {
+                let Some(cursor) = state else { return Ok(None) };
+                let page = client
+                    .list_prospects(&account_group, &audience, page_size, cursor.as_deref())
+                    .await?;
+                let next = page.next_cursor.clone().map(Some);
+                Ok(Some((page, next)))
+            }
+        })
+    }
+
+    /// The prospects, one by one.
+    pub fn items(self) -> impl Stream<Item = Result<AudienceProspect, Error>> + Send + 'static {
+        self.pages()
+            .map_ok(|page| futures_util::stream::iter(page.items.into_iter().map(Ok)))
+            .try_flatten()
+    }
+
+    /// Collects every prospect into memory: for small audiences only.
+    pub async fn collect_all(self) -> Result<Vec<AudienceProspect>, Error> {
+        self.items().try_collect().await
+    }
+}
