@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use utoipa_swagger_ui::{Config, SwaggerUi};
+use utoipa_swagger_ui::SwaggerUi;
 
 use crate::service::Service;
 use crate::store::Store;
@@ -75,7 +75,7 @@ pub fn app<S: Store>(service: Arc<Service<S>>, limits: RouterLimits) -> axum::Ro
                 async move { ([(CONTENT_TYPE, "application/json")], json).into_response() }
             }),
         )
-        .merge(SwaggerUi::new("/docs").config(Config::from("/openapi.json")));
+        .merge(SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::from("/openapi.json")));
     audiences_server::runtime::finish_router_with(audiences_server::routes(service).merge(operations), limits)
 }
 
@@ -83,4 +83,66 @@ fn serde_yaml_to_json(yaml: &str) -> String {
     let value: serde_json::Value =
         serde_yaml::from_str(yaml).expect("the embedded document is valid YAML (checked by the tests)");
     value.to_string()
+}
+
+/// Everything the service can be configured with.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Config {
+    /// Per-key rate limits.
+    pub rate_limits: limits::RateLimits,
+    /// Database timeouts and pool size.
+    pub store_limits: store::StoreLimits,
+    /// Request timeout and header limit.
+    pub router_limits: RouterLimits,
+}
+
+/// The service with its demo data, served on a loopback port inside this
+/// process: for tests of the service itself and of its consumers (the
+/// client, the CLI). Stops when dropped.
+pub struct DemoServer {
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// The seeded keys.
+    pub keys: demo::DemoKeys,
+    /// The store it serves from (shares the connection pool).
+    pub store: store::AnyStore,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl DemoServer {
+    /// Opens `database_url` (which must be empty), seeds the demo data and serves it.
+    pub async fn start(database_url: &str, config: Config) -> Result<Self, store::StoreError> {
+        let store = store::AnyStore::open(database_url, config.store_limits).await?;
+        let keys = demo::seed(&store, None).await?.ok_or_else(|| {
+            store::StoreError::Rejected("the database already holds the demo data".to_owned())
+        })?;
+        let secret = demo::cursor_secret(&store).await?;
+        let service = Arc::new(Service::new(
+            store.clone(),
+            cursor::CursorCodec::new(secret),
+            config.rate_limits,
+        ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|error| store::StoreError::Unavailable(format!("cannot listen: {error}")))?;
+        let address = listener
+            .local_addr()
+            .map_err(|error| store::StoreError::Unavailable(format!("cannot listen: {error}")))?;
+        let app = app(service, config.router_limits);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self {
+            base_url: format!("http://{address}"),
+            keys,
+            store,
+            task,
+        })
+    }
+}
+
+impl Drop for DemoServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

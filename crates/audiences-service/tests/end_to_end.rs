@@ -13,7 +13,7 @@ use audiences_service::demo::{self, ACCOUNT_GROUP_ID, POPULATING_AUDIENCE_ID, RE
 use audiences_service::keys;
 use audiences_service::limits::RateLimits;
 use audiences_service::store::{AudienceState, Store};
-use support::{Kind, Options, client, start};
+use support::{Kind, client, start};
 
 const OTHER_GROUP: &str = "7750a1b2c3d4e5f601234567";
 const OTHER_AUDIENCE: &str = "7750a1b2c3d4e5f60123abcd";
@@ -70,7 +70,7 @@ both_stores!(
 );
 
 async fn pages_first_middle_and_last_cover_the_audience_exactly_once(kind: Kind) {
-    let Some(running) = start(kind, Options::default()).await else {
+    let Some(running) = start(kind, support::options()).await else {
         return;
     };
     let client = client(&running.base, Some(&running.key));
@@ -143,7 +143,7 @@ async fn pages_first_middle_and_last_cover_the_audience_exactly_once(kind: Kind)
 }
 
 async fn every_documented_failure_has_its_real_cause(kind: Kind) {
-    let Some(running) = start(kind, Options::default()).await else {
+    let Some(running) = start(kind, support::options()).await else {
         return;
     };
     let store = &running.store;
@@ -293,7 +293,7 @@ async fn every_documented_failure_has_its_real_cause(kind: Kind) {
 async fn each_parameter_is_validated_on_the_wire(kind: Kind) {
     // The generated client refuses malformed ids before sending them, so the
     // wire is driven directly here.
-    let Some(running) = start(kind, Options::default()).await else {
+    let Some(running) = start(kind, support::options()).await else {
         return;
     };
     let http = reqwest::Client::new();
@@ -326,12 +326,12 @@ async fn each_parameter_is_validated_on_the_wire(kind: Kind) {
 }
 
 async fn a_key_over_its_limit_gets_429_with_retry_after_and_headers(kind: Kind) {
-    let options = Options {
+    let options = audiences_service::Config {
         rate_limits: RateLimits {
             per_second: NonZeroU32::new(1).unwrap(),
             burst: NonZeroU32::new(3).unwrap(),
         },
-        ..Options::default()
+        ..support::options()
     };
     let Some(running) = start(kind, options).await else {
         return;
@@ -388,7 +388,7 @@ async fn a_key_over_its_limit_gets_429_with_retry_after_and_headers(kind: Kind) 
 }
 
 async fn a_locked_database_is_a_502_and_the_service_recovers(kind: Kind) {
-    let Some(running) = start(kind, Options::default()).await else {
+    let Some(running) = start(kind, support::options()).await else {
         return;
     };
     let good = client(&running.base, Some(&running.key));
@@ -429,7 +429,7 @@ async fn a_locked_database_is_a_502_and_the_service_recovers(kind: Kind) {
 }
 
 async fn a_corrupt_row_is_a_500_that_reveals_nothing(kind: Kind) {
-    let Some(running) = start(kind, Options::default()).await else {
+    let Some(running) = start(kind, support::options()).await else {
         return;
     };
     let good = client(&running.base, Some(&running.key));
@@ -456,7 +456,7 @@ async fn a_corrupt_row_is_a_500_that_reveals_nothing(kind: Kind) {
 }
 
 async fn operations_endpoints_answer_in_the_envelope(kind: Kind) {
-    let Some(running) = start(kind, Options::default()).await else {
+    let Some(running) = start(kind, support::options()).await else {
         return;
     };
     let http = reqwest::Client::new();
@@ -516,7 +516,7 @@ async fn the_client_streams_every_prospect_and_types_every_failure(kind: Kind) {
     use audiences_client::{AudiencesClient, ErrorCode, RetryPolicy};
     use futures_util::TryStreamExt;
 
-    let Some(running) = start(kind, Options::default()).await else {
+    let Some(running) = start(kind, support::options()).await else {
         return;
     };
     let client = AudiencesClient::builder(&running.base)

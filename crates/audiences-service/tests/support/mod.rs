@@ -10,16 +10,13 @@
 
 #![allow(dead_code, unreachable_pub, reason = "each test binary uses a part")]
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use audiences_client::Client;
 use audiences_server::runtime::RouterLimits;
-use audiences_service::cursor::CursorCodec;
-use audiences_service::demo;
 use audiences_service::limits::RateLimits;
-use audiences_service::service::Service;
 use audiences_service::store::{AnyStore, StoreLimits};
+use audiences_service::{Config, DemoServer};
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,27 +154,19 @@ impl Stall {
     }
 }
 
-/// How the service under test is configured.
-#[derive(Clone, Copy)]
-pub struct Options {
-    pub rate_limits: RateLimits,
-    pub store_limits: StoreLimits,
-    pub router_limits: RouterLimits,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            rate_limits: RateLimits {
-                per_second: std::num::NonZeroU32::new(1_000).unwrap(),
-                burst: std::num::NonZeroU32::new(1_000).unwrap(),
-            },
-            store_limits: StoreLimits {
-                query_timeout: Duration::from_millis(800),
-                max_connections: 8,
-            },
-            router_limits: RouterLimits::default(),
-        }
+/// How the service under test is configured: generous rate limits and a
+/// short query timeout unless a test says otherwise.
+pub fn options() -> Config {
+    Config {
+        rate_limits: RateLimits {
+            per_second: std::num::NonZeroU32::new(1_000).unwrap(),
+            burst: std::num::NonZeroU32::new(1_000).unwrap(),
+        },
+        store_limits: StoreLimits {
+            query_timeout: Duration::from_millis(800),
+            max_connections: 8,
+        },
+        router_limits: RouterLimits::default(),
     }
 }
 
@@ -188,42 +177,20 @@ pub struct Running {
     pub forbidden_key: String,
     pub store: AnyStore,
     pub database: Database,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: DemoServer,
 }
 
 /// Starts the service on a fresh database of `kind`, or `None` (see the module docs).
-pub async fn start(kind: Kind, options: Options) -> Option<Running> {
+pub async fn start(kind: Kind, config: Config) -> Option<Running> {
     let database = Database::fresh(kind).await?;
-    let store = AnyStore::open(&database.url, options.store_limits).await.unwrap();
-    let keys = demo::seed(&store, None)
-        .await
-        .unwrap()
-        .expect("a new database is seeded");
-    let secret = demo::cursor_secret(&store).await.unwrap();
-    let service = Arc::new(Service::new(
-        store.clone(),
-        CursorCodec::new(secret),
-        options.rate_limits,
-    ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = audiences_service::app(service, options.router_limits);
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
+    let server = DemoServer::start(&database.url, config).await.unwrap();
     Some(Running {
-        base,
-        key: keys.full,
-        forbidden_key: keys.without_prospects,
-        store,
+        base: server.base_url.clone(),
+        key: server.keys.full.clone(),
+        forbidden_key: server.keys.without_prospects.clone(),
+        store: server.store.clone(),
         database,
-        server,
+        _server: server,
     })
 }
 

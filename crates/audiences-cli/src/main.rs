@@ -1,0 +1,268 @@
+//! `audiences`: list and export the prospects of an audience.
+//!
+//! ```text
+//! audiences prospects list --account-group G --audience A [--limit N] [--cursor C]
+//!                          [--all] [--format table|json|jsonl|csv] [--output FILE]
+//! ```
+//!
+//! Exit codes: 0 done; 2 usage (bad flags, ids or configuration); 3 the API
+//! key was refused (401, 403); 4 not found or not ready (404, 409); 5 the
+//! server or the network failed (429 after retries, 5xx, unreachable); 1
+//! anything else (such as an output file that cannot be written).
+
+mod output;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use audiences_client::{AudiencesClient, Error, RetryPolicy};
+use clap::{Parser, Subcommand, ValueEnum};
+use futures_util::TryStreamExt;
+
+use crate::output::{Format, Sink};
+
+/// The audiences API from the command line.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// The API's base URL.
+    #[arg(
+        long,
+        env = "AUDIENCES_BASE_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    base_url: String,
+    /// The API key (prefer the environment variable: flags show in `ps`).
+    #[arg(long, env = "AUDIENCES_API_KEY", hide_env_values = true, global = true)]
+    api_key: Option<String>,
+    /// Seconds one request may take.
+    #[arg(long, default_value_t = 30, global = true)]
+    timeout: u64,
+    /// Retries of a transient failure (429, 502, 503, 504, network).
+    #[arg(long, default_value_t = 4, global = true)]
+    retries: usize,
+    /// Wait up to this many seconds for an audience being populated (409).
+    #[arg(long, global = true)]
+    wait_until_ready: Option<u64>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Prospects of an audience.
+    Prospects {
+        #[command(subcommand)]
+        command: ProspectsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProspectsCommand {
+    /// List one page of prospects, or all of them with --all.
+    List(ListArgs),
+}
+
+#[derive(clap::Args)]
+struct ListArgs {
+    /// The account group id (24 hexadecimal digits).
+    #[arg(long)]
+    account_group: String,
+    /// The audience id (24 hexadecimal digits).
+    #[arg(long)]
+    audience: String,
+    /// Prospects per page, 1 to 100 (the API's default is 25).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+    limit: Option<u32>,
+    /// Start after this cursor (printed by an earlier page).
+    #[arg(long)]
+    cursor: Option<String>,
+    /// Every page, streamed to the output as it arrives.
+    #[arg(long)]
+    all: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+    format: FormatArg,
+    /// Write to this file instead of standard output (written whole or not at all).
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Table,
+    Json,
+    Jsonl,
+    Csv,
+}
+
+/// A failure and the exit code it maps to.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: 2,
+            message: message.into(),
+        }
+    }
+
+    fn io(context: &str, error: std::io::Error) -> Self {
+        Self {
+            code: 1,
+            message: format!("{context}: {error}"),
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        let code = match error.status() {
+            _ if matches!(error, Error::InvalidRequest(_)) => 2,
+            Some(400) => 2,
+            Some(401 | 403) => 3,
+            Some(404 | 409) => 4,
+            _ => 5,
+        };
+        Self {
+            code,
+            message: error.to_string(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let Some(key) = cli.api_key.clone() else {
+        return Err(Failure::usage(
+            "no API key: set AUDIENCES_API_KEY (or pass --api-key)",
+        ));
+    };
+    let mut policy = RetryPolicy {
+        max_retries: cli.retries,
+        ..RetryPolicy::default()
+    };
+    if let Some(seconds) = cli.wait_until_ready {
+        policy = policy.wait_until_ready(Duration::from_secs(seconds));
+    }
+    let client = AudiencesClient::builder(&cli.base_url)
+        .api_key(key)
+        .timeout(Duration::from_secs(cli.timeout.max(1)))
+        .user_agent(format!("audiences-cli/{}", env!("CARGO_PKG_VERSION")))
+        .retry(policy)
+        .build()
+        .map_err(|error| Failure::usage(error.to_string()))?;
+    match cli.command {
+        Command::Prospects {
+            command: ProspectsCommand::List(args),
+        } => list(&client, args).await,
+    }
+}
+
+fn progress_bar(enabled: bool) -> indicatif::ProgressBar {
+    if !enabled || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos} prospects, {per_sec} ({elapsed})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+async fn list(client: &AudiencesClient, args: ListArgs) -> Result<(), Failure> {
+    let format = match args.format {
+        FormatArg::Table => Format::Table,
+        FormatArg::Json => Format::Json,
+        FormatArg::Jsonl => Format::Jsonl,
+        FormatArg::Csv => Format::Csv,
+    };
+    let mut sink = Sink::open(format, args.output.as_deref())
+        .map_err(|error| Failure::io("cannot open the output", error))?;
+    let outcome = write_pages(client, &args, &mut sink).await;
+    match outcome {
+        Ok(next_cursor) => {
+            let count = sink.count();
+            let destination = sink
+                .commit()
+                .map_err(|error| Failure::io("cannot write the output", error))?;
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "{count} prospects written to {destination}");
+            if let Some(cursor) = next_cursor {
+                let _ = writeln!(stderr, "more: add --cursor {cursor} (or use --all)");
+            }
+            Ok(())
+        }
+        Err(failure) => {
+            let written = sink.count();
+            sink.abandon();
+            if written > 0 && args.output.is_some() {
+                eprintln!("{written} prospects were fetched; the output file was not written");
+            }
+            Err(failure)
+        }
+    }
+}
+
+/// Writes one page, or every page with `--all`; the cursor of the page after
+/// the last one written, when there is one.
+async fn write_pages(
+    client: &AudiencesClient,
+    args: &ListArgs,
+    sink: &mut Sink,
+) -> Result<Option<String>, Failure> {
+    if !args.all {
+        let page = client
+            .list_prospects(
+                &args.account_group,
+                &args.audience,
+                args.limit,
+                args.cursor.as_deref(),
+            )
+            .await?;
+        sink.write_all(&page.items)
+            .map_err(|error| Failure::io("cannot write the output", error))?;
+        return Ok(page.next_cursor);
+    }
+    let mut walk = client.prospects(args.account_group.clone(), args.audience.clone());
+    if let Some(limit) = args.limit {
+        walk = walk.page_size(limit);
+    }
+    if let Some(cursor) = &args.cursor {
+        walk = walk.starting_at(cursor.clone());
+    }
+    let bar = progress_bar(true);
+    let mut pages = std::pin::pin!(walk.pages());
+    while let Some(page) = pages.try_next().await.inspect_err(|_| bar.finish_and_clear())? {
+        sink.write_all(&page.items)
+            .map_err(|error| Failure::io("cannot write the output", error))?;
+        bar.inc(page.items.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(None)
+}

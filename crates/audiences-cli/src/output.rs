@@ -1,0 +1,261 @@
+//! Output formats, written incrementally: a page is written as soon as it
+//! arrives and then dropped. A file is written beside its destination and
+//! renamed into place only when complete, so a failed export never leaves a
+//! truncated file that looks whole.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use audiences_client::types::AudienceProspect;
+
+/// How prospects are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// One JSON array.
+    Json,
+    /// One JSON object a line.
+    Jsonl,
+    /// CSV with a header, one prospect a row, emails joined by `;`.
+    Csv,
+}
+
+const CSV_HEADER: [&str; 17] = [
+    "id",
+    "name",
+    "firstName",
+    "lastName",
+    "title",
+    "headline",
+    "company",
+    "companyWebsite",
+    "location",
+    "countryCode",
+    "emails",
+    "premium",
+    "isOpenProfile",
+    "connectionStatus",
+    "chatStatus",
+    "linkedinUrl",
+    "publicIdentifier",
+];
+
+/// Table columns: title and width (the last one is not padded).
+const TABLE_COLUMNS: [(&str, usize); 6] = [
+    ("ID", 24),
+    ("NAME", 24),
+    ("TITLE", 28),
+    ("COMPANY", 22),
+    ("LOCATION", 22),
+    ("EMAILS", 0),
+];
+
+enum Target {
+    Stdout,
+    File { partial: PathBuf, destination: PathBuf },
+}
+
+/// Where the prospects go.
+pub(crate) struct Sink {
+    format: Format,
+    out: Box<dyn Write>,
+    target: Target,
+    count: u64,
+}
+
+fn text(value: Option<&str>) -> &str {
+    value.unwrap_or("")
+}
+
+fn fit(value: &str, width: usize) -> String {
+    if width == 0 {
+        return value.to_owned();
+    }
+    let length = value.chars().count();
+    if length <= width {
+        format!("{value:width$}")
+    } else {
+        let cut: String = value.chars().take(width.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+fn emails(prospect: &AudienceProspect) -> String {
+    prospect
+        .emails
+        .iter()
+        .map(|email| email.email.as_str())
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+impl Sink {
+    /// Standard output, or a new file at `path` (written as `path.partial`
+    /// until [`Sink::commit`]).
+    pub(crate) fn open(format: Format, path: Option<&Path>) -> io::Result<Self> {
+        let (out, target): (Box<dyn Write>, Target) = match path {
+            None => (Box::new(BufWriter::new(io::stdout().lock())), Target::Stdout),
+            Some(destination) => {
+                let mut partial = destination.as_os_str().to_owned();
+                partial.push(".partial");
+                let partial = PathBuf::from(partial);
+                let file = File::create(&partial)?;
+                (
+                    Box::new(BufWriter::with_capacity(256 * 1024, file)),
+                    Target::File {
+                        partial,
+                        destination: destination.to_owned(),
+                    },
+                )
+            }
+        };
+        let mut sink = Self {
+            format,
+            out,
+            target,
+            count: 0,
+        };
+        match format {
+            Format::Json => sink.out.write_all(b"[")?,
+            Format::Csv => {
+                let mut writer = csv::Writer::from_writer(&mut sink.out);
+                writer.write_record(CSV_HEADER)?;
+                writer.flush()?;
+            }
+            Format::Table => {
+                let header: Vec<String> = TABLE_COLUMNS
+                    .iter()
+                    .map(|(title, width)| fit(title, *width))
+                    .collect();
+                writeln!(sink.out, "{}", header.join("  ").trim_end())?;
+            }
+            Format::Jsonl => {}
+        }
+        Ok(sink)
+    }
+
+    /// Prospects written so far.
+    pub(crate) fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Writes a page of prospects.
+    pub(crate) fn write_all(&mut self, prospects: &[AudienceProspect]) -> io::Result<()> {
+        if self.format == Format::Csv {
+            return self.write_csv(prospects);
+        }
+        for prospect in prospects {
+            match self.format {
+                Format::Json => {
+                    self.out.write_all(if self.count == 0 { b"\n" } else { b",\n" })?;
+                    serde_json::to_writer(&mut self.out, prospect)?;
+                }
+                Format::Jsonl => {
+                    serde_json::to_writer(&mut self.out, prospect)?;
+                    self.out.write_all(b"\n")?;
+                }
+                Format::Csv => unreachable!("written by write_csv"),
+                Format::Table => {
+                    let cells = [
+                        prospect.id.clone(),
+                        prospect.name.clone(),
+                        text(prospect.title.as_deref()).to_owned(),
+                        prospect
+                            .company
+                            .as_ref()
+                            .map_or(String::new(), |company| company.name.clone()),
+                        text(
+                            prospect
+                                .location
+                                .as_ref()
+                                .and_then(|location| location.text.as_deref()),
+                        )
+                        .to_owned(),
+                        emails(prospect),
+                    ];
+                    let line: Vec<String> = cells
+                        .iter()
+                        .zip(TABLE_COLUMNS)
+                        .map(|(cell, (_, width))| fit(cell, width))
+                        .collect();
+                    writeln!(self.out, "{}", line.join("  ").trim_end())?;
+                }
+            }
+            self.count += 1;
+        }
+        Ok(())
+    }
+
+    fn write_csv(&mut self, prospects: &[AudienceProspect]) -> io::Result<()> {
+        let mut writer = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(&mut self.out);
+        for prospect in prospects {
+            let company = prospect.company.as_ref();
+            let location = prospect.location.as_ref();
+            let emails = emails(prospect);
+            writer.write_record([
+                prospect.id.as_str(),
+                prospect.name.as_str(),
+                text(prospect.first_name.as_deref()),
+                text(prospect.last_name.as_deref()),
+                text(prospect.title.as_deref()),
+                text(prospect.headline.as_deref()),
+                company.map_or("", |company| company.name.as_str()),
+                text(company.and_then(|company| company.website.as_deref())),
+                text(location.and_then(|location| location.text.as_deref())),
+                text(location.and_then(|location| location.country_code.as_deref())),
+                &emails,
+                if prospect.premium { "true" } else { "false" },
+                if prospect.is_open_profile { "true" } else { "false" },
+                text(prospect.connection_status.as_deref()),
+                text(prospect.chat_status.as_deref()),
+                text(prospect.linkedin_url.as_deref()),
+                text(prospect.public_identifier.as_deref()),
+            ])?;
+            self.count += 1;
+        }
+        writer.flush()
+    }
+
+    /// Finishes the output (closes the JSON array, flushes, moves the file
+    /// into place); names where it went.
+    pub(crate) fn commit(mut self) -> io::Result<String> {
+        if self.format == Format::Json {
+            self.out
+                .write_all(if self.count == 0 { b"]\n" } else { b"\n]\n" })?;
+        }
+        self.out.flush()?;
+        drop(self.out);
+        match self.target {
+            Target::Stdout => Ok("standard output".to_owned()),
+            Target::File { partial, destination } => {
+                std::fs::rename(&partial, &destination)?;
+                Ok(destination.display().to_string())
+            }
+        }
+    }
+
+    /// Gives up: removes the partial file, if any.
+    pub(crate) fn abandon(self) {
+        let Sink { out, target, .. } = self;
+        drop(out);
+        if let Target::File { partial, .. } = target {
+            let _ = std::fs::remove_file(partial);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_pads_and_truncates_by_characters() {
+        assert_eq!(fit("ab", 4), "ab  ");
+        assert_eq!(fit("García-López", 6), "Garcí…");
+        assert_eq!(fit("anything", 0), "anything");
+    }
+}
