@@ -658,6 +658,7 @@ pub fn generate(document: &OpenAPI, settings: &ServerSettings) -> Result<TokenSt
     let mut items = Vec::new();
     let mut methods = Vec::new();
     let mut handlers = Vec::new();
+    let mut mock = MockParts::default();
     for op in &ops {
         let pascal = op.id.to_upper_camel_case();
         let method_ident = field_ident(&op.id);
@@ -702,6 +703,7 @@ pub fn generate(document: &OpenAPI, settings: &ServerSettings) -> Result<TokenSt
 
         let response_ident = format_ident!("{pascal}Response");
         items.push(response_enum(&context, rt, op, &response_ident));
+        mock.add(op, &pascal, &method_ident, &args, &arg_names, &response_ident, rt);
 
         let op_doc = doc(&op.doc);
         let principal = if op.auth.is_some() {
@@ -798,6 +800,7 @@ pub fn generate(document: &OpenAPI, settings: &ServerSettings) -> Result<TokenSt
     ));
     let version = &document.info.version;
     let operation_ids: Vec<&String> = ops.iter().map(|op| &op.id).collect();
+    let mock_module = mock.module(&trait_name, rt);
     Ok(quote! {
         /// The `info.version` of the document this file was generated from.
         pub const API_VERSION: &str = #version;
@@ -829,7 +832,181 @@ pub fn generate(document: &OpenAPI, settings: &ServerSettings) -> Result<TokenSt
         }
 
         #(#handlers)*
+
+        #mock_module
     })
+}
+
+/// The pieces of the generated `mock` module, one operation at a time.
+#[derive(Default)]
+struct MockParts {
+    call_idents: Vec<Ident>,
+    calls: Vec<TokenStream>,
+    fields: Vec<TokenStream>,
+    inits: Vec<TokenStream>,
+    setters: Vec<TokenStream>,
+    methods: Vec<TokenStream>,
+}
+
+impl MockParts {
+    #[allow(clippy::too_many_arguments, reason = "the pieces of one operation, named")]
+    fn add(
+        &mut self,
+        op: &Op,
+        pascal: &str,
+        method_ident: &Ident,
+        args: &[TokenStream],
+        arg_names: &[TokenStream],
+        response_ident: &Ident,
+        rt: &TokenStream,
+    ) {
+        let call_ident = format_ident!("{pascal}Call");
+        let op_id = &op.id;
+        let call_doc = doc(&format!("The validated input of one `{op_id}` request."));
+        self.call_idents.push(call_ident.clone());
+        self.calls.push(quote! {
+            #call_doc
+            #[derive(Debug, Clone)]
+            pub struct #call_ident {
+                #(
+                    /// As the trait method receives it.
+                    pub #args,
+                )*
+            }
+        });
+        self.fields.push(quote! {
+            #method_ident: ::std::sync::Mutex<::std::option::Option<Handler<#call_ident, #response_ident>>>
+        });
+        self.inits
+            .push(quote! { #method_ident: ::std::sync::Mutex::new(::std::option::Option::None) });
+        let setter = format_ident!("on_{}", method_ident);
+        let setter_doc = doc(&format!(
+            "Answers every `{op_id}` request with what `handler` returns for it."
+        ));
+        self.setters.push(quote! {
+            #setter_doc
+            pub fn #setter(
+                &self,
+                handler: impl FnMut(&#call_ident) -> #response_ident + Send + 'static,
+            ) -> &Self {
+                *self.#method_ident.lock().unwrap_or_else(::std::sync::PoisonError::into_inner) =
+                    ::std::option::Option::Some(::std::boxed::Box::new(handler));
+                self
+            }
+        });
+        let principal = if op.auth.is_some() {
+            quote! { Self::Principal }
+        } else {
+            quote! { () }
+        };
+        self.methods.push(quote! {
+            fn #method_ident(
+                &self,
+                _cx: #rt::RequestContext<#principal>,
+                #(#args),*
+            ) -> impl ::std::future::Future<Output = #response_ident> + Send {
+                let call = #call_ident { #(#arg_names),* };
+                self.calls
+                    .lock()
+                    .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                    .push(MockCall::#call_ident(call.clone()));
+                let response = match self
+                    .#method_ident
+                    .lock()
+                    .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                    .as_mut()
+                {
+                    ::std::option::Option::Some(handler) => handler(&call),
+                    ::std::option::Option::None => {
+                        panic!("no mock answer for `{}`: call `{}` first", #op_id, stringify!(#setter))
+                    }
+                };
+                ::std::future::ready(response)
+            }
+        });
+    }
+
+    fn module(self, trait_name: &Ident, rt: &TokenStream) -> TokenStream {
+        let MockParts {
+            call_idents,
+            calls,
+            fields,
+            inits,
+            setters,
+            methods,
+        } = self;
+        quote! {
+            /// A programmable implementation of every operation, for tests of
+            /// code that calls this API: set an answer per operation (only a
+            /// documented response can be returned), serve it with [`router`]
+            /// (or `runtime::serve_loopback`), and read back the validated calls.
+            /// Any bearer token is accepted and holds every permission; an
+            /// operation without an answer panics, which the router turns
+            /// into a 500 envelope.
+            pub mod mock {
+                use super::*;
+
+                type Handler<C, R> = ::std::boxed::Box<dyn FnMut(&C) -> R + Send>;
+
+                #(#calls)*
+
+                /// One recorded request.
+                #[derive(Debug, Clone)]
+                pub enum MockCall {
+                    #(#[allow(missing_docs)] #call_idents(#call_idents),)*
+                }
+
+                /// The mock; see the module docs.
+                pub struct MockApi {
+                    calls: ::std::sync::Mutex<::std::vec::Vec<MockCall>>,
+                    #(#fields,)*
+                }
+
+                impl ::std::default::Default for MockApi {
+                    fn default() -> Self {
+                        Self {
+                            calls: ::std::sync::Mutex::new(::std::vec::Vec::new()),
+                            #(#inits,)*
+                        }
+                    }
+                }
+
+                impl MockApi {
+                    /// A mock with no answers set.
+                    pub fn new() -> Self {
+                        Self::default()
+                    }
+
+                    #(#setters)*
+
+                    /// Every request the mock answered, in order.
+                    pub fn calls(&self) -> ::std::vec::Vec<MockCall> {
+                        self.calls.lock().unwrap_or_else(::std::sync::PoisonError::into_inner).clone()
+                    }
+                }
+
+                impl #rt::Security for MockApi {
+                    type Principal = ();
+
+                    async fn authenticate(
+                        &self,
+                        _credentials: #rt::Credentials<'_>,
+                        _trace_id: &#rt::TraceId,
+                    ) -> ::std::result::Result<(), #rt::ApiError> {
+                        ::std::result::Result::Ok(())
+                    }
+
+                    fn has_permission(&self, _principal: &(), _permission: &str) -> bool {
+                        true
+                    }
+                }
+
+                impl #trait_name for MockApi {
+                    #(#methods)*
+                }
+            }
+        }
+    }
 }
 
 fn param_struct(

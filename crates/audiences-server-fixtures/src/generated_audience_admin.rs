@@ -2282,3 +2282,348 @@ async fn serve_move_audiences<A: AudienceAdminApi>(
     }
     Ok(response)
 }
+/// A programmable implementation of every operation, for tests of
+/// code that calls this API: set an answer per operation (only a
+/// documented response can be returned), serve it with [`router`]
+/// (or `runtime::serve_loopback`), and read back the validated calls.
+/// Any bearer token is accepted and holds every permission; an
+/// operation without an answer panics, which the router turns
+/// into a 500 envelope.
+pub mod mock {
+    use super::*;
+    type Handler<C, R> = ::std::boxed::Box<dyn FnMut(&C) -> R + Send>;
+    /// The validated input of one `listAudiences` request.
+    #[derive(Debug, Clone)]
+    pub struct ListAudiencesCall {
+        /// As the trait method receives it.
+        pub path: ListAudiencesPath,
+        /// As the trait method receives it.
+        pub query: ListAudiencesQuery,
+        /// As the trait method receives it.
+        pub headers: ListAudiencesHeaders,
+    }
+    /// The validated input of one `createAudience` request.
+    #[derive(Debug, Clone)]
+    pub struct CreateAudienceCall {
+        /// As the trait method receives it.
+        pub path: CreateAudiencePath,
+        /// As the trait method receives it.
+        pub body: self::types::NewAudience,
+    }
+    /// The validated input of one `deleteAudience` request.
+    #[derive(Debug, Clone)]
+    pub struct DeleteAudienceCall {
+        /// As the trait method receives it.
+        pub path: DeleteAudiencePath,
+    }
+    /// The validated input of one `updateAudience` request.
+    #[derive(Debug, Clone)]
+    pub struct UpdateAudienceCall {
+        /// As the trait method receives it.
+        pub path: UpdateAudiencePath,
+        /// As the trait method receives it.
+        pub body: self::types::UpdateAudienceBody,
+    }
+    /// The validated input of one `moveAudiences` request.
+    #[derive(Debug, Clone)]
+    pub struct MoveAudiencesCall {
+        /// As the trait method receives it.
+        pub path: MoveAudiencesPath,
+        /// As the trait method receives it.
+        pub query: MoveAudiencesQuery,
+        /// As the trait method receives it.
+        pub body: ::std::option::Option<self::types::MoveAudiencesBody>,
+    }
+    /// One recorded request.
+    #[derive(Debug, Clone)]
+    pub enum MockCall {
+        #[allow(missing_docs)]
+        ListAudiencesCall(ListAudiencesCall),
+        #[allow(missing_docs)]
+        CreateAudienceCall(CreateAudienceCall),
+        #[allow(missing_docs)]
+        DeleteAudienceCall(DeleteAudienceCall),
+        #[allow(missing_docs)]
+        UpdateAudienceCall(UpdateAudienceCall),
+        #[allow(missing_docs)]
+        MoveAudiencesCall(MoveAudiencesCall),
+    }
+    /// The mock; see the module docs.
+    pub struct MockApi {
+        calls: ::std::sync::Mutex<::std::vec::Vec<MockCall>>,
+        list_audiences: ::std::sync::Mutex<
+            ::std::option::Option<Handler<ListAudiencesCall, ListAudiencesResponse>>,
+        >,
+        create_audience: ::std::sync::Mutex<
+            ::std::option::Option<Handler<CreateAudienceCall, CreateAudienceResponse>>,
+        >,
+        delete_audience: ::std::sync::Mutex<
+            ::std::option::Option<Handler<DeleteAudienceCall, DeleteAudienceResponse>>,
+        >,
+        update_audience: ::std::sync::Mutex<
+            ::std::option::Option<Handler<UpdateAudienceCall, UpdateAudienceResponse>>,
+        >,
+        move_audiences: ::std::sync::Mutex<
+            ::std::option::Option<Handler<MoveAudiencesCall, MoveAudiencesResponse>>,
+        >,
+    }
+    impl ::std::default::Default for MockApi {
+        fn default() -> Self {
+            Self {
+                calls: ::std::sync::Mutex::new(::std::vec::Vec::new()),
+                list_audiences: ::std::sync::Mutex::new(::std::option::Option::None),
+                create_audience: ::std::sync::Mutex::new(::std::option::Option::None),
+                delete_audience: ::std::sync::Mutex::new(::std::option::Option::None),
+                update_audience: ::std::sync::Mutex::new(::std::option::Option::None),
+                move_audiences: ::std::sync::Mutex::new(::std::option::Option::None),
+            }
+        }
+    }
+    impl MockApi {
+        /// A mock with no answers set.
+        pub fn new() -> Self {
+            Self::default()
+        }
+        /// Answers every `listAudiences` request with what `handler` returns for it.
+        pub fn on_list_audiences(
+            &self,
+            handler: impl FnMut(
+                &ListAudiencesCall,
+            ) -> ListAudiencesResponse + Send + 'static,
+        ) -> &Self {
+            *self
+                .list_audiences
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner) = ::std::option::Option::Some(
+                ::std::boxed::Box::new(handler),
+            );
+            self
+        }
+        /// Answers every `createAudience` request with what `handler` returns for it.
+        pub fn on_create_audience(
+            &self,
+            handler: impl FnMut(
+                &CreateAudienceCall,
+            ) -> CreateAudienceResponse + Send + 'static,
+        ) -> &Self {
+            *self
+                .create_audience
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner) = ::std::option::Option::Some(
+                ::std::boxed::Box::new(handler),
+            );
+            self
+        }
+        /// Answers every `deleteAudience` request with what `handler` returns for it.
+        pub fn on_delete_audience(
+            &self,
+            handler: impl FnMut(
+                &DeleteAudienceCall,
+            ) -> DeleteAudienceResponse + Send + 'static,
+        ) -> &Self {
+            *self
+                .delete_audience
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner) = ::std::option::Option::Some(
+                ::std::boxed::Box::new(handler),
+            );
+            self
+        }
+        /// Answers every `updateAudience` request with what `handler` returns for it.
+        pub fn on_update_audience(
+            &self,
+            handler: impl FnMut(
+                &UpdateAudienceCall,
+            ) -> UpdateAudienceResponse + Send + 'static,
+        ) -> &Self {
+            *self
+                .update_audience
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner) = ::std::option::Option::Some(
+                ::std::boxed::Box::new(handler),
+            );
+            self
+        }
+        /// Answers every `moveAudiences` request with what `handler` returns for it.
+        pub fn on_move_audiences(
+            &self,
+            handler: impl FnMut(
+                &MoveAudiencesCall,
+            ) -> MoveAudiencesResponse + Send + 'static,
+        ) -> &Self {
+            *self
+                .move_audiences
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner) = ::std::option::Option::Some(
+                ::std::boxed::Box::new(handler),
+            );
+            self
+        }
+        /// Every request the mock answered, in order.
+        pub fn calls(&self) -> ::std::vec::Vec<MockCall> {
+            self.calls
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .clone()
+        }
+    }
+    impl ::audiences_server::runtime::Security for MockApi {
+        type Principal = ();
+        async fn authenticate(
+            &self,
+            _credentials: ::audiences_server::runtime::Credentials<'_>,
+            _trace_id: &::audiences_server::runtime::TraceId,
+        ) -> ::std::result::Result<(), ::audiences_server::runtime::ApiError> {
+            ::std::result::Result::Ok(())
+        }
+        fn has_permission(&self, _principal: &(), _permission: &str) -> bool {
+            true
+        }
+    }
+    impl AudienceAdminApi for MockApi {
+        fn list_audiences(
+            &self,
+            _cx: ::audiences_server::runtime::RequestContext<Self::Principal>,
+            path: ListAudiencesPath,
+            query: ListAudiencesQuery,
+            headers: ListAudiencesHeaders,
+        ) -> impl ::std::future::Future<Output = ListAudiencesResponse> + Send {
+            let call = ListAudiencesCall {
+                path,
+                query,
+                headers,
+            };
+            self.calls
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .push(MockCall::ListAudiencesCall(call.clone()));
+            let response = match self
+                .list_audiences
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .as_mut()
+            {
+                ::std::option::Option::Some(handler) => handler(&call),
+                ::std::option::Option::None => {
+                    panic!(
+                        "no mock answer for `{}`: call `{}` first", "listAudiences",
+                        stringify!(on_list_audiences)
+                    )
+                }
+            };
+            ::std::future::ready(response)
+        }
+        fn create_audience(
+            &self,
+            _cx: ::audiences_server::runtime::RequestContext<Self::Principal>,
+            path: CreateAudiencePath,
+            body: self::types::NewAudience,
+        ) -> impl ::std::future::Future<Output = CreateAudienceResponse> + Send {
+            let call = CreateAudienceCall { path, body };
+            self.calls
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .push(MockCall::CreateAudienceCall(call.clone()));
+            let response = match self
+                .create_audience
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .as_mut()
+            {
+                ::std::option::Option::Some(handler) => handler(&call),
+                ::std::option::Option::None => {
+                    panic!(
+                        "no mock answer for `{}`: call `{}` first", "createAudience",
+                        stringify!(on_create_audience)
+                    )
+                }
+            };
+            ::std::future::ready(response)
+        }
+        fn delete_audience(
+            &self,
+            _cx: ::audiences_server::runtime::RequestContext<Self::Principal>,
+            path: DeleteAudiencePath,
+        ) -> impl ::std::future::Future<Output = DeleteAudienceResponse> + Send {
+            let call = DeleteAudienceCall { path };
+            self.calls
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .push(MockCall::DeleteAudienceCall(call.clone()));
+            let response = match self
+                .delete_audience
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .as_mut()
+            {
+                ::std::option::Option::Some(handler) => handler(&call),
+                ::std::option::Option::None => {
+                    panic!(
+                        "no mock answer for `{}`: call `{}` first", "deleteAudience",
+                        stringify!(on_delete_audience)
+                    )
+                }
+            };
+            ::std::future::ready(response)
+        }
+        fn update_audience(
+            &self,
+            _cx: ::audiences_server::runtime::RequestContext<Self::Principal>,
+            path: UpdateAudiencePath,
+            body: self::types::UpdateAudienceBody,
+        ) -> impl ::std::future::Future<Output = UpdateAudienceResponse> + Send {
+            let call = UpdateAudienceCall { path, body };
+            self.calls
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .push(MockCall::UpdateAudienceCall(call.clone()));
+            let response = match self
+                .update_audience
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .as_mut()
+            {
+                ::std::option::Option::Some(handler) => handler(&call),
+                ::std::option::Option::None => {
+                    panic!(
+                        "no mock answer for `{}`: call `{}` first", "updateAudience",
+                        stringify!(on_update_audience)
+                    )
+                }
+            };
+            ::std::future::ready(response)
+        }
+        fn move_audiences(
+            &self,
+            _cx: ::audiences_server::runtime::RequestContext<()>,
+            path: MoveAudiencesPath,
+            query: MoveAudiencesQuery,
+            body: ::std::option::Option<self::types::MoveAudiencesBody>,
+        ) -> impl ::std::future::Future<Output = MoveAudiencesResponse> + Send {
+            let call = MoveAudiencesCall {
+                path,
+                query,
+                body,
+            };
+            self.calls
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .push(MockCall::MoveAudiencesCall(call.clone()));
+            let response = match self
+                .move_audiences
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .as_mut()
+            {
+                ::std::option::Option::Some(handler) => handler(&call),
+                ::std::option::Option::None => {
+                    panic!(
+                        "no mock answer for `{}`: call `{}` first", "moveAudiences",
+                        stringify!(on_move_audiences)
+                    )
+                }
+            };
+            ::std::future::ready(response)
+        }
+    }
+}

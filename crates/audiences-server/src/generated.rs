@@ -364,3 +364,120 @@ async fn serve_list_audience_prospects<A: AudiencesApi>(
     }
     Ok(response)
 }
+/// A programmable implementation of every operation, for tests of
+/// code that calls this API: set an answer per operation (only a
+/// documented response can be returned), serve it with [`router`]
+/// (or `runtime::serve_loopback`), and read back the validated calls.
+/// Any bearer token is accepted and holds every permission; an
+/// operation without an answer panics, which the router turns
+/// into a 500 envelope.
+pub mod mock {
+    use super::*;
+    type Handler<C, R> = ::std::boxed::Box<dyn FnMut(&C) -> R + Send>;
+    /// The validated input of one `listAudienceProspects` request.
+    #[derive(Debug, Clone)]
+    pub struct ListAudienceProspectsCall {
+        /// As the trait method receives it.
+        pub path: ListAudienceProspectsPath,
+        /// As the trait method receives it.
+        pub query: ListAudienceProspectsQuery,
+    }
+    /// One recorded request.
+    #[derive(Debug, Clone)]
+    pub enum MockCall {
+        #[allow(missing_docs)]
+        ListAudienceProspectsCall(ListAudienceProspectsCall),
+    }
+    /// The mock; see the module docs.
+    pub struct MockApi {
+        calls: ::std::sync::Mutex<::std::vec::Vec<MockCall>>,
+        list_audience_prospects: ::std::sync::Mutex<
+            ::std::option::Option<
+                Handler<ListAudienceProspectsCall, ListAudienceProspectsResponse>,
+            >,
+        >,
+    }
+    impl ::std::default::Default for MockApi {
+        fn default() -> Self {
+            Self {
+                calls: ::std::sync::Mutex::new(::std::vec::Vec::new()),
+                list_audience_prospects: ::std::sync::Mutex::new(
+                    ::std::option::Option::None,
+                ),
+            }
+        }
+    }
+    impl MockApi {
+        /// A mock with no answers set.
+        pub fn new() -> Self {
+            Self::default()
+        }
+        /// Answers every `listAudienceProspects` request with what `handler` returns for it.
+        pub fn on_list_audience_prospects(
+            &self,
+            handler: impl FnMut(
+                &ListAudienceProspectsCall,
+            ) -> ListAudienceProspectsResponse + Send + 'static,
+        ) -> &Self {
+            *self
+                .list_audience_prospects
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner) = ::std::option::Option::Some(
+                ::std::boxed::Box::new(handler),
+            );
+            self
+        }
+        /// Every request the mock answered, in order.
+        pub fn calls(&self) -> ::std::vec::Vec<MockCall> {
+            self.calls
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .clone()
+        }
+    }
+    impl crate::runtime::Security for MockApi {
+        type Principal = ();
+        async fn authenticate(
+            &self,
+            _credentials: crate::runtime::Credentials<'_>,
+            _trace_id: &crate::runtime::TraceId,
+        ) -> ::std::result::Result<(), crate::runtime::ApiError> {
+            ::std::result::Result::Ok(())
+        }
+        fn has_permission(&self, _principal: &(), _permission: &str) -> bool {
+            true
+        }
+    }
+    impl AudiencesApi for MockApi {
+        fn list_audience_prospects(
+            &self,
+            _cx: crate::runtime::RequestContext<Self::Principal>,
+            path: ListAudienceProspectsPath,
+            query: ListAudienceProspectsQuery,
+        ) -> impl ::std::future::Future<Output = ListAudienceProspectsResponse> + Send {
+            let call = ListAudienceProspectsCall {
+                path,
+                query,
+            };
+            self.calls
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .push(MockCall::ListAudienceProspectsCall(call.clone()));
+            let response = match self
+                .list_audience_prospects
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .as_mut()
+            {
+                ::std::option::Option::Some(handler) => handler(&call),
+                ::std::option::Option::None => {
+                    panic!(
+                        "no mock answer for `{}`: call `{}` first",
+                        "listAudienceProspects", stringify!(on_list_audience_prospects)
+                    )
+                }
+            };
+            ::std::future::ready(response)
+        }
+    }
+}

@@ -106,7 +106,7 @@ pub struct DemoServer {
     pub keys: demo::DemoKeys,
     /// The store it serves from (shares the connection pool).
     pub store: store::AnyStore,
-    task: tokio::task::JoinHandle<()>,
+    _server: audiences_server::runtime::LoopbackServer,
 }
 
 impl DemoServer {
@@ -122,27 +122,14 @@ impl DemoServer {
             cursor::CursorCodec::new(secret),
             config.rate_limits,
         ));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let server = audiences_server::runtime::serve_loopback(app(service, config.router_limits))
             .await
             .map_err(|error| store::StoreError::Unavailable(format!("cannot listen: {error}")))?;
-        let address = listener
-            .local_addr()
-            .map_err(|error| store::StoreError::Unavailable(format!("cannot listen: {error}")))?;
-        let app = app(service, config.router_limits);
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
         Ok(Self {
-            base_url: format!("http://{address}"),
+            base_url: server.base_url.clone(),
             keys,
             store,
-            task,
+            _server: server,
         })
-    }
-}
-
-impl Drop for DemoServer {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
