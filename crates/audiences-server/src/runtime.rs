@@ -588,8 +588,8 @@ impl IntegerRules {
     }
 }
 
-/// Parses an integer parameter (decimal digits with an optional sign) and
-/// checks its bounds and that it fits `T`.
+/// Parses an integer parameter (decimal digits, optionally after `-`, as in
+/// JSON: `+5` is refused) and checks its bounds and that it fits `T`.
 pub fn parse_integer<T: TryFrom<i64>>(
     location: Location,
     name: &str,
@@ -597,7 +597,7 @@ pub fn parse_integer<T: TryFrom<i64>>(
     rules: &IntegerRules,
 ) -> Result<T, ApiError> {
     let fail = || invalid(location, name, rules.describe(), Some(raw));
-    let digits = raw.strip_prefix(['-', '+']).unwrap_or(raw);
+    let digits = raw.strip_prefix('-').unwrap_or(raw);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(fail());
     }
