@@ -948,3 +948,59 @@ pub async fn serve_loopback(router: Router) -> std::io::Result<LoopbackServer> {
     });
     Ok(LoopbackServer { base_url, task })
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    static HEX24: Pattern = Pattern::new("^[0-9a-fA-F]{24}$");
+
+    fn limit_rules() -> IntegerRules {
+        IntegerRules {
+            minimum: Some(1),
+            maximum: Some(100),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+        #[test]
+        fn an_integer_is_accepted_exactly_when_it_is_decimal_and_in_bounds(raw in "[-+0-9a-z. ]{0,24}|[0-9]{1,4}") {
+            let parsed = parse_integer::<i32>(Location::Query, "limit", &raw, &limit_rules());
+            let expected = raw
+                .strip_prefix('-')
+                .unwrap_or(&raw)
+                .bytes()
+                .all(|byte| byte.is_ascii_digit())
+                .then(|| raw.parse::<i64>().ok())
+                .flatten()
+                .filter(|value| (1..=100).contains(value));
+            match (parsed, expected) {
+                (Ok(value), Some(expected)) => prop_assert_eq!(i64::from(value), expected),
+                (Err(error), None) => {
+                    prop_assert_eq!(error.status, StatusCode::BAD_REQUEST);
+                    prop_assert_eq!(error.details.as_deref(), Some("limit"));
+                }
+                (parsed, expected) => prop_assert!(false, "{raw:?}: {parsed:?} but expected {expected:?}"),
+            }
+        }
+
+        #[test]
+        fn a_string_is_accepted_exactly_when_it_meets_its_rules(raw in "\\PC{0,30}|[0-9a-f]{24}") {
+            let rules = StringRules {
+                min_length: Some(24),
+                max_length: Some(24),
+                pattern: Some(&HEX24),
+            };
+            let parsed = parse_string(Location::Path, "audienceId", &raw, &rules);
+            let valid = raw.chars().count() == 24 && raw.chars().all(|c| c.is_ascii_hexdigit());
+            prop_assert_eq!(parsed.is_ok(), valid, "{:?}", raw);
+            if let Ok(value) = parsed {
+                prop_assert_eq!(value, raw);
+            }
+        }
+    }
+}

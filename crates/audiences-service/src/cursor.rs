@@ -155,4 +155,62 @@ mod tests {
             bytes[index] ^= 0x01;
         }
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn codec() -> CursorCodec {
+            CursorCodec::new(b"0123456789abcdef0123456789abcdef".to_vec())
+        }
+
+        fn hex24() -> impl Strategy<Value = String> {
+            proptest::array::uniform12(any::<u8>()).prop_map(|bytes| id_hex(&bytes))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+            #[test]
+            fn every_position_round_trips(audience in hex24(), id in hex24(), created_at in any::<i64>()) {
+                let position = Position { created_at, id };
+                let cursor = codec().encode(&audience, &position).unwrap();
+                prop_assert!(cursor.len() <= 512, "fits the document's maxLength");
+                prop_assert_eq!(codec().decode(&audience, &cursor), Ok(position));
+            }
+
+            #[test]
+            fn any_text_decodes_only_if_this_server_issued_it(audience in hex24(), text in ".{0,120}") {
+                // Never panics; whatever decodes re-encodes to the same text.
+                if let Ok(position) = codec().decode(&audience, &text) {
+                    prop_assert_eq!(codec().encode(&audience, &position), Some(text));
+                }
+            }
+
+            #[test]
+            fn well_formed_but_unsigned_cursors_are_refused(
+                audience in hex24(),
+                bytes in proptest::collection::vec(any::<u8>(), PAYLOAD_BYTES + TAG_BYTES),
+            ) {
+                let mut bytes = bytes;
+                bytes[0] = VERSION;
+                bytes[1..1 + ID_BYTES].copy_from_slice(&hex_id(&audience).unwrap());
+                let forged = URL_SAFE_NO_PAD.encode(&bytes);
+                prop_assert_eq!(codec().decode(&audience, &forged), Err(CursorError::Forged));
+            }
+
+            #[test]
+            fn a_cursor_for_one_audience_never_opens_another(
+                audience in hex24(),
+                other in hex24(),
+                id in hex24(),
+                created_at in any::<i64>(),
+            ) {
+                prop_assume!(audience != other);
+                let cursor = codec().encode(&audience, &Position { created_at, id }).unwrap();
+                prop_assert_eq!(codec().decode(&other, &cursor), Err(CursorError::ForeignAudience));
+            }
+        }
+    }
 }

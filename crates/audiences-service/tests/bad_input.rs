@@ -379,7 +379,13 @@ const TABLE: &[Row] = &[
     // limit (past which hyper itself answers a bare 431 before any router).
     Row {
         extra_header: Some(("x-many", 90)),
-        ..row("90 headers of 200 bytes", PAGE, KEY, 431, "REQUEST_HEADERS_TOO_LARGE")
+        ..row(
+            "90 headers of 200 bytes",
+            PAGE,
+            KEY,
+            431,
+            "REQUEST_HEADERS_TOO_LARGE",
+        )
     },
 ];
 
