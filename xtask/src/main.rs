@@ -2,11 +2,37 @@
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask generate [--check]
+const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   generate          write the types, client, server and fixture files from the OpenAPI documents
-  generate --check  fail (exit 1) when a generated file differs from what generate would write";
+  generate --check  fail (exit 1) when a generated file differs from what generate would write
+  load [--connections N] [--seconds S]
+                    bounded load on the release build of the service (default 64 connections, 20 s),
+                    then SIGTERM under load; fails on any answer but 200/429, a repeated trace id,
+                    memory growth, or a request cut off by shutdown";
+
+fn load_options(flags: &[&str]) -> Result<xtask::load::LoadOptions, String> {
+    let mut options = xtask::load::LoadOptions {
+        connections: 64,
+        seconds: 20,
+    };
+    let mut flags = flags.iter();
+    while let Some(flag) = flags.next() {
+        let value = flags.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let number: u64 = value
+            .parse()
+            .ok()
+            .filter(|number| *number > 0)
+            .ok_or_else(|| format!("{flag} takes a positive whole number, not `{value}`"))?;
+        match *flag {
+            "--connections" => options.connections = usize::try_from(number).map_err(|e| e.to_string())?,
+            "--seconds" => options.seconds = number,
+            other => return Err(format!("unknown flag `{other}`\n{USAGE}")),
+        }
+    }
+    Ok(options)
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,6 +60,7 @@ fn main() -> ExitCode {
                 ))
             }
         }),
+        ["load", flags @ ..] => load_options(flags).and_then(|options| xtask::load::run(&root, &options)),
         ["help" | "--help" | "-h"] | [] => {
             println!("{USAGE}");
             Ok(())

@@ -1,0 +1,333 @@
+//! `cargo xtask load`: a bounded load run against the release build of the
+//! reference service on loopback, then a shutdown under load.
+//!
+//! A small tokio driver (one reqwest client per connection, so N tasks hold N
+//! keep-alive connections) rather than wrk: it checks every answer (status,
+//! unique trace ids) as well as timing it, and needs nothing installed.
+//! Fails when an answer is neither 200 nor 429, a trace id repeats, the
+//! service's memory grows by more than half between the first quarter of the
+//! run and its end, or SIGTERM under load drops an in-flight request.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+const GROUP: &str = "6650a1b2c3d4e5f601234567";
+const AUDIENCE: &str = "6650a1b2c3d4e5f60123abcd";
+const KEY: &str = "ak_load_0123456789abcdef0123456789abcdef";
+
+/// What `cargo xtask load` is asked for.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Concurrent connections.
+    pub connections: usize,
+    /// Seconds of measured load.
+    pub seconds: u64,
+}
+
+/// What one connection saw.
+#[derive(Default)]
+struct Tally {
+    latencies_us: Vec<u32>,
+    ok: u64,
+    limited: u64,
+    other: Vec<String>,
+    trace_ids: Vec<String>,
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.split_whitespace().next()?.parse().ok())
+}
+
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .map_err(|error| format!("no free port: {error}"))
+}
+
+struct Service {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_service(root: &Path, work: &Path) -> Result<Service, String> {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "-q", "-p", "audiences-service"])
+        .current_dir(root)
+        .status()
+        .map_err(|error| format!("cannot run cargo: {error}"))?;
+    if !status.success() {
+        return Err("cargo build --release -p audiences-service failed".into());
+    }
+    let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), Into::into);
+    let port = free_port()?;
+    let child = Command::new(target.join("release/audiences-service"))
+        .args([
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            &format!("sqlite://{}", work.join("load.db").display()),
+            "--demo-key",
+            KEY,
+            "--rate-limit-per-second",
+            "1000000",
+            "--rate-limit-burst",
+            "1000000",
+            "--log",
+            "warn",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|error| format!("cannot start the service: {error}"))?;
+    let service = Service {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(service);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err("the service did not start listening".into())
+}
+
+async fn connection(base: String, stop: Arc<AtomicBool>, cursor: String) -> Result<Tally, String> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()
+        .map_err(|error| error.to_string())?;
+    let first = format!("{base}/v1/accounts/{GROUP}/audiences/{AUDIENCE}/prospects?limit=25");
+    let deeper = format!("{first}&cursor={cursor}");
+    let mut tally = Tally::default();
+    let mut turn = 0_u64;
+    while !stop.load(Ordering::Relaxed) {
+        turn += 1;
+        let url = if turn.is_multiple_of(2) { &first } else { &deeper };
+        let started = Instant::now();
+        let response = http
+            .get(url)
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .map_err(|error| format!("request failed: {error}"))?;
+        let status = response.status().as_u16();
+        if let Some(trace) = response.headers().get("x-trace-id") {
+            tally
+                .trace_ids
+                .push(trace.to_str().unwrap_or_default().to_owned());
+        }
+        response
+            .bytes()
+            .await
+            .map_err(|error| format!("body failed: {error}"))?;
+        tally
+            .latencies_us
+            .push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
+        match status {
+            200 => tally.ok += 1,
+            429 => tally.limited += 1,
+            other => tally.other.push(format!("{other} from {url}")),
+        }
+    }
+    Ok(tally)
+}
+
+/// Load during shutdown: every request either completes (200) or is
+/// refused before it is sent; none is cut off mid-way.
+async fn shutdown_connection(base: String, cursor: String) -> (u64, u64, Vec<String>) {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()
+        .expect("a client");
+    let url = format!("{base}/v1/accounts/{GROUP}/audiences/{AUDIENCE}/prospects?limit=100&cursor={cursor}");
+    let (mut completed, mut refused, mut dropped) = (0, 0, Vec::new());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        match http.get(&url).bearer_auth(KEY).send().await {
+            Ok(response) if response.status() == 200 => match response.bytes().await {
+                Ok(_) => completed += 1,
+                Err(error) => dropped.push(format!("body cut: {error}")),
+            },
+            Ok(response) => dropped.push(format!("status {}", response.status())),
+            Err(error) if error.is_connect() => {
+                refused += 1;
+                break;
+            }
+            // A keep-alive connection the server closed between requests:
+            // nothing was processed; the next attempt reconnects.
+            Err(error) if format!("{error:?}").contains("IncompleteMessage") && completed > 0 => refused += 1,
+            Err(error) => dropped.push(format!("{error:?}")),
+        }
+    }
+    (completed, refused, dropped)
+}
+
+fn percentile(sorted: &[u32], fraction: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
+    f64::from(sorted[index]) / 1000.0
+}
+
+/// Runs the load and prints the report; an error names what failed.
+pub fn run(root: &Path, options: &LoadOptions) -> Result<(), String> {
+    let work = std::env::temp_dir().join(format!("audiences-load-{}", std::process::id()));
+    std::fs::create_dir_all(&work).map_err(|error| error.to_string())?;
+    let result = run_in(root, &work, options);
+    let _ = std::fs::remove_dir_all(&work);
+    result
+}
+
+fn run_in(root: &Path, work: &Path, options: &LoadOptions) -> Result<(), String> {
+    let mut service = start_service(root, work)?;
+    let pid = service.child.id();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| error.to_string())?;
+    let base = service.base.clone();
+    let cursor: String = runtime.block_on(async {
+        let body: serde_json::Value = reqwest::Client::new()
+            .get(format!(
+                "{base}/v1/accounts/{GROUP}/audiences/{AUDIENCE}/prospects?limit=500"
+            ))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .map_err(|error| error.to_string())?
+            .json()
+            .await
+            .map_err(|error| error.to_string())?;
+        body["data"]["nextCursor"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("no cursor in {body}"))
+    })?;
+
+    println!(
+        "load: {} connections for {} s against the release build on loopback (SQLite)",
+        options.connections, options.seconds
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..options.connections)
+        .map(|_| runtime.spawn(connection(base.clone(), Arc::clone(&stop), cursor.clone())))
+        .collect();
+    std::thread::sleep(Duration::from_secs(options.seconds.div_ceil(4)));
+    let rss_early = rss_kib(pid).unwrap_or(0);
+    std::thread::sleep(Duration::from_secs(options.seconds - options.seconds.div_ceil(4)));
+    let rss_late = rss_kib(pid).unwrap_or(0);
+    stop.store(true, Ordering::Relaxed);
+    let elapsed = started.elapsed();
+    let mut total = Tally::default();
+    for task in tasks {
+        let tally = runtime.block_on(task).map_err(|error| error.to_string())??;
+        total.latencies_us.extend(tally.latencies_us);
+        total.ok += tally.ok;
+        total.limited += tally.limited;
+        total.other.extend(tally.other);
+        total.trace_ids.extend(tally.trace_ids);
+    }
+    total.latencies_us.sort_unstable();
+    let requests = total.latencies_us.len();
+    let unique: HashSet<&String> = total.trace_ids.iter().collect();
+    println!(
+        "load: {requests} requests, {:.0} requests/s; latency ms p50 {:.2}, p99 {:.2}, max {:.2}",
+        requests as f64 / elapsed.as_secs_f64(),
+        percentile(&total.latencies_us, 0.5),
+        percentile(&total.latencies_us, 0.99),
+        percentile(&total.latencies_us, 1.0),
+    );
+    println!(
+        "load: statuses 200 x {}, 429 x {}, other x {}; {} unique trace ids of {}",
+        total.ok,
+        total.limited,
+        total.other.len(),
+        unique.len(),
+        total.trace_ids.len()
+    );
+    println!(
+        "load: service RSS {:.1} MiB after the first quarter, {:.1} MiB at the end",
+        rss_early as f64 / 1024.0,
+        rss_late as f64 / 1024.0
+    );
+
+    // Shutdown under load.
+    let shutdown_tasks: Vec<_> = (0..options.connections.min(32))
+        .map(|_| runtime.spawn(shutdown_connection(base.clone(), cursor.clone())))
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let signalled = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .map_err(|error| format!("cannot signal the service: {error}"))?;
+    let exit = loop {
+        if let Some(status) = service.child.try_wait().map_err(|error| error.to_string())? {
+            break status;
+        }
+        if signalled.elapsed() > Duration::from_secs(10) {
+            return Err("the service did not exit within 10 s of SIGTERM under load".into());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let stopped_in = signalled.elapsed();
+    let (mut completed, mut refused, mut dropped) = (0, 0, Vec::new());
+    for task in shutdown_tasks {
+        let (c, r, d) = runtime.block_on(task).map_err(|error| error.to_string())?;
+        completed += c;
+        refused += r;
+        dropped.extend(d);
+    }
+    println!(
+        "shutdown: SIGTERM under load, exit {exit} after {:.0} ms; {completed} requests completed, {refused} refused after the listener closed, {} cut off",
+        stopped_in.as_secs_f64() * 1000.0,
+        dropped.len()
+    );
+
+    let mut failures = Vec::new();
+    if !total.other.is_empty() {
+        failures.push(format!(
+            "answers other than 200 and 429: {:?}",
+            &total.other[..total.other.len().min(5)]
+        ));
+    }
+    if unique.len() != total.trace_ids.len() || total.trace_ids.len() != requests {
+        failures.push("trace ids missing or repeated".to_owned());
+    }
+    if rss_late > rss_early + rss_early / 2 {
+        failures.push(format!("memory grew from {rss_early} KiB to {rss_late} KiB"));
+    }
+    if !exit.success() {
+        failures.push(format!("the service exited with {exit} on SIGTERM"));
+    }
+    if !dropped.is_empty() {
+        failures.push(format!(
+            "in-flight requests cut off by shutdown: {:?}",
+            &dropped[..dropped.len().min(5)]
+        ));
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("\n"))
+    }
+}
