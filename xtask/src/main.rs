@@ -7,10 +7,67 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   generate          write the types, client, server and fixture files from the OpenAPI documents
   generate --check  fail (exit 1) when a generated file differs from what generate would write
+  breaking [--base REV | --base-file FILE] [--head-file FILE]
+                    what the document's edit does to existing clients, per operation; exits 1 on a
+                    breaking change unless info.version's major number was raised. REV defaults to
+                    the newest v* tag, else the merge base with main (on main: HEAD vs the working tree)
   load [--connections N] [--seconds S]
                     bounded load on the release build of the service (default 64 connections, 20 s),
                     then SIGTERM under load; fails on any answer but 200/429, a repeated trace id,
                     memory growth, or a request cut off by shutdown";
+
+const DOCUMENT: &str = "openapi/audiences.yaml";
+
+fn breaking(root: &std::path::Path, flags: &[&str]) -> Result<(), String> {
+    use xtask::breaking;
+    let mut base = None;
+    let mut head_file = None;
+    let mut flags = flags.iter();
+    while let Some(flag) = flags.next() {
+        let value = flags.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match *flag {
+            "--base" => {
+                base = Some((
+                    format!("{DOCUMENT} at {value}"),
+                    breaking::at_revision(root, value, DOCUMENT)?,
+                ))
+            }
+            "--base-file" => {
+                base = Some((
+                    (*value).to_owned(),
+                    std::fs::read_to_string(value)
+                        .map_err(|error| format!("cannot read {value}: {error}"))?,
+                ));
+            }
+            "--head-file" => head_file = Some((*value).to_owned()),
+            other => return Err(format!("unknown flag `{other}`\n{USAGE}")),
+        }
+    }
+    let (base_name, base_text) = match base {
+        Some(base) => base,
+        None => {
+            let revision = breaking::default_base(root);
+            (
+                format!("{DOCUMENT} at {revision}"),
+                breaking::at_revision(root, &revision, DOCUMENT)?,
+            )
+        }
+    };
+    let head_path = head_file.map_or_else(|| root.join(DOCUMENT), std::path::PathBuf::from);
+    let head_text = std::fs::read_to_string(&head_path)
+        .map_err(|error| format!("cannot read {}: {error}", head_path.display()))?;
+    let report = breaking::compare(
+        &breaking::parse(&base_text, &base_name)?,
+        &breaking::parse(&head_text, &head_path.display().to_string())?,
+    );
+    println!("comparing {base_name} with {}", head_path.display());
+    print!("{report}");
+    if report.accepted() {
+        Ok(())
+    } else {
+        Err("breaking changes without a new major version (see above)".into())
+    }
+}
 
 fn load_options(flags: &[&str]) -> Result<xtask::load::LoadOptions, String> {
     let mut options = xtask::load::LoadOptions {
@@ -60,6 +117,7 @@ fn main() -> ExitCode {
                 ))
             }
         }),
+        ["breaking", flags @ ..] => breaking(&root, flags),
         ["load", flags @ ..] => load_options(flags).and_then(|options| xtask::load::run(&root, &options)),
         ["help" | "--help" | "-h"] | [] => {
             println!("{USAGE}");
