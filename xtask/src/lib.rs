@@ -16,9 +16,13 @@ use quote::quote;
 /// The command that regenerates every generated file.
 pub const GENERATE_COMMAND: &str = "cargo xtask generate";
 
-/// The root of the workspace.
+/// The root of the workspace: the parent of xtask's manifest folder, as
+/// cargo names it when it runs the command (so that a copy of the workspace
+/// sharing a target folder generates into itself), else as it was built.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    Path::new(&manifest)
         .parent()
         .expect("xtask sits inside the workspace")
         .to_path_buf()

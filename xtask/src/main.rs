@@ -11,6 +11,8 @@ commands:
                     what the document's edit does to existing clients, per operation; exits 1 on a
                     breaking change unless info.version's major number was raised. REV defaults to
                     the newest v* tag, else the merge base with main (on main: HEAD vs the working tree)
+  merge-fixture BASE ADDITIONS
+                    print BASE with the maps of ADDITIONS merged in (lists appended), as YAML
   load [--connections N] [--seconds S]
                     bounded load on the release build of the service (default 64 connections, 20 s),
                     then SIGTERM under load; fails on any answer but 200/429, a repeated trace id,
@@ -69,6 +71,38 @@ fn breaking(root: &std::path::Path, flags: &[&str]) -> Result<(), String> {
     }
 }
 
+fn merge(base: &mut serde_yaml::Value, additions: serde_yaml::Value) {
+    use serde_yaml::Value;
+    match (base, additions) {
+        (Value::Mapping(base), Value::Mapping(additions)) => {
+            for (key, value) in additions {
+                match base.get_mut(&key) {
+                    Some(existing) => merge(existing, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (Value::Sequence(base), Value::Sequence(additions)) => base.extend(additions),
+        (base, additions) => *base = additions,
+    }
+}
+
+fn merge_fixture(base: &str, additions: &str) -> Result<(), String> {
+    let read = |path: &str| -> Result<serde_yaml::Value, String> {
+        let text = std::fs::read_to_string(path).map_err(|error| format!("cannot read {path}: {error}"))?;
+        serde_yaml::from_str(&text).map_err(|error| format!("{path}: {error}"))
+    };
+    let mut document = read(base)?;
+    merge(&mut document, read(additions)?);
+    print!(
+        "{}",
+        serde_yaml::to_string(&document).map_err(|error| error.to_string())?
+    );
+    Ok(())
+}
+
 fn load_options(flags: &[&str]) -> Result<xtask::load::LoadOptions, String> {
     let mut options = xtask::load::LoadOptions {
         connections: 64,
@@ -118,6 +152,7 @@ fn main() -> ExitCode {
             }
         }),
         ["breaking", flags @ ..] => breaking(&root, flags),
+        ["merge-fixture", base, additions] => merge_fixture(base, additions),
         ["load", flags @ ..] => load_options(flags).and_then(|options| xtask::load::run(&root, &options)),
         ["help" | "--help" | "-h"] | [] => {
             println!("{USAGE}");

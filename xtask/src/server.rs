@@ -879,6 +879,23 @@ impl MockParts {
         });
         self.inits
             .push(quote! { #method_ident: ::std::sync::Mutex::new(::std::option::Option::None) });
+        let calls_getter = format_ident!("{}_calls", method_ident);
+        let calls_doc = doc(&format!("The `{op_id}` requests the mock answered, in order."));
+        self.setters.push(quote! {
+            #calls_doc
+            pub fn #calls_getter(&self) -> ::std::vec::Vec<#call_ident> {
+                self.calls
+                    .lock()
+                    .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                    .iter()
+                    .filter_map(|call| match call {
+                        MockCall::#call_ident(call) => ::std::option::Option::Some(call.clone()),
+                        #[allow(unreachable_patterns)]
+                        _ => ::std::option::Option::None,
+                    })
+                    .collect()
+            }
+        });
         let setter = format_ident!("on_{}", method_ident);
         let setter_doc = doc(&format!(
             "Answers every `{op_id}` request with what `handler` returns for it."
@@ -950,8 +967,10 @@ impl MockParts {
 
                 #(#calls)*
 
-                /// One recorded request.
+                /// One recorded request. Non-exhaustive: operations added to
+                /// the document add variants without breaking your matches.
                 #[derive(Debug, Clone)]
+                #[non_exhaustive]
                 pub enum MockCall {
                     #(#[allow(missing_docs)] #call_idents(#call_idents),)*
                 }

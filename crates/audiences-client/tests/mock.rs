@@ -7,7 +7,7 @@ use std::sync::Arc;
 use audiences_client::types::{AudienceProspect, AudienceProspectPage, ErrorDetail};
 use audiences_client::{AudiencesClient, Error, ErrorCode, RetryPolicy};
 use audiences_server::ListAudienceProspectsResponse;
-use audiences_server::mock::{MockApi, MockCall};
+use audiences_server::mock::MockApi;
 use futures_util::TryStreamExt;
 
 const GROUP: &str = "6650a1b2c3d4e5f601234567";
@@ -72,19 +72,14 @@ async fn a_consumer_tests_its_pagination_code_against_the_mock() {
 
     let names = reachable_names(&client, GROUP, AUDIENCE).await.unwrap();
     assert_eq!(names, ["P0", "P2", "P4"]);
-    let cursors: Vec<Option<String>> = mock
-        .calls()
-        .into_iter()
-        .map(|call| match call {
-            MockCall::ListAudienceProspectsCall(call) => {
-                assert_eq!(
-                    (call.path.account_group_id.as_str(), call.query.limit),
-                    (GROUP, 2)
-                );
-                call.query.cursor
-            }
-        })
-        .collect();
+    let calls = mock.list_audience_prospects_calls();
+    assert!(
+        calls
+            .iter()
+            .all(|call| call.path.account_group_id == GROUP && call.query.limit == 2)
+    );
+    let cursors: Vec<Option<String>> = calls.into_iter().map(|call| call.query.cursor).collect();
+    assert_eq!(mock.calls().len(), 3, "every request is recorded");
     assert_eq!(cursors, [None, Some("2".into()), Some("4".into())]);
 }
 

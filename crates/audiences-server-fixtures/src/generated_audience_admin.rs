@@ -2334,8 +2334,10 @@ pub mod mock {
         /// As the trait method receives it.
         pub body: ::std::option::Option<self::types::MoveAudiencesBody>,
     }
-    /// One recorded request.
+    /// One recorded request. Non-exhaustive: operations added to
+    /// the document add variants without breaking your matches.
     #[derive(Debug, Clone)]
+    #[non_exhaustive]
     pub enum MockCall {
         #[allow(missing_docs)]
         ListAudiencesCall(ListAudiencesCall),
@@ -2384,6 +2386,21 @@ pub mod mock {
         pub fn new() -> Self {
             Self::default()
         }
+        /// The `listAudiences` requests the mock answered, in order.
+        pub fn list_audiences_calls(&self) -> ::std::vec::Vec<ListAudiencesCall> {
+            self.calls
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .iter()
+                .filter_map(|call| match call {
+                    MockCall::ListAudiencesCall(call) => {
+                        ::std::option::Option::Some(call.clone())
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => ::std::option::Option::None,
+                })
+                .collect()
+        }
         /// Answers every `listAudiences` request with what `handler` returns for it.
         pub fn on_list_audiences(
             &self,
@@ -2398,6 +2415,21 @@ pub mod mock {
                 ::std::boxed::Box::new(handler),
             );
             self
+        }
+        /// The `createAudience` requests the mock answered, in order.
+        pub fn create_audience_calls(&self) -> ::std::vec::Vec<CreateAudienceCall> {
+            self.calls
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .iter()
+                .filter_map(|call| match call {
+                    MockCall::CreateAudienceCall(call) => {
+                        ::std::option::Option::Some(call.clone())
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => ::std::option::Option::None,
+                })
+                .collect()
         }
         /// Answers every `createAudience` request with what `handler` returns for it.
         pub fn on_create_audience(
@@ -2414,6 +2446,21 @@ pub mod mock {
             );
             self
         }
+        /// The `deleteAudience` requests the mock answered, in order.
+        pub fn delete_audience_calls(&self) -> ::std::vec::Vec<DeleteAudienceCall> {
+            self.calls
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .iter()
+                .filter_map(|call| match call {
+                    MockCall::DeleteAudienceCall(call) => {
+                        ::std::option::Option::Some(call.clone())
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => ::std::option::Option::None,
+                })
+                .collect()
+        }
         /// Answers every `deleteAudience` request with what `handler` returns for it.
         pub fn on_delete_audience(
             &self,
@@ -2429,6 +2476,21 @@ pub mod mock {
             );
             self
         }
+        /// The `updateAudience` requests the mock answered, in order.
+        pub fn update_audience_calls(&self) -> ::std::vec::Vec<UpdateAudienceCall> {
+            self.calls
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .iter()
+                .filter_map(|call| match call {
+                    MockCall::UpdateAudienceCall(call) => {
+                        ::std::option::Option::Some(call.clone())
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => ::std::option::Option::None,
+                })
+                .collect()
+        }
         /// Answers every `updateAudience` request with what `handler` returns for it.
         pub fn on_update_audience(
             &self,
@@ -2443,6 +2505,21 @@ pub mod mock {
                 ::std::boxed::Box::new(handler),
             );
             self
+        }
+        /// The `moveAudiences` requests the mock answered, in order.
+        pub fn move_audiences_calls(&self) -> ::std::vec::Vec<MoveAudiencesCall> {
+            self.calls
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .iter()
+                .filter_map(|call| match call {
+                    MockCall::MoveAudiencesCall(call) => {
+                        ::std::option::Option::Some(call.clone())
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => ::std::option::Option::None,
+                })
+                .collect()
         }
         /// Answers every `moveAudiences` request with what `handler` returns for it.
         pub fn on_move_audiences(

@@ -382,8 +382,10 @@ pub mod mock {
         /// As the trait method receives it.
         pub query: ListAudienceProspectsQuery,
     }
-    /// One recorded request.
+    /// One recorded request. Non-exhaustive: operations added to
+    /// the document add variants without breaking your matches.
     #[derive(Debug, Clone)]
+    #[non_exhaustive]
     pub enum MockCall {
         #[allow(missing_docs)]
         ListAudienceProspectsCall(ListAudienceProspectsCall),
@@ -411,6 +413,23 @@ pub mod mock {
         /// A mock with no answers set.
         pub fn new() -> Self {
             Self::default()
+        }
+        /// The `listAudienceProspects` requests the mock answered, in order.
+        pub fn list_audience_prospects_calls(
+            &self,
+        ) -> ::std::vec::Vec<ListAudienceProspectsCall> {
+            self.calls
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .iter()
+                .filter_map(|call| match call {
+                    MockCall::ListAudienceProspectsCall(call) => {
+                        ::std::option::Option::Some(call.clone())
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => ::std::option::Option::None,
+                })
+                .collect()
         }
         /// Answers every `listAudienceProspects` request with what `handler` returns for it.
         pub fn on_list_audience_prospects(
