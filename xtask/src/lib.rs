@@ -1,6 +1,7 @@
 //! The developer commands of the workspace, as a library so that `cargo test`
 //! can check that every generated file is fresh.
 
+pub mod bench;
 pub mod breaking;
 pub mod load;
 pub mod server;

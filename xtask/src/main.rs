@@ -11,6 +11,8 @@ commands:
                     what the document's edit does to existing clients, per operation; exits 1 on a
                     breaking change unless info.version's major number was raised. REV defaults to
                     the newest v* tag, else the merge base with main (on main: HEAD vs the working tree)
+  bench [--smoke]   the benchmarks (release, loopback) into BENCHMARKS.md; --smoke: a tiny run
+                    into target/BENCHMARKS.smoke.md that keeps them working
   merge-fixture BASE ADDITIONS
                     print BASE with the maps of ADDITIONS merged in (lists appended), as YAML
   load [--connections N] [--seconds S]
@@ -152,6 +154,8 @@ fn main() -> ExitCode {
             }
         }),
         ["breaking", flags @ ..] => breaking(&root, flags),
+        ["bench"] => xtask::bench::run(&root, false).map(drop),
+        ["bench", "--smoke"] => xtask::bench::run(&root, true).map(drop),
         ["merge-fixture", base, additions] => merge_fixture(base, additions),
         ["load", flags @ ..] => load_options(flags).and_then(|options| xtask::load::run(&root, &options)),
         ["help" | "--help" | "-h"] | [] => {
