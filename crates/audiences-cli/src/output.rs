@@ -22,13 +22,14 @@ pub(crate) enum Format {
     Csv,
 }
 
-const CSV_HEADER: [&str; 17] = [
+const CSV_HEADER: [&str; 18] = [
     "id",
     "name",
     "firstName",
     "lastName",
     "title",
     "headline",
+    "about",
     "company",
     "companyWebsite",
     "location",
@@ -203,6 +204,7 @@ impl Sink {
                 text(prospect.last_name.as_deref()),
                 text(prospect.title.as_deref()),
                 text(prospect.headline.as_deref()),
+                text(prospect.about.as_deref()),
                 company.map_or("", |company| company.name.as_str()),
                 text(company.and_then(|company| company.website.as_deref())),
                 text(location.and_then(|location| location.text.as_deref())),

@@ -222,3 +222,48 @@ async fn each_kind_of_failure_has_its_exit_code_and_one_clear_line() {
     assert_eq!(output.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot reach the API"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_csv_export_of_the_demo_audience_is_what_a_spreadsheet_reads() {
+    let fixture = fixture().await;
+    let key = fixture.server.keys.full.clone();
+    let file = fixture.dir.join("export.csv");
+    let mut args = list(READY_AUDIENCE_ID, &["--all", "--format", "csv", "--output"]);
+    args.push(file.display().to_string());
+    let (code, _, stderr) = run(&fixture, Some(&key), args).await;
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.starts_with("id,name,firstName,lastName,title,headline,about,company,"),
+        "{}",
+        &text[..120]
+    );
+    let mut reader = csv::Reader::from_path(&file).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 1000, "one row per prospect");
+    assert!(records.iter().all(|record| record.len() == headers.len()));
+    // Commas and double quotes survive the round trip (RFC 4180 quoting).
+    let column = |name: &str| headers.iter().position(|header| header == name).unwrap();
+    let acme = records
+        .iter()
+        .find(|record| &record[column("company")] == "Acme, Inc.")
+        .unwrap();
+    assert!(text.contains("\"Acme, Inc.\""), "quoted in the file");
+    let original = (0..1000)
+        .map(audiences_service::demo::prospect)
+        .find(|prospect| prospect.id == acme[column("id")])
+        .unwrap();
+    assert_eq!(acme[column("name")], original.name);
+    assert_eq!(Some(&acme[column("headline")]), original.headline.as_deref());
+    let quoted = records
+        .iter()
+        .find(|record| record[column("about")].contains('"'))
+        .expect("an about with double quotes");
+    assert!(
+        quoted[column("about")].starts_with("Building \""),
+        "{:?}",
+        &quoted[column("about")]
+    );
+    assert!(text.contains("\"Building \"\""), "quotes are doubled in the file");
+}

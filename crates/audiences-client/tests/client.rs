@@ -405,3 +405,59 @@ fn builder_refuses_what_cannot_work() {
         .unwrap_err();
     assert!(matches!(key, audiences_client::BuildError::InvalidApiKey));
 }
+
+#[tokio::test]
+async fn a_429_with_retry_after_1_is_retried_after_about_a_second() {
+    let (base, script) = serve(vec![failure(429, "RATE_LIMITED", Some(1)), page(0..2, None)]).await;
+    let started = Instant::now();
+    let page = client(&base, fast_retries())
+        .list_prospects(GROUP, AUDIENCE, None, None)
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    assert_eq!(page.items.len(), 2);
+    assert_eq!(script.seen.lock().unwrap().len(), 2);
+    assert!(
+        waited >= Duration::from_millis(950) && waited < Duration::from_secs(3),
+        "waited {waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn not_ready_succeeds_under_wait_until_ready_once_the_audience_is_ready() {
+    let (base, script) = serve(vec![
+        failure(409, "AUDIENCE_NOT_READY", Some(1)),
+        failure(409, "AUDIENCE_NOT_READY", Some(1)),
+        page(0..4, None),
+    ])
+    .await;
+    let started = Instant::now();
+    let ready = client(
+        &base,
+        RetryPolicy::default().wait_until_ready(Duration::from_secs(10)),
+    )
+    .list_prospects(GROUP, AUDIENCE, None, None)
+    .await
+    .unwrap();
+    assert_eq!(ready.items.len(), 4);
+    assert_eq!(script.seen.lock().unwrap().len(), 3);
+    assert!(
+        started.elapsed() >= Duration::from_millis(1_900),
+        "{:?}",
+        started.elapsed()
+    );
+    // By default the same 409 fails at once.
+    let (base, script) = serve(vec![
+        failure(409, "AUDIENCE_NOT_READY", Some(1)),
+        page(0..4, None),
+    ])
+    .await;
+    let started = Instant::now();
+    let error = client(&base, RetryPolicy::default())
+        .list_prospects(GROUP, AUDIENCE, None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some(&ErrorCode::AudienceNotReady));
+    assert_eq!(script.seen.lock().unwrap().len(), 1);
+    assert!(started.elapsed() < Duration::from_millis(500));
+}
