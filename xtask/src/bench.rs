@@ -304,6 +304,19 @@ fn report(root: &Path, bench: &Bench, sizes: &Sizes, smoke: bool) -> Result<Stri
         "\nRatio generated / hand-written (median requests/s): **{ratio:.3}** (target at least 0.97: {}).\n",
         if ratio >= 0.97 { "met" } else { "missed" }
     );
+    let instructions_requests = if smoke { 20 } else { 400 };
+    match instructions(bench, &small, &path, instructions_requests) {
+        Ok((generated, handwritten)) => {
+            let _ = writeln!(
+                out,
+                "Instructions per request under `valgrind --tool=callgrind` ({instructions_requests} requests over 4 connections, start-up subtracted; repeatable whatever the machine is doing): generated {generated:.0}, hand-written {handwritten:.0}; hand-written / generated = **{:.3}**.\n",
+                handwritten / generated
+            );
+        }
+        Err(error) => {
+            let _ = writeln!(out, "Instruction counts not measured: {error}.\n");
+        }
+    }
 
     // 2. Deep pagination.
     println!("bench: deep pagination");
@@ -494,6 +507,64 @@ fn report(root: &Path, bench: &Bench, sizes: &Sizes, smoke: bool) -> Result<Stri
         "Reproduce with `{command}` (it starts its own PostgreSQL through `scripts/with-postgres`). The measuring code is `crates/audiences-service/examples/bench.rs`; the orchestration `xtask/src/bench.rs`."
     );
     Ok(out)
+}
+
+/// Instructions per request of the generated and the hand-written server,
+/// counted by callgrind, start-up subtracted.
+fn instructions(bench: &Bench, url: &str, path: &str, requests: usize) -> Result<(f64, f64), String> {
+    let mut totals = Vec::new();
+    for target in [None, Some(0), Some(1)] {
+        let folder = bench.work.join(format!("callgrind-{}", totals.len()));
+        std::fs::create_dir_all(&folder).map_err(|error| error.to_string())?;
+        let ports = [free_port()?, free_port()?];
+        let mut child = Command::new("valgrind")
+            .arg("--tool=callgrind")
+            .arg(format!(
+                "--callgrind-out-file={}",
+                folder.join("cg.out").display()
+            ))
+            .arg(&bench.binary)
+            .args(["serve-pair", url, &ports[0].to_string(), &ports[1].to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|error| format!("valgrind: {error}"))?;
+        let waited = wait_for(ports[0]).and_then(|()| wait_for(ports[1]));
+        let driven = waited.and_then(|()| match target {
+            None => Ok(()),
+            Some(index) => bench
+                .run(&[
+                    "drive",
+                    &format!("http://127.0.0.1:{}{path}", ports[index]),
+                    "4",
+                    &requests.to_string(),
+                ])
+                .map(drop),
+        });
+        let dumped = Command::new("callgrind_control")
+            .args(["-d", &child.id().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        std::thread::sleep(Duration::from_secs(2));
+        let _ = child.kill();
+        let _ = child.wait();
+        driven?;
+        dumped.map_err(|error| format!("callgrind_control: {error}"))?;
+        let mut total = 0_u64;
+        for entry in std::fs::read_dir(&folder).map_err(|error| error.to_string())? {
+            let text =
+                std::fs::read_to_string(entry.map_err(|error| error.to_string())?.path()).unwrap_or_default();
+            total += text
+                .lines()
+                .filter_map(|line| line.strip_prefix("totals: "))
+                .filter_map(|value| value.trim().parse::<u64>().ok())
+                .sum::<u64>();
+        }
+        totals.push(total as f64);
+    }
+    let per_request = |total: f64| (total - totals[0]) / requests as f64;
+    Ok((per_request(totals[1]), per_request(totals[2])))
 }
 
 /// Documents one field (adds a description) in a copy of the workspace, regenerates and
