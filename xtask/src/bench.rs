@@ -9,10 +9,12 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use crate::process::{KillOnDrop, free_port, wait_for};
 
 const KEY: &str = "ak_bench_0123456789abcdef0123456789abcdef";
 const GROUP: &str = "6650a1b2c3d4e5f601234567";
@@ -51,32 +53,6 @@ struct Bench {
     work: PathBuf,
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .map_err(|error| error.to_string())
-}
-
-fn wait_for(port: u16) -> Result<(), String> {
-    for _ in 0..600 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Err(format!("nothing listens on {port}"))
-}
-
 impl Bench {
     fn run(&self, args: &[&str]) -> Result<Vec<Value>, String> {
         let output = Command::new(&self.binary)
@@ -97,7 +73,7 @@ impl Bench {
         format!("sqlite://{}", self.work.join(name).display())
     }
 
-    fn serve_pair(&self, url: &str) -> Result<(Server, u16, u16), String> {
+    fn serve_pair(&self, url: &str) -> Result<(KillOnDrop, u16, u16), String> {
         let (generated, handwritten) = (free_port()?, free_port()?);
         let child = Command::new(&self.binary)
             .args([
@@ -110,7 +86,7 @@ impl Bench {
             .stderr(Stdio::inherit())
             .spawn()
             .map_err(|error| error.to_string())?;
-        let server = Server(child);
+        let server = KillOnDrop(child);
         wait_for(generated)?;
         wait_for(handwritten)?;
         Ok((server, generated, handwritten))

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod breaking;
 pub mod load;
+mod process;
 pub mod server;
 pub mod spec;
 

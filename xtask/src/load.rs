@@ -10,10 +10,12 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use crate::process::{KillOnDrop, free_port, wait_for};
 
 const GROUP: &str = "6650a1b2c3d4e5f601234567";
 const AUDIENCE: &str = "6650a1b2c3d4e5f60123abcd";
@@ -46,23 +48,9 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .and_then(|value| value.split_whitespace().next()?.parse().ok())
 }
 
-fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .map_err(|error| format!("no free port: {error}"))
-}
-
 struct Service {
-    child: Child,
+    child: KillOnDrop,
     base: String,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start_service(root: &Path, work: &Path) -> Result<Service, String> {
@@ -96,16 +84,11 @@ fn start_service(root: &Path, work: &Path) -> Result<Service, String> {
         .spawn()
         .map_err(|error| format!("cannot start the service: {error}"))?;
     let service = Service {
-        child,
+        child: KillOnDrop(child),
         base: format!("http://127.0.0.1:{port}"),
     };
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Ok(service);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Err("the service did not start listening".into())
+    wait_for(port)?;
+    Ok(service)
 }
 
 async fn connection(base: String, stop: Arc<AtomicBool>, cursor: String) -> Result<Tally, String> {
@@ -200,7 +183,7 @@ pub fn run(root: &Path, options: &LoadOptions) -> Result<(), String> {
 
 fn run_in(root: &Path, work: &Path, options: &LoadOptions) -> Result<(), String> {
     let mut service = start_service(root, work)?;
-    let pid = service.child.id();
+    let pid = service.child.0.id();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -283,7 +266,7 @@ fn run_in(root: &Path, work: &Path, options: &LoadOptions) -> Result<(), String>
         .status()
         .map_err(|error| format!("cannot signal the service: {error}"))?;
     let exit = loop {
-        if let Some(status) = service.child.try_wait().map_err(|error| error.to_string())? {
+        if let Some(status) = service.child.0.try_wait().map_err(|error| error.to_string())? {
             break status;
         }
         if signalled.elapsed() > Duration::from_secs(10) {

@@ -6,13 +6,8 @@
 
 mod support;
 
-use audiences_service::demo::{self, ACCOUNT_GROUP_ID, POPULATING_AUDIENCE_ID, READY_AUDIENCE_ID};
-use audiences_service::store::{AudienceState, Store};
-use support::{Kind, start};
-
-const OTHER_GROUP: &str = "7750a1b2c3d4e5f601234567";
-const OTHER_AUDIENCE: &str = "7750a1b2c3d4e5f60123abcd";
-const SECOND_AUDIENCE: &str = "6650a1b2c3d4e5f60123abc0";
+use audiences_service::demo::{ACCOUNT_GROUP_ID, POPULATING_AUDIENCE_ID, READY_AUDIENCE_ID};
+use support::{Kind, OTHER_AUDIENCE, OTHER_GROUP, SECOND_AUDIENCE, start};
 
 /// One request and the status it must get. In `target` and `auth`,
 /// `{G}`/`{A}` are the demo group and audience, `{KEY}` the demo key, and
@@ -440,27 +435,7 @@ async fn every_row_of_the_bad_input_table_gets_its_status_in_the_envelope(kind: 
         return;
     };
     let store = &running.store;
-    store
-        .create_account_group(OTHER_GROUP, "Another group")
-        .await
-        .unwrap();
-    store
-        .create_audience(OTHER_AUDIENCE, OTHER_GROUP, "Theirs", AudienceState::Ready)
-        .await
-        .unwrap();
-    demo::insert_prospects(store, OTHER_AUDIENCE, 5_000, 3)
-        .await
-        .unwrap();
-    store
-        .create_audience(SECOND_AUDIENCE, ACCOUNT_GROUP_ID, "Second", AudienceState::Ready)
-        .await
-        .unwrap();
-    demo::insert_prospects(store, SECOND_AUDIENCE, 6_000, 3)
-        .await
-        .unwrap();
-    let (_, other_key) = demo::create_key(store, OTHER_GROUP, &["prospects:read"], None)
-        .await
-        .unwrap();
+    let other_key = support::add_neighbours(store, 3).await;
 
     let http = reqwest::Client::new();
     let base = &running.base;

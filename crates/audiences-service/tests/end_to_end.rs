@@ -12,12 +12,8 @@ use audiences_client::Client;
 use audiences_service::demo::{self, ACCOUNT_GROUP_ID, POPULATING_AUDIENCE_ID, READY_AUDIENCE_ID};
 use audiences_service::keys;
 use audiences_service::limits::RateLimits;
-use audiences_service::store::{AudienceState, Store};
-use support::{Kind, client, start};
-
-const OTHER_GROUP: &str = "7750a1b2c3d4e5f601234567";
-const OTHER_AUDIENCE: &str = "7750a1b2c3d4e5f60123abcd";
-const SECOND_AUDIENCE: &str = "6650a1b2c3d4e5f60123abc0";
+use audiences_service::store::Store;
+use support::{Kind, OTHER_AUDIENCE, OTHER_GROUP, SECOND_AUDIENCE, client, start};
 
 /// The status and JSON body of one request through the generated client.
 async fn call(
@@ -148,27 +144,7 @@ async fn every_documented_failure_has_its_real_cause(kind: Kind) {
     };
     let store = &running.store;
     // A second group with its own key and audience; a second audience here.
-    store
-        .create_account_group(OTHER_GROUP, "Another group")
-        .await
-        .unwrap();
-    store
-        .create_audience(OTHER_AUDIENCE, OTHER_GROUP, "Theirs", AudienceState::Ready)
-        .await
-        .unwrap();
-    demo::insert_prospects(store, OTHER_AUDIENCE, 5_000, 10)
-        .await
-        .unwrap();
-    store
-        .create_audience(SECOND_AUDIENCE, ACCOUNT_GROUP_ID, "Second", AudienceState::Ready)
-        .await
-        .unwrap();
-    demo::insert_prospects(store, SECOND_AUDIENCE, 6_000, 10)
-        .await
-        .unwrap();
-    let (_, other_key) = demo::create_key(store, OTHER_GROUP, &["prospects:read"], None)
-        .await
-        .unwrap();
+    let other_key = support::add_neighbours(store, 10).await;
     let (revoked_id, revoked_key) = demo::create_key(store, ACCOUNT_GROUP_ID, keys::ALL_PERMISSIONS, None)
         .await
         .unwrap();

@@ -194,6 +194,48 @@ pub async fn start(kind: Kind, config: Config) -> Option<Running> {
     })
 }
 
+/// Another account group, with a ready audience of its own.
+pub const OTHER_GROUP: &str = "7750a1b2c3d4e5f601234567";
+/// The other group's audience.
+pub const OTHER_AUDIENCE: &str = "7750a1b2c3d4e5f60123abcd";
+/// A second ready audience in the demo group.
+pub const SECOND_AUDIENCE: &str = "6650a1b2c3d4e5f60123abc0";
+
+/// Adds the neighbours tests need around the demo data: [`OTHER_GROUP`] with
+/// [`OTHER_AUDIENCE`] and [`SECOND_AUDIENCE`] in the demo group, `prospects`
+/// prospects each; returns a key of the other group with `prospects:read`.
+pub async fn add_neighbours(store: &AnyStore, prospects: u32) -> String {
+    use audiences_service::demo;
+    use audiences_service::store::{AudienceState, Store};
+    store
+        .create_account_group(OTHER_GROUP, "Another group")
+        .await
+        .unwrap();
+    store
+        .create_audience(OTHER_AUDIENCE, OTHER_GROUP, "Theirs", AudienceState::Ready)
+        .await
+        .unwrap();
+    demo::insert_prospects(store, OTHER_AUDIENCE, 5_000, prospects)
+        .await
+        .unwrap();
+    store
+        .create_audience(
+            SECOND_AUDIENCE,
+            demo::ACCOUNT_GROUP_ID,
+            "Second",
+            AudienceState::Ready,
+        )
+        .await
+        .unwrap();
+    demo::insert_prospects(store, SECOND_AUDIENCE, 6_000, prospects)
+        .await
+        .unwrap();
+    demo::create_key(store, OTHER_GROUP, &["prospects:read"], None)
+        .await
+        .unwrap()
+        .1
+}
+
 /// The generated client, sending `key` as a bearer token.
 pub fn client(base: &str, key: Option<&str>) -> Client {
     let mut headers = reqwest::header::HeaderMap::new();
