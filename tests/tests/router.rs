@@ -472,6 +472,7 @@ async fn every_request_gets_its_own_trace_id() {
 async fn limited(uri: &str, extra_header: Option<(&str, String)>) -> (Answer, std::time::Duration) {
     let router = audiences_server::runtime::finish_router_with(
         audiences_server::routes(Arc::new(Fake)),
+        &audiences_server::CONVENTIONS,
         audiences_server::runtime::RouterLimits {
             request_timeout: std::time::Duration::from_millis(200),
             max_header_bytes: 1024,

@@ -5,8 +5,16 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  generate          write the types, client, server and fixture files from the OpenAPI documents
-  generate --check  fail (exit 1) when a generated file differs from what generate would write
+  generate [--check] [--strict]
+                    write the types, client, server and fixture files from the OpenAPI documents;
+                    --check: fail (exit 1) when a generated file differs from what generate would
+                    write; --strict: fail when a generator leaves out an operation of
+                    openapi/audiences.yaml. Either fails when a crate lacks a dependency the
+                    generated code needs, naming the line to add
+  corpus [DIR]      generate types, client and server for every OpenAPI 3.0 document of DIR
+                    (default xtask/fixtures) into scratch crates under target/corpus, check them
+                    and print a table; fails when one does not compile warning-free or the server
+                    generator leaves out an operation that uses only JSON
   breaking [--base REV | --base-file FILE] [--head-file FILE]
                     what the document's edit does to existing clients, per operation; exits 1 on a
                     breaking change unless info.version's major number was raised. REV defaults to
@@ -20,7 +28,86 @@ commands:
                     then SIGTERM under load; fails on any answer but 200/429, a repeated trace id,
                     memory growth, or a request cut off by shutdown";
 
-const DOCUMENT: &str = "openapi/audiences.yaml";
+use xtask::DOCUMENT;
+
+fn generate(root: &std::path::Path, flags: &[&str]) -> Result<(), String> {
+    let mut check = false;
+    let mut strict = false;
+    for flag in flags {
+        match *flag {
+            "--check" => check = true,
+            "--strict" => strict = true,
+            other => return Err(format!("unknown flag `{other}`\n{USAGE}")),
+        }
+    }
+    let generation = xtask::generate_all(root)?;
+    for (source, skip) in &generation.skipped {
+        println!("{source}: {skip}");
+    }
+    let missing = xtask::missing_dependencies(root, &generation.outputs)?;
+    if !missing.is_empty() {
+        return Err(format!(
+            "the generated code needs dependencies its crates lack:\n  {}",
+            missing.join("\n  ")
+        ));
+    }
+    let own_skips = generation
+        .skipped
+        .iter()
+        .filter(|(source, _)| source == DOCUMENT)
+        .count();
+    if strict && own_skips > 0 {
+        return Err(format!(
+            "--strict: {own_skips} operation(s) of {DOCUMENT} left out (see above); change the document or the generator"
+        ));
+    }
+    if check {
+        let stale = xtask::stale_outputs(root, &generation);
+        if !stale.is_empty() {
+            let list: Vec<String> = stale.iter().map(|path| format!("  {}", path.display())).collect();
+            return Err(format!(
+                "generated files are stale:\n{}\nrun `{}` and commit the result",
+                list.join("\n"),
+                xtask::GENERATE_COMMAND
+            ));
+        }
+        println!("generated files are up to date");
+        return Ok(());
+    }
+    let changed = xtask::write_all(root, &generation)?;
+    if changed.is_empty() {
+        println!("generated files are up to date");
+    }
+    for path in changed {
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn corpus(root: &std::path::Path, dir: Option<&str>) -> Result<(), String> {
+    let dir = dir.map_or_else(|| root.join("xtask/fixtures"), std::path::PathBuf::from);
+    let rows = xtask::corpus::run(root, &dir)?;
+    println!("\n{}", xtask::corpus::table(&rows));
+    for row in &rows {
+        if let Some(failure) = &row.failure {
+            eprintln!("{}: {failure}\n", row.document);
+        }
+    }
+    let failed: Vec<&str> = rows
+        .iter()
+        .filter(|row| row.fails())
+        .map(|row| row.document.as_str())
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} document(s) failed (no warning-free compile, or a JSON-only operation left out of the server): {}",
+            failed.len(),
+            failed.join(", ")
+        ))
+    }
+}
 
 fn breaking(root: &std::path::Path, flags: &[&str]) -> Result<(), String> {
     use xtask::breaking;
@@ -132,27 +219,9 @@ fn main() -> ExitCode {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let root = xtask::workspace_root();
     let result = match args.as_slice() {
-        ["generate"] => xtask::write_all(&root).map(|changed| {
-            if changed.is_empty() {
-                println!("generated files are up to date");
-            }
-            for path in changed {
-                println!("wrote {}", path.display());
-            }
-        }),
-        ["generate", "--check"] => xtask::stale_outputs(&root).and_then(|stale| {
-            if stale.is_empty() {
-                println!("generated files are up to date");
-                Ok(())
-            } else {
-                let list: Vec<String> = stale.iter().map(|path| format!("  {}", path.display())).collect();
-                Err(format!(
-                    "generated files are stale:\n{}\nrun `{}` and commit the result",
-                    list.join("\n"),
-                    xtask::GENERATE_COMMAND
-                ))
-            }
-        }),
+        ["generate", flags @ ..] => generate(&root, flags),
+        ["corpus"] => corpus(&root, None),
+        ["corpus", dir] => corpus(&root, Some(dir)),
         ["breaking", flags @ ..] => breaking(&root, flags),
         ["bench"] => xtask::bench::run(&root, false).map(drop),
         ["bench", "--smoke"] => xtask::bench::run(&root, true).map(drop),

@@ -1353,9 +1353,991 @@ pub mod types {
         }
     }
 }
+/// The progenitor client of the fixture, on [`types`].
+pub mod client {
+    #[allow(unused_imports)]
+    pub use progenitor_client::{ByteStream, ClientInfo, Error, ResponseValue};
+    #[allow(unused_imports)]
+    use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderExt};
+    /// Types used as operation parameters and responses.
+    #[allow(clippy::all)]
+    pub mod types {
+        ///`CreateAudienceAccountGroupId`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct CreateAudienceAccountGroupId(::std::string::String);
+        impl ::std::ops::Deref for CreateAudienceAccountGroupId {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<CreateAudienceAccountGroupId>
+        for ::std::string::String {
+            fn from(value: CreateAudienceAccountGroupId) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for CreateAudienceAccountGroupId {
+            type Err = self::error::ConversionError;
+            fn from_str(
+                value: &str,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[0-9a-f]{24}$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"^[0-9a-f]{24}$\"".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for CreateAudienceAccountGroupId {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: &str,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String>
+        for CreateAudienceAccountGroupId {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for CreateAudienceAccountGroupId {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///`ListAudiencesAccountGroupId`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct ListAudiencesAccountGroupId(::std::string::String);
+        impl ::std::ops::Deref for ListAudiencesAccountGroupId {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<ListAudiencesAccountGroupId>
+        for ::std::string::String {
+            fn from(value: ListAudiencesAccountGroupId) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for ListAudiencesAccountGroupId {
+            type Err = self::error::ConversionError;
+            fn from_str(
+                value: &str,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[0-9a-f]{24}$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"^[0-9a-f]{24}$\"".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for ListAudiencesAccountGroupId {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: &str,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String>
+        for ListAudiencesAccountGroupId {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for ListAudiencesAccountGroupId {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///`ListAudiencesXRequestId`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct ListAudiencesXRequestId(::std::string::String);
+        impl ::std::ops::Deref for ListAudiencesXRequestId {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<ListAudiencesXRequestId> for ::std::string::String {
+            fn from(value: ListAudiencesXRequestId) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for ListAudiencesXRequestId {
+            type Err = self::error::ConversionError;
+            fn from_str(
+                value: &str,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() < 4usize {
+                    return Err("shorter than 4 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for ListAudiencesXRequestId {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: &str,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for ListAudiencesXRequestId {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for ListAudiencesXRequestId {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        /// Error types.
+        pub mod error {
+            /// Error from a `TryFrom` or `FromStr` implementation.
+            pub struct ConversionError(::std::borrow::Cow<'static, str>);
+            impl ::std::error::Error for ConversionError {}
+            impl ::std::fmt::Display for ConversionError {
+                fn fmt(
+                    &self,
+                    f: &mut ::std::fmt::Formatter<'_>,
+                ) -> Result<(), ::std::fmt::Error> {
+                    ::std::fmt::Display::fmt(&self.0, f)
+                }
+            }
+            impl ::std::fmt::Debug for ConversionError {
+                fn fmt(
+                    &self,
+                    f: &mut ::std::fmt::Formatter<'_>,
+                ) -> Result<(), ::std::fmt::Error> {
+                    ::std::fmt::Debug::fmt(&self.0, f)
+                }
+            }
+            impl From<&'static str> for ConversionError {
+                fn from(value: &'static str) -> Self {
+                    Self(value.into())
+                }
+            }
+            impl From<String> for ConversionError {
+                fn from(value: String) -> Self {
+                    Self(value.into())
+                }
+            }
+        }
+    }
+    #[derive(Clone, Debug)]
+    /**Client for Audience Admin
+
+A fixture for the server generator, shaped like the rest of the audiences family.
+
+Version: 0.3.0*/
+    pub struct Client {
+        pub(crate) baseurl: String,
+        pub(crate) client: reqwest::Client,
+    }
+    impl Client {
+        /// Create a new client.
+        ///
+        /// `baseurl` is the base URL provided to the internal
+        /// `reqwest::Client`, and should include a scheme and hostname,
+        /// as well as port and a path stem if applicable.
+        pub fn new(baseurl: &str) -> Self {
+            #[cfg(not(target_arch = "wasm32"))]
+            let client = {
+                let dur = ::std::time::Duration::from_secs(15u64);
+                reqwest::ClientBuilder::new().connect_timeout(dur).timeout(dur)
+            };
+            #[cfg(target_arch = "wasm32")]
+            let client = reqwest::ClientBuilder::new();
+            Self::new_with_client(baseurl, client.build().unwrap())
+        }
+        /// Construct a new client with an existing `reqwest::Client`,
+        /// allowing more control over its configuration.
+        ///
+        /// `baseurl` is the base URL provided to the internal
+        /// `reqwest::Client`, and should include a scheme and hostname,
+        /// as well as port and a path stem if applicable.
+        pub fn new_with_client(baseurl: &str, client: reqwest::Client) -> Self {
+            Self {
+                baseurl: baseurl.to_string(),
+                client,
+            }
+        }
+    }
+    impl ClientInfo<()> for Client {
+        fn api_version() -> &'static str {
+            "0.3.0"
+        }
+        fn baseurl(&self) -> &str {
+            self.baseurl.as_str()
+        }
+        fn client(&self) -> &reqwest::Client {
+            &self.client
+        }
+        fn inner(&self) -> &() {
+            &()
+        }
+    }
+    impl ClientHooks<()> for &Client {}
+    impl Client {
+        /**Sends a `GET` request to `/v1/accounts/{accountGroupId}/audiences`
+
+Arguments:
+- `account_group_id`
+- `include_empty`
+- `min_score`
+- `status`: Keep only audiences in these states.
+- `tag`
+- `x_request_id`
+```ignore
+let response = client.list_audiences()
+    .account_group_id(account_group_id)
+    .include_empty(include_empty)
+    .min_score(min_score)
+    .status(status)
+    .tag(tag)
+    .x_request_id(x_request_id)
+    .send()
+    .await;
+```*/
+        pub fn list_audiences(&self) -> builder::ListAudiences<'_> {
+            builder::ListAudiences::new(self)
+        }
+        /**Sends a `POST` request to `/v1/accounts/{accountGroupId}/audiences`
+
+```ignore
+let response = client.create_audience()
+    .account_group_id(account_group_id)
+    .body(body)
+    .send()
+    .await;
+```*/
+        pub fn create_audience(&self) -> builder::CreateAudience<'_> {
+            builder::CreateAudience::new(self)
+        }
+        /**Sends a `DELETE` request to `/v1/accounts/{accountGroupId}/audiences/{audienceId}`
+
+```ignore
+let response = client.delete_audience()
+    .account_group_id(account_group_id)
+    .audience_id(audience_id)
+    .send()
+    .await;
+```*/
+        pub fn delete_audience(&self) -> builder::DeleteAudience<'_> {
+            builder::DeleteAudience::new(self)
+        }
+        /**Sends a `PATCH` request to `/v1/accounts/{accountGroupId}/audiences/{audienceId}`
+
+```ignore
+let response = client.update_audience()
+    .account_group_id(account_group_id)
+    .audience_id(audience_id)
+    .body(body)
+    .send()
+    .await;
+```*/
+        pub fn update_audience(&self) -> builder::UpdateAudience<'_> {
+            builder::UpdateAudience::new(self)
+        }
+        /**Sends a `POST` request to `/v1/folders/{folderId}/moves`
+
+```ignore
+let response = client.move_audiences()
+    .folder_id(folder_id)
+    .mode(mode)
+    .body(body)
+    .send()
+    .await;
+```*/
+        pub fn move_audiences(&self) -> builder::MoveAudiences<'_> {
+            builder::MoveAudiences::new(self)
+        }
+    }
+    /// Types for composing operation parameters.
+    #[allow(clippy::all)]
+    pub mod builder {
+        use super::types;
+        #[allow(unused_imports)]
+        use super::{
+            encode_path, ByteStream, ClientInfo, ClientHooks, Error, OperationInfo,
+            RequestBuilderExt, ResponseValue,
+        };
+        /**Builder for [`Client::list_audiences`]
+
+[`Client::list_audiences`]: super::Client::list_audiences*/
+        #[derive(Debug, Clone)]
+        pub struct ListAudiences<'a> {
+            client: &'a super::Client,
+            account_group_id: Result<types::ListAudiencesAccountGroupId, String>,
+            include_empty: Result<Option<bool>, String>,
+            min_score: Result<Option<f64>, String>,
+            status: Result<
+                Option<
+                    ::std::vec::Vec<
+                        crate::generated_audience_admin::types::ListAudiencesStatusItem,
+                    >,
+                >,
+                String,
+            >,
+            tag: Result<Option<::std::vec::Vec<::std::string::String>>, String>,
+            x_request_id: Result<types::ListAudiencesXRequestId, String>,
+        }
+        impl<'a> ListAudiences<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    account_group_id: Err(
+                        "account_group_id was not initialized".to_string(),
+                    ),
+                    include_empty: Ok(None),
+                    min_score: Ok(None),
+                    status: Ok(None),
+                    tag: Ok(None),
+                    x_request_id: Err("x_request_id was not initialized".to_string()),
+                }
+            }
+            pub fn account_group_id<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::ListAudiencesAccountGroupId>,
+            {
+                self.account_group_id = value
+                    .try_into()
+                    .map_err(|_| {
+                        "conversion to `ListAudiencesAccountGroupId` for account_group_id failed"
+                            .to_string()
+                    });
+                self
+            }
+            pub fn include_empty<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<bool>,
+            {
+                self.include_empty = value
+                    .try_into()
+                    .map(Some)
+                    .map_err(|_| {
+                        "conversion to `bool` for include_empty failed".to_string()
+                    });
+                self
+            }
+            pub fn min_score<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<f64>,
+            {
+                self.min_score = value
+                    .try_into()
+                    .map(Some)
+                    .map_err(|_| "conversion to `f64` for min_score failed".to_string());
+                self
+            }
+            pub fn status<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<
+                    ::std::vec::Vec<
+                        crate::generated_audience_admin::types::ListAudiencesStatusItem,
+                    >,
+                >,
+            {
+                self.status = value
+                    .try_into()
+                    .map(Some)
+                    .map_err(|_| {
+                        "conversion to `:: std :: vec :: Vec < crate :: generated_audience_admin :: types :: ListAudiencesStatusItem >` for status failed"
+                            .to_string()
+                    });
+                self
+            }
+            pub fn tag<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+            {
+                self.tag = value
+                    .try_into()
+                    .map(Some)
+                    .map_err(|_| {
+                        "conversion to `:: std :: vec :: Vec < :: std :: string :: String >` for tag failed"
+                            .to_string()
+                    });
+                self
+            }
+            pub fn x_request_id<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::ListAudiencesXRequestId>,
+            {
+                self.x_request_id = value
+                    .try_into()
+                    .map_err(|_| {
+                        "conversion to `ListAudiencesXRequestId` for x_request_id failed"
+                            .to_string()
+                    });
+                self
+            }
+            ///Sends a `GET` request to `/v1/accounts/{accountGroupId}/audiences`
+            pub async fn send(
+                self,
+            ) -> Result<
+                ResponseValue<
+                    crate::generated_audience_admin::types::AudienceListResponse,
+                >,
+                Error<crate::generated_audience_admin::types::ErrorResponse>,
+            > {
+                let Self {
+                    client,
+                    account_group_id,
+                    include_empty,
+                    min_score,
+                    status,
+                    tag,
+                    x_request_id,
+                } = self;
+                let account_group_id = account_group_id.map_err(Error::InvalidRequest)?;
+                let include_empty = include_empty.map_err(Error::InvalidRequest)?;
+                let min_score = min_score.map_err(Error::InvalidRequest)?;
+                let status = status.map_err(Error::InvalidRequest)?;
+                let tag = tag.map_err(Error::InvalidRequest)?;
+                let x_request_id = x_request_id.map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/v1/accounts/{}/audiences", client.baseurl, encode_path(&
+                    account_group_id.to_string()),
+                );
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+                header_map
+                    .append(
+                        ::reqwest::header::HeaderName::from_static("api-version"),
+                        ::reqwest::header::HeaderValue::from_static(
+                            super::Client::api_version(),
+                        ),
+                    );
+                header_map.append("X-Request-Id", x_request_id.to_string().try_into()?);
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(
+                        &progenitor_client::QueryParam::new(
+                            "includeEmpty",
+                            &include_empty,
+                        ),
+                    )
+                    .query(&progenitor_client::QueryParam::new("minScore", &min_score))
+                    .query(&progenitor_client::QueryParam::new("status", &status))
+                    .query(&progenitor_client::QueryParam::new("tag", &tag))
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "list_audiences",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    400u16 => {
+                        Err(
+                            Error::ErrorResponse(
+                                ResponseValue::from_response(response).await?,
+                            ),
+                        )
+                    }
+                    401u16 => {
+                        Err(
+                            Error::ErrorResponse(
+                                ResponseValue::from_response(response).await?,
+                            ),
+                        )
+                    }
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::create_audience`]
+
+[`Client::create_audience`]: super::Client::create_audience*/
+        #[derive(Debug, Clone)]
+        pub struct CreateAudience<'a> {
+            client: &'a super::Client,
+            account_group_id: Result<types::CreateAudienceAccountGroupId, String>,
+            body: Result<crate::generated_audience_admin::types::NewAudience, String>,
+        }
+        impl<'a> CreateAudience<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    account_group_id: Err(
+                        "account_group_id was not initialized".to_string(),
+                    ),
+                    body: Err("body was not initialized".to_string()),
+                }
+            }
+            pub fn account_group_id<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::CreateAudienceAccountGroupId>,
+            {
+                self.account_group_id = value
+                    .try_into()
+                    .map_err(|_| {
+                        "conversion to `CreateAudienceAccountGroupId` for account_group_id failed"
+                            .to_string()
+                    });
+                self
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<
+                    crate::generated_audience_admin::types::NewAudience,
+                >,
+            {
+                self.body = value
+                    .try_into()
+                    .map_err(|_| {
+                        "conversion to `crate :: generated_audience_admin :: types :: NewAudience` for body failed"
+                            .to_string()
+                    });
+                self
+            }
+            ///Sends a `POST` request to `/v1/accounts/{accountGroupId}/audiences`
+            pub async fn send(
+                self,
+            ) -> Result<
+                ResponseValue<crate::generated_audience_admin::types::AudienceResponse>,
+                Error<crate::generated_audience_admin::types::ErrorResponse>,
+            > {
+                let Self { client, account_group_id, body } = self;
+                let account_group_id = account_group_id.map_err(Error::InvalidRequest)?;
+                let body = body.map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/v1/accounts/{}/audiences", client.baseurl, encode_path(&
+                    account_group_id.to_string()),
+                );
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map
+                    .append(
+                        ::reqwest::header::HeaderName::from_static("api-version"),
+                        ::reqwest::header::HeaderValue::from_static(
+                            super::Client::api_version(),
+                        ),
+                    );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "create_audience",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    201u16 => ResponseValue::from_response(response).await,
+                    422u16 => {
+                        Err(
+                            Error::ErrorResponse(
+                                ResponseValue::from_response(response).await?,
+                            ),
+                        )
+                    }
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::delete_audience`]
+
+[`Client::delete_audience`]: super::Client::delete_audience*/
+        #[derive(Debug, Clone)]
+        pub struct DeleteAudience<'a> {
+            client: &'a super::Client,
+            account_group_id: Result<::std::string::String, String>,
+            audience_id: Result<::std::string::String, String>,
+        }
+        impl<'a> DeleteAudience<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    account_group_id: Err(
+                        "account_group_id was not initialized".to_string(),
+                    ),
+                    audience_id: Err("audience_id was not initialized".to_string()),
+                }
+            }
+            pub fn account_group_id<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<::std::string::String>,
+            {
+                self.account_group_id = value
+                    .try_into()
+                    .map_err(|_| {
+                        "conversion to `:: std :: string :: String` for account_group_id failed"
+                            .to_string()
+                    });
+                self
+            }
+            pub fn audience_id<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<::std::string::String>,
+            {
+                self.audience_id = value
+                    .try_into()
+                    .map_err(|_| {
+                        "conversion to `:: std :: string :: String` for audience_id failed"
+                            .to_string()
+                    });
+                self
+            }
+            ///Sends a `DELETE` request to `/v1/accounts/{accountGroupId}/audiences/{audienceId}`
+            pub async fn send(
+                self,
+            ) -> Result<
+                ResponseValue<()>,
+                Error<crate::generated_audience_admin::types::ErrorResponse>,
+            > {
+                let Self { client, account_group_id, audience_id } = self;
+                let account_group_id = account_group_id.map_err(Error::InvalidRequest)?;
+                let audience_id = audience_id.map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/v1/accounts/{}/audiences/{}", client.baseurl, encode_path(&
+                    account_group_id.to_string()), encode_path(& audience_id
+                    .to_string()),
+                );
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map
+                    .append(
+                        ::reqwest::header::HeaderName::from_static("api-version"),
+                        ::reqwest::header::HeaderValue::from_static(
+                            super::Client::api_version(),
+                        ),
+                    );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .delete(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "delete_audience",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    204u16 => Ok(ResponseValue::empty(response)),
+                    404u16 => {
+                        Err(
+                            Error::ErrorResponse(
+                                ResponseValue::from_response(response).await?,
+                            ),
+                        )
+                    }
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::update_audience`]
+
+[`Client::update_audience`]: super::Client::update_audience*/
+        #[derive(Debug, Clone)]
+        pub struct UpdateAudience<'a> {
+            client: &'a super::Client,
+            account_group_id: Result<::std::string::String, String>,
+            audience_id: Result<::std::string::String, String>,
+            body: Result<
+                crate::generated_audience_admin::types::UpdateAudienceBody,
+                String,
+            >,
+        }
+        impl<'a> UpdateAudience<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    account_group_id: Err(
+                        "account_group_id was not initialized".to_string(),
+                    ),
+                    audience_id: Err("audience_id was not initialized".to_string()),
+                    body: Err("body was not initialized".to_string()),
+                }
+            }
+            pub fn account_group_id<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<::std::string::String>,
+            {
+                self.account_group_id = value
+                    .try_into()
+                    .map_err(|_| {
+                        "conversion to `:: std :: string :: String` for account_group_id failed"
+                            .to_string()
+                    });
+                self
+            }
+            pub fn audience_id<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<::std::string::String>,
+            {
+                self.audience_id = value
+                    .try_into()
+                    .map_err(|_| {
+                        "conversion to `:: std :: string :: String` for audience_id failed"
+                            .to_string()
+                    });
+                self
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<
+                    crate::generated_audience_admin::types::UpdateAudienceBody,
+                >,
+            {
+                self.body = value
+                    .try_into()
+                    .map_err(|_| {
+                        "conversion to `crate :: generated_audience_admin :: types :: UpdateAudienceBody` for body failed"
+                            .to_string()
+                    });
+                self
+            }
+            ///Sends a `PATCH` request to `/v1/accounts/{accountGroupId}/audiences/{audienceId}`
+            pub async fn send(
+                self,
+            ) -> Result<
+                ResponseValue<crate::generated_audience_admin::types::AudienceResponse>,
+                Error<crate::generated_audience_admin::types::ErrorResponse>,
+            > {
+                let Self { client, account_group_id, audience_id, body } = self;
+                let account_group_id = account_group_id.map_err(Error::InvalidRequest)?;
+                let audience_id = audience_id.map_err(Error::InvalidRequest)?;
+                let body = body.map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/v1/accounts/{}/audiences/{}", client.baseurl, encode_path(&
+                    account_group_id.to_string()), encode_path(& audience_id
+                    .to_string()),
+                );
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map
+                    .append(
+                        ::reqwest::header::HeaderName::from_static("api-version"),
+                        ::reqwest::header::HeaderValue::from_static(
+                            super::Client::api_version(),
+                        ),
+                    );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "update_audience",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    404u16 => {
+                        Err(
+                            Error::ErrorResponse(
+                                ResponseValue::from_response(response).await?,
+                            ),
+                        )
+                    }
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::move_audiences`]
+
+[`Client::move_audiences`]: super::Client::move_audiences*/
+        #[derive(Debug, Clone)]
+        pub struct MoveAudiences<'a> {
+            client: &'a super::Client,
+            folder_id: Result<::std::num::NonZeroU64, String>,
+            mode: Result<
+                crate::generated_audience_admin::types::MoveAudiencesMode,
+                String,
+            >,
+            body: Result<
+                crate::generated_audience_admin::types::MoveAudiencesBody,
+                String,
+            >,
+        }
+        impl<'a> MoveAudiences<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    folder_id: Err("folder_id was not initialized".to_string()),
+                    mode: Err("mode was not initialized".to_string()),
+                    body: Err("body was not initialized".to_string()),
+                }
+            }
+            pub fn folder_id<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<::std::num::NonZeroU64>,
+            {
+                self.folder_id = value
+                    .try_into()
+                    .map_err(|_| {
+                        "conversion to `:: std :: num :: NonZeroU64` for folder_id failed"
+                            .to_string()
+                    });
+                self
+            }
+            pub fn mode<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<
+                    crate::generated_audience_admin::types::MoveAudiencesMode,
+                >,
+            {
+                self.mode = value
+                    .try_into()
+                    .map_err(|_| {
+                        "conversion to `crate :: generated_audience_admin :: types :: MoveAudiencesMode` for mode failed"
+                            .to_string()
+                    });
+                self
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<
+                    crate::generated_audience_admin::types::MoveAudiencesBody,
+                >,
+            {
+                self.body = value
+                    .try_into()
+                    .map_err(|_| {
+                        "conversion to `crate :: generated_audience_admin :: types :: MoveAudiencesBody` for body failed"
+                            .to_string()
+                    });
+                self
+            }
+            ///Sends a `POST` request to `/v1/folders/{folderId}/moves`
+            pub async fn send(
+                self,
+            ) -> Result<
+                ResponseValue<
+                    crate::generated_audience_admin::types::MoveAudiences202Response,
+                >,
+                Error<crate::generated_audience_admin::types::ValidationErrorResponse>,
+            > {
+                let Self { client, folder_id, mode, body } = self;
+                let folder_id = folder_id.map_err(Error::InvalidRequest)?;
+                let mode = mode.map_err(Error::InvalidRequest)?;
+                let body = body.map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/v1/folders/{}/moves", client.baseurl, encode_path(& folder_id
+                    .to_string()),
+                );
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map
+                    .append(
+                        ::reqwest::header::HeaderName::from_static("api-version"),
+                        ::reqwest::header::HeaderValue::from_static(
+                            super::Client::api_version(),
+                        ),
+                    );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .query(&progenitor_client::QueryParam::new("mode", &mode))
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "move_audiences",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    202u16 => ResponseValue::from_response(response).await,
+                    422u16 => {
+                        Err(
+                            Error::ErrorResponse(
+                                ResponseValue::from_response(response).await?,
+                            ),
+                        )
+                    }
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+    }
+    /// Items consumers will typically use such as the Client.
+    pub mod prelude {
+        pub use self::super::Client;
+    }
+}
 /// The `info.version` of the document this file was generated from.
 pub const API_VERSION: &str = "0.3.0";
-/// The `operationId` of every operation, in document order.
+/// The `operationId` of every operation served, in document order.
 pub const OPERATION_IDS: &[&str] = &[
     "listAudiences",
     "createAudience",
@@ -1363,7 +2345,38 @@ pub const OPERATION_IDS: &[&str] = &[
     "updateAudience",
     "moveAudiences",
 ];
-static LIST_AUDIENCES_ACCOUNT_GROUP_ID_PATTERN: ::audiences_server::runtime::Pattern = ::audiences_server::runtime::Pattern::new(
+/// The machine codes of the errors this API answers, as the document
+/// declares them (`x-error-codes`), each with its status.
+pub mod error_codes {
+    /// Every declared code with its status, in the document's order.
+    pub const ALL: &[(&str, u16)] = &[];
+}
+/// What the runtime follows when it answers by itself: the failure
+/// format (the document's `x-envelope`, or RFC 9457 problem details)
+/// and the code of each runtime failure (from `error_codes`, or the
+/// generator's default for a status the document declares none for).
+pub static CONVENTIONS: ::audiences_server::runtime::Conventions = ::audiences_server::runtime::Conventions {
+    failure_format: ::audiences_server::runtime::FailureFormat::Envelope {
+        success: "success",
+        data: "data",
+        error: "error",
+        trace_id: "traceId",
+    },
+    codes: ::audiences_server::runtime::RuntimeCodes {
+        validation: "VALIDATION_ERROR",
+        unauthorized: "UNAUTHORIZED",
+        forbidden: "FORBIDDEN",
+        not_found: "NOT_FOUND",
+        method_not_allowed: "METHOD_NOT_ALLOWED",
+        payload_too_large: "PAYLOAD_TOO_LARGE",
+        headers_too_large: "REQUEST_HEADERS_TOO_LARGE",
+        rate_limited: "RATE_LIMITED",
+        internal: "INTERNAL_ERROR",
+        upstream: "UPSTREAM_ERROR",
+        unavailable: "SERVICE_UNAVAILABLE",
+    },
+};
+static LIST_AUDIENCES_PATH_ACCOUNT_GROUP_ID_PATTERN: ::audiences_server::runtime::Pattern = ::audiences_server::runtime::Pattern::new(
     "^[0-9a-f]{24}$",
 );
 /// The path parameters of `listAudiences`, validated.
@@ -1389,7 +2402,7 @@ impl ListAudiencesPath {
                         min_length: ::std::option::Option::None,
                         max_length: ::std::option::Option::None,
                         pattern: ::std::option::Option::Some(
-                            &LIST_AUDIENCES_ACCOUNT_GROUP_ID_PATTERN,
+                            &LIST_AUDIENCES_PATH_ACCOUNT_GROUP_ID_PATTERN,
                         ),
                     },
                 )?
@@ -1417,7 +2430,8 @@ impl ListAudiencesQuery {
     ) -> ::std::result::Result<Self, ::audiences_server::runtime::ApiError> {
         Ok(Self {
             status: {
-                let values = raw.many("status", true);
+                let values = raw
+                    .many("status", ::audiences_server::runtime::Separator::Repeat);
                 ::audiences_server::runtime::check_items(
                     ::audiences_server::runtime::Location::Query,
                     "status",
@@ -1427,11 +2441,14 @@ impl ListAudiencesQuery {
                 )?;
                 values
                     .into_iter()
-                    .map(|raw| ::audiences_server::runtime::parse_named(
+                    .map(|raw| ::audiences_server::runtime::parse_named::<
+                        self::types::ListAudiencesStatusItem,
+                    >(
                         ::audiences_server::runtime::Location::Query,
                         "status",
                         raw,
                         "one of `ready`, `populating`, `archived`",
+                        ::audiences_server::runtime::ValueSyntax::Text,
                     ))
                     .collect::<
                         ::std::result::Result<
@@ -1441,7 +2458,8 @@ impl ListAudiencesQuery {
                     >()?
             },
             tag: {
-                let values = raw.many("tag", false);
+                let values = raw
+                    .many("tag", ::audiences_server::runtime::Separator::Comma);
                 ::audiences_server::runtime::check_items(
                     ::audiences_server::runtime::Location::Query,
                     "tag",
@@ -1546,49 +2564,66 @@ impl ListAudiencesResponse {
         }
     }
     /// The HTTP response of this result: the documented body (in the
-    /// envelope, with `trace_id`) and headers.
+    /// envelope, with `trace_id`, when the document declares one)
+    /// and headers.
     pub fn into_response_with(
         self,
         trace_id: &::audiences_server::runtime::TraceId,
     ) -> ::axum::response::Response {
+        let _ = trace_id;
         match self {
             Self::Ok(data) => {
                 ::audiences_server::runtime::json_response(
-                    ::audiences_server::runtime::status(200),
-                    &self::types::AudienceListResponse {
-                        success: true,
-                        data,
-                        error: ::std::option::Option::None,
-                        trace_id: trace_id.to_string(),
-                    },
-                )
+                        ::audiences_server::runtime::status(200),
+                        &self::types::AudienceListResponse {
+                            success: true,
+                            data,
+                            error: ::std::option::Option::None,
+                            trace_id: trace_id.to_string(),
+                        },
+                    )
+                    .unwrap_or_else(|error| {
+                        ::audiences_server::runtime::ApiError::internal()
+                            .with_cause(error)
+                            .into_response(&CONVENTIONS, trace_id)
+                    })
             }
             Self::BadRequest(error) => {
                 ::audiences_server::runtime::json_response(
-                    ::audiences_server::runtime::status(400),
-                    &self::types::ValidationErrorResponse {
-                        success: false,
-                        data: ::std::option::Option::None,
-                        error,
-                        trace_id: trace_id.to_string(),
-                    },
-                )
+                        ::audiences_server::runtime::status(400),
+                        &self::types::ValidationErrorResponse {
+                            success: false,
+                            data: ::std::option::Option::None,
+                            error,
+                            trace_id: trace_id.to_string(),
+                        },
+                    )
+                    .unwrap_or_else(|error| {
+                        ::audiences_server::runtime::ApiError::internal()
+                            .with_cause(error)
+                            .into_response(&CONVENTIONS, trace_id)
+                    })
             }
             Self::Unauthorized(error) => {
                 ::audiences_server::runtime::json_response(
-                    ::audiences_server::runtime::status(401),
-                    &self::types::ErrorResponse {
-                        success: false,
-                        data: ::std::option::Option::None,
-                        error,
-                        trace_id: trace_id.to_string(),
-                    },
-                )
+                        ::audiences_server::runtime::status(401),
+                        &self::types::ErrorResponse {
+                            success: false,
+                            data: ::std::option::Option::None,
+                            error,
+                            trace_id: trace_id.to_string(),
+                        },
+                    )
+                    .unwrap_or_else(|error| {
+                        ::audiences_server::runtime::ApiError::internal()
+                            .with_cause(error)
+                            .into_response(&CONVENTIONS, trace_id)
+                    })
             }
         }
     }
 }
-static CREATE_AUDIENCE_ACCOUNT_GROUP_ID_PATTERN: ::audiences_server::runtime::Pattern = ::audiences_server::runtime::Pattern::new(
+static CREATE_AUDIENCE_PATH_ACCOUNT_GROUP_ID_PATTERN: ::audiences_server::runtime::Pattern = ::audiences_server::runtime::Pattern::new(
     "^[0-9a-f]{24}$",
 );
 /// The path parameters of `createAudience`, validated.
@@ -1614,7 +2649,7 @@ impl CreateAudiencePath {
                         min_length: ::std::option::Option::None,
                         max_length: ::std::option::Option::None,
                         pattern: ::std::option::Option::Some(
-                            &CREATE_AUDIENCE_ACCOUNT_GROUP_ID_PATTERN,
+                            &CREATE_AUDIENCE_PATH_ACCOUNT_GROUP_ID_PATTERN,
                         ),
                     },
                 )?
@@ -1644,22 +2679,29 @@ impl CreateAudienceResponse {
         }
     }
     /// The HTTP response of this result: the documented body (in the
-    /// envelope, with `trace_id`) and headers.
+    /// envelope, with `trace_id`, when the document declares one)
+    /// and headers.
     pub fn into_response_with(
         self,
         trace_id: &::audiences_server::runtime::TraceId,
     ) -> ::axum::response::Response {
+        let _ = trace_id;
         match self {
             Self::Created { data, location } => {
                 let mut response = ::audiences_server::runtime::json_response(
-                    ::audiences_server::runtime::status(201),
-                    &self::types::AudienceResponse {
-                        success: true,
-                        data,
-                        error: ::std::option::Option::None,
-                        trace_id: trace_id.to_string(),
-                    },
-                );
+                        ::audiences_server::runtime::status(201),
+                        &self::types::AudienceResponse {
+                            success: true,
+                            data,
+                            error: ::std::option::Option::None,
+                            trace_id: trace_id.to_string(),
+                        },
+                    )
+                    .unwrap_or_else(|error| {
+                        ::audiences_server::runtime::ApiError::internal()
+                            .with_cause(error)
+                            .into_response(&CONVENTIONS, trace_id)
+                    });
                 ::audiences_server::runtime::insert_header(
                     &mut response,
                     "location",
@@ -1669,14 +2711,19 @@ impl CreateAudienceResponse {
             }
             Self::UnprocessableEntity(error) => {
                 ::audiences_server::runtime::json_response(
-                    ::audiences_server::runtime::status(422),
-                    &self::types::ErrorResponse {
-                        success: false,
-                        data: ::std::option::Option::None,
-                        error,
-                        trace_id: trace_id.to_string(),
-                    },
-                )
+                        ::audiences_server::runtime::status(422),
+                        &self::types::ErrorResponse {
+                            success: false,
+                            data: ::std::option::Option::None,
+                            error,
+                            trace_id: trace_id.to_string(),
+                        },
+                    )
+                    .unwrap_or_else(|error| {
+                        ::audiences_server::runtime::ApiError::internal()
+                            .with_cause(error)
+                            .into_response(&CONVENTIONS, trace_id)
+                    })
             }
         }
     }
@@ -1742,11 +2789,13 @@ impl DeleteAudienceResponse {
         }
     }
     /// The HTTP response of this result: the documented body (in the
-    /// envelope, with `trace_id`) and headers.
+    /// envelope, with `trace_id`, when the document declares one)
+    /// and headers.
     pub fn into_response_with(
         self,
         trace_id: &::audiences_server::runtime::TraceId,
     ) -> ::axum::response::Response {
+        let _ = trace_id;
         match self {
             Self::NoContent => {
                 ::audiences_server::runtime::empty_response(
@@ -1755,14 +2804,19 @@ impl DeleteAudienceResponse {
             }
             Self::NotFound(error) => {
                 ::audiences_server::runtime::json_response(
-                    ::audiences_server::runtime::status(404),
-                    &self::types::ErrorResponse {
-                        success: false,
-                        data: ::std::option::Option::None,
-                        error,
-                        trace_id: trace_id.to_string(),
-                    },
-                )
+                        ::audiences_server::runtime::status(404),
+                        &self::types::ErrorResponse {
+                            success: false,
+                            data: ::std::option::Option::None,
+                            error,
+                            trace_id: trace_id.to_string(),
+                        },
+                    )
+                    .unwrap_or_else(|error| {
+                        ::audiences_server::runtime::ApiError::internal()
+                            .with_cause(error)
+                            .into_response(&CONVENTIONS, trace_id)
+                    })
             }
         }
     }
@@ -1828,33 +2882,45 @@ impl UpdateAudienceResponse {
         }
     }
     /// The HTTP response of this result: the documented body (in the
-    /// envelope, with `trace_id`) and headers.
+    /// envelope, with `trace_id`, when the document declares one)
+    /// and headers.
     pub fn into_response_with(
         self,
         trace_id: &::audiences_server::runtime::TraceId,
     ) -> ::axum::response::Response {
+        let _ = trace_id;
         match self {
             Self::Ok(data) => {
                 ::audiences_server::runtime::json_response(
-                    ::audiences_server::runtime::status(200),
-                    &self::types::AudienceResponse {
-                        success: true,
-                        data,
-                        error: ::std::option::Option::None,
-                        trace_id: trace_id.to_string(),
-                    },
-                )
+                        ::audiences_server::runtime::status(200),
+                        &self::types::AudienceResponse {
+                            success: true,
+                            data,
+                            error: ::std::option::Option::None,
+                            trace_id: trace_id.to_string(),
+                        },
+                    )
+                    .unwrap_or_else(|error| {
+                        ::audiences_server::runtime::ApiError::internal()
+                            .with_cause(error)
+                            .into_response(&CONVENTIONS, trace_id)
+                    })
             }
             Self::NotFound(error) => {
                 ::audiences_server::runtime::json_response(
-                    ::audiences_server::runtime::status(404),
-                    &self::types::ErrorResponse {
-                        success: false,
-                        data: ::std::option::Option::None,
-                        error,
-                        trace_id: trace_id.to_string(),
-                    },
-                )
+                        ::audiences_server::runtime::status(404),
+                        &self::types::ErrorResponse {
+                            success: false,
+                            data: ::std::option::Option::None,
+                            error,
+                            trace_id: trace_id.to_string(),
+                        },
+                    )
+                    .unwrap_or_else(|error| {
+                        ::audiences_server::runtime::ApiError::internal()
+                            .with_cause(error)
+                            .into_response(&CONVENTIONS, trace_id)
+                    })
             }
         }
     }
@@ -1883,6 +2949,7 @@ impl MoveAudiencesPath {
                     &::audiences_server::runtime::IntegerRules {
                         minimum: ::std::option::Option::Some(1),
                         maximum: ::std::option::Option::None,
+                        format: ::std::option::Option::Some("int64"),
                     },
                 )?
             },
@@ -1904,11 +2971,14 @@ impl MoveAudiencesQuery {
         Ok(Self {
             mode: {
                 let raw = raw.required("mode")?;
-                ::audiences_server::runtime::parse_named(
+                ::audiences_server::runtime::parse_named::<
+                    self::types::MoveAudiencesMode,
+                >(
                     ::audiences_server::runtime::Location::Query,
                     "mode",
                     raw,
                     "one of `copy`, `move`",
+                    ::audiences_server::runtime::ValueSyntax::Text,
                 )?
             },
         })
@@ -1931,28 +3001,40 @@ impl MoveAudiencesResponse {
         }
     }
     /// The HTTP response of this result: the documented body (in the
-    /// envelope, with `trace_id`) and headers.
+    /// envelope, with `trace_id`, when the document declares one)
+    /// and headers.
     pub fn into_response_with(
         self,
         trace_id: &::audiences_server::runtime::TraceId,
     ) -> ::axum::response::Response {
+        let _ = trace_id;
         match self {
             Self::Accepted(body) => {
                 ::audiences_server::runtime::json_response(
-                    ::audiences_server::runtime::status(202),
-                    &body,
-                )
+                        ::audiences_server::runtime::status(202),
+                        &body,
+                    )
+                    .unwrap_or_else(|error| {
+                        ::audiences_server::runtime::ApiError::internal()
+                            .with_cause(error)
+                            .into_response(&CONVENTIONS, trace_id)
+                    })
             }
             Self::UnprocessableEntity(error) => {
                 ::audiences_server::runtime::json_response(
-                    ::audiences_server::runtime::status(422),
-                    &self::types::ValidationErrorResponse {
-                        success: false,
-                        data: ::std::option::Option::None,
-                        error,
-                        trace_id: trace_id.to_string(),
-                    },
-                )
+                        ::audiences_server::runtime::status(422),
+                        &self::types::ValidationErrorResponse {
+                            success: false,
+                            data: ::std::option::Option::None,
+                            error,
+                            trace_id: trace_id.to_string(),
+                        },
+                    )
+                    .unwrap_or_else(|error| {
+                        ::audiences_server::runtime::ApiError::internal()
+                            .with_cause(error)
+                            .into_response(&CONVENTIONS, trace_id)
+                    })
             }
         }
     }
@@ -1998,13 +3080,13 @@ pub trait AudienceAdminApi: ::audiences_server::runtime::Security {
 }
 /// The axum router of every operation: parameters are validated, the
 /// caller authenticated and authorized, and every answer, failures
-/// included, is the documented JSON envelope with a trace id.
+/// included, is a documented response with a trace id.
 pub fn router<A: AudienceAdminApi>(api: ::std::sync::Arc<A>) -> ::axum::Router {
-    ::audiences_server::runtime::finish_router(routes(api))
+    ::audiences_server::runtime::finish_router(routes(api), &CONVENTIONS)
 }
 /// The routes of every operation without the runtime's fallbacks and
 /// trace middleware: merge other routes into it, then pass the whole
-/// to `finish_router`.
+/// to `finish_router` with [`CONVENTIONS`].
 pub fn routes<A: AudienceAdminApi>(api: ::std::sync::Arc<A>) -> ::axum::Router {
     ::axum::Router::new()
         .route(
@@ -2031,7 +3113,7 @@ async fn handle_list_audiences<A: AudienceAdminApi>(
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
     match serve_list_audiences(&*api, &mut parts, body, &trace_id).await {
         Ok(response) => response,
-        Err(error) => error.into_response_with(&trace_id),
+        Err(error) => error.into_response(&CONVENTIONS, &trace_id),
     }
 }
 async fn serve_list_audiences<A: AudienceAdminApi>(
@@ -2055,17 +3137,15 @@ async fn serve_list_audiences<A: AudienceAdminApi>(
             &["x-request-id"],
         )?,
     )?;
-    let credentials = ::audiences_server::runtime::header_secret(
-            &parts.headers,
-            "x-api-key",
-        )
-        .map(|secret| ::audiences_server::runtime::Credentials {
-            scheme: "apiKey",
-            secret,
-        });
     let (principal, rate_limit) = ::audiences_server::runtime::authorize(
             api,
-            credentials,
+            parts,
+            &[
+                ::audiences_server::runtime::Scheme {
+                    name: "apiKey",
+                    kind: ::audiences_server::runtime::SchemeKind::Header("x-api-key"),
+                },
+            ],
             &["audiences:read"],
             "listAudiences",
             trace_id,
@@ -2090,7 +3170,7 @@ async fn handle_create_audience<A: AudienceAdminApi>(
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
     match serve_create_audience(&*api, &mut parts, body, &trace_id).await {
         Ok(response) => response,
-        Err(error) => error.into_response_with(&trace_id),
+        Err(error) => error.into_response(&CONVENTIONS, &trace_id),
     }
 }
 async fn serve_create_audience<A: AudienceAdminApi>(
@@ -2105,26 +3185,32 @@ async fn serve_create_audience<A: AudienceAdminApi>(
     let path = CreateAudiencePath::from_raw(
         &::audiences_server::runtime::RawParams::path(parts).await?,
     )?;
-    let body = ::audiences_server::runtime::json_body_required::<
-        self::types::NewAudience,
-    >(parts, body)
-        .await?;
-    let credentials = ::audiences_server::runtime::header_secret(
-            &parts.headers,
-            "x-api-key",
-        )
-        .map(|secret| ::audiences_server::runtime::Credentials {
-            scheme: "apiKey",
-            secret,
-        });
     let (principal, rate_limit) = ::audiences_server::runtime::authorize(
             api,
-            credentials,
+            parts,
+            &[
+                ::audiences_server::runtime::Scheme {
+                    name: "apiKey",
+                    kind: ::audiences_server::runtime::SchemeKind::Header("x-api-key"),
+                },
+            ],
             &["audiences:write"],
             "createAudience",
             trace_id,
         )
         .await?;
+    let body = ::audiences_server::runtime::require_body(
+        ::audiences_server::runtime::read_structured::<
+            self::types::NewAudience,
+        >(
+                parts,
+                body,
+                &::audiences_server::runtime::BodyRules {
+                    media_types: &["application/json"],
+                },
+            )
+            .await?,
+    )?;
     let cx = ::audiences_server::runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
@@ -2144,7 +3230,7 @@ async fn handle_delete_audience<A: AudienceAdminApi>(
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
     match serve_delete_audience(&*api, &mut parts, body, &trace_id).await {
         Ok(response) => response,
-        Err(error) => error.into_response_with(&trace_id),
+        Err(error) => error.into_response(&CONVENTIONS, &trace_id),
     }
 }
 async fn serve_delete_audience<A: AudienceAdminApi>(
@@ -2159,17 +3245,15 @@ async fn serve_delete_audience<A: AudienceAdminApi>(
     let path = DeleteAudiencePath::from_raw(
         &::audiences_server::runtime::RawParams::path(parts).await?,
     )?;
-    let credentials = ::audiences_server::runtime::header_secret(
-            &parts.headers,
-            "x-api-key",
-        )
-        .map(|secret| ::audiences_server::runtime::Credentials {
-            scheme: "apiKey",
-            secret,
-        });
     let (principal, rate_limit) = ::audiences_server::runtime::authorize(
             api,
-            credentials,
+            parts,
+            &[
+                ::audiences_server::runtime::Scheme {
+                    name: "apiKey",
+                    kind: ::audiences_server::runtime::SchemeKind::Header("x-api-key"),
+                },
+            ],
             &["audiences:write"],
             "deleteAudience",
             trace_id,
@@ -2194,7 +3278,7 @@ async fn handle_update_audience<A: AudienceAdminApi>(
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
     match serve_update_audience(&*api, &mut parts, body, &trace_id).await {
         Ok(response) => response,
-        Err(error) => error.into_response_with(&trace_id),
+        Err(error) => error.into_response(&CONVENTIONS, &trace_id),
     }
 }
 async fn serve_update_audience<A: AudienceAdminApi>(
@@ -2209,26 +3293,32 @@ async fn serve_update_audience<A: AudienceAdminApi>(
     let path = UpdateAudiencePath::from_raw(
         &::audiences_server::runtime::RawParams::path(parts).await?,
     )?;
-    let body = ::audiences_server::runtime::json_body_required::<
-        self::types::UpdateAudienceBody,
-    >(parts, body)
-        .await?;
-    let credentials = ::audiences_server::runtime::header_secret(
-            &parts.headers,
-            "x-api-key",
-        )
-        .map(|secret| ::audiences_server::runtime::Credentials {
-            scheme: "apiKey",
-            secret,
-        });
     let (principal, rate_limit) = ::audiences_server::runtime::authorize(
             api,
-            credentials,
+            parts,
+            &[
+                ::audiences_server::runtime::Scheme {
+                    name: "apiKey",
+                    kind: ::audiences_server::runtime::SchemeKind::Header("x-api-key"),
+                },
+            ],
             &["audiences:write"],
             "updateAudience",
             trace_id,
         )
         .await?;
+    let body = ::audiences_server::runtime::require_body(
+        ::audiences_server::runtime::read_structured::<
+            self::types::UpdateAudienceBody,
+        >(
+                parts,
+                body,
+                &::audiences_server::runtime::BodyRules {
+                    media_types: &["application/json"],
+                },
+            )
+            .await?,
+    )?;
     let cx = ::audiences_server::runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
@@ -2248,7 +3338,7 @@ async fn handle_move_audiences<A: AudienceAdminApi>(
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
     match serve_move_audiences(&*api, &mut parts, body, &trace_id).await {
         Ok(response) => response,
-        Err(error) => error.into_response_with(&trace_id),
+        Err(error) => error.into_response(&CONVENTIONS, &trace_id),
     }
 }
 async fn serve_move_audiences<A: AudienceAdminApi>(
@@ -2266,11 +3356,20 @@ async fn serve_move_audiences<A: AudienceAdminApi>(
     let query = MoveAudiencesQuery::from_raw(
         &::audiences_server::runtime::RawParams::query(parts),
     )?;
-    let body = ::audiences_server::runtime::json_body::<
+    let principal = ();
+    let rate_limit: ::std::option::Option<
+        ::audiences_server::runtime::RateLimitStatus,
+    > = ::std::option::Option::None;
+    let body = ::audiences_server::runtime::read_structured::<
         self::types::MoveAudiencesBody,
-    >(parts, body, false)
+    >(
+            parts,
+            body,
+            &::audiences_server::runtime::BodyRules {
+                media_types: &["application/json"],
+            },
+        )
         .await?;
-    let (principal, rate_limit) = ((), ::std::option::Option::None);
     let cx = ::audiences_server::runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,

@@ -3,12 +3,80 @@
 
 /// The `info.version` of the document this file was generated from.
 pub const API_VERSION: &str = "1.0.0";
-/// The `operationId` of every operation, in document order.
+/// The `operationId` of every operation served, in document order.
 pub const OPERATION_IDS: &[&str] = &["listAudienceProspects"];
-static LIST_AUDIENCE_PROSPECTS_ACCOUNT_GROUP_ID_PATTERN: crate::runtime::Pattern = crate::runtime::Pattern::new(
+/// The machine codes of the errors this API answers, as the document
+/// declares them (`x-error-codes`), each with its status.
+pub mod error_codes {
+    /// `VALIDATION_ERROR` (400): A parameter or the body broke a rule of this document.
+    pub const VALIDATION_ERROR: &str = "VALIDATION_ERROR";
+    /// `UNAUTHORIZED` (401): The API key is missing, malformed, unknown or revoked.
+    pub const UNAUTHORIZED: &str = "UNAUTHORIZED";
+    /// `FORBIDDEN` (403): The API key lacks a permission the operation needs.
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    /// `NOT_FOUND` (404): No such resource in this account group, or no such route.
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    /// `METHOD_NOT_ALLOWED` (405): The route exists; the method does not.
+    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
+    /// `AUDIENCE_NOT_READY` (409): The audience is still being populated; retry after `Retry-After` seconds.
+    pub const AUDIENCE_NOT_READY: &str = "AUDIENCE_NOT_READY";
+    /// `PAYLOAD_TOO_LARGE` (413): The request body is larger than the server reads.
+    pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+    /// `RATE_LIMITED` (429): The API key is over its rate limit; retry after `Retry-After` seconds.
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    /// `REQUEST_HEADERS_TOO_LARGE` (431): The request headers are larger than the server reads.
+    pub const REQUEST_HEADERS_TOO_LARGE: &str = "REQUEST_HEADERS_TOO_LARGE";
+    /// `INTERNAL_ERROR` (500): A fault of the server, or a request past its time limit; quote the trace id.
+    pub const INTERNAL_ERROR: &str = "INTERNAL_ERROR";
+    /// `UPSTREAM_ERROR` (502): The database (or another upstream) failed or did not answer in time.
+    pub const UPSTREAM_ERROR: &str = "UPSTREAM_ERROR";
+    /// `NOT_READY` (503): The instance cannot serve now (its database does not answer, or it is shutting down).
+    pub const NOT_READY: &str = "NOT_READY";
+    /// Every declared code with its status, in the document's order.
+    pub const ALL: &[(&str, u16)] = &[
+        (VALIDATION_ERROR, 400),
+        (UNAUTHORIZED, 401),
+        (FORBIDDEN, 403),
+        (NOT_FOUND, 404),
+        (METHOD_NOT_ALLOWED, 405),
+        (AUDIENCE_NOT_READY, 409),
+        (PAYLOAD_TOO_LARGE, 413),
+        (RATE_LIMITED, 429),
+        (REQUEST_HEADERS_TOO_LARGE, 431),
+        (INTERNAL_ERROR, 500),
+        (UPSTREAM_ERROR, 502),
+        (NOT_READY, 503),
+    ];
+}
+/// What the runtime follows when it answers by itself: the failure
+/// format (the document's `x-envelope`, or RFC 9457 problem details)
+/// and the code of each runtime failure (from `error_codes`, or the
+/// generator's default for a status the document declares none for).
+pub static CONVENTIONS: crate::runtime::Conventions = crate::runtime::Conventions {
+    failure_format: crate::runtime::FailureFormat::Envelope {
+        success: "success",
+        data: "data",
+        error: "error",
+        trace_id: "traceId",
+    },
+    codes: crate::runtime::RuntimeCodes {
+        validation: error_codes::VALIDATION_ERROR,
+        unauthorized: error_codes::UNAUTHORIZED,
+        forbidden: error_codes::FORBIDDEN,
+        not_found: error_codes::NOT_FOUND,
+        method_not_allowed: error_codes::METHOD_NOT_ALLOWED,
+        payload_too_large: error_codes::PAYLOAD_TOO_LARGE,
+        headers_too_large: error_codes::REQUEST_HEADERS_TOO_LARGE,
+        rate_limited: error_codes::RATE_LIMITED,
+        internal: error_codes::INTERNAL_ERROR,
+        upstream: error_codes::UPSTREAM_ERROR,
+        unavailable: error_codes::NOT_READY,
+    },
+};
+static LIST_AUDIENCE_PROSPECTS_PATH_ACCOUNT_GROUP_ID_PATTERN: crate::runtime::Pattern = crate::runtime::Pattern::new(
     "^[0-9a-fA-F]{24}$",
 );
-static LIST_AUDIENCE_PROSPECTS_AUDIENCE_ID_PATTERN: crate::runtime::Pattern = crate::runtime::Pattern::new(
+static LIST_AUDIENCE_PROSPECTS_PATH_AUDIENCE_ID_PATTERN: crate::runtime::Pattern = crate::runtime::Pattern::new(
     "^[0-9a-fA-F]{24}$",
 );
 /// The path parameters of `listAudienceProspects`, validated.
@@ -36,7 +104,7 @@ impl ListAudienceProspectsPath {
                         min_length: ::std::option::Option::Some(24),
                         max_length: ::std::option::Option::Some(24),
                         pattern: ::std::option::Option::Some(
-                            &LIST_AUDIENCE_PROSPECTS_ACCOUNT_GROUP_ID_PATTERN,
+                            &LIST_AUDIENCE_PROSPECTS_PATH_ACCOUNT_GROUP_ID_PATTERN,
                         ),
                     },
                 )?
@@ -51,7 +119,7 @@ impl ListAudienceProspectsPath {
                         min_length: ::std::option::Option::Some(24),
                         max_length: ::std::option::Option::Some(24),
                         pattern: ::std::option::Option::Some(
-                            &LIST_AUDIENCE_PROSPECTS_AUDIENCE_ID_PATTERN,
+                            &LIST_AUDIENCE_PROSPECTS_PATH_AUDIENCE_ID_PATTERN,
                         ),
                     },
                 )?
@@ -106,6 +174,7 @@ impl ListAudienceProspectsQuery {
                         &crate::runtime::IntegerRules {
                             minimum: ::std::option::Option::Some(1),
                             maximum: ::std::option::Option::Some(100),
+                            format: ::std::option::Option::Some("int32"),
                         },
                     )?
                 }
@@ -162,114 +231,161 @@ impl ListAudienceProspectsResponse {
         }
     }
     /// The HTTP response of this result: the documented body (in the
-    /// envelope, with `trace_id`) and headers.
+    /// envelope, with `trace_id`, when the document declares one)
+    /// and headers.
     pub fn into_response_with(
         self,
         trace_id: &crate::runtime::TraceId,
     ) -> ::axum::response::Response {
+        let _ = trace_id;
         match self {
             Self::Ok(data) => {
                 crate::runtime::json_response(
-                    crate::runtime::status(200),
-                    &::audiences_types::AudienceProspectListSuccessResponse {
-                        success: true,
-                        data,
-                        error: ::std::option::Option::None,
-                        trace_id: trace_id.to_string(),
-                    },
-                )
+                        crate::runtime::status(200),
+                        &::audiences_types::AudienceProspectListSuccessResponse {
+                            success: true,
+                            data,
+                            error: ::std::option::Option::None,
+                            trace_id: trace_id.to_string(),
+                        },
+                    )
+                    .unwrap_or_else(|error| {
+                        crate::runtime::ApiError::internal()
+                            .with_cause(error)
+                            .into_response(&CONVENTIONS, trace_id)
+                    })
             }
             Self::BadRequest(error) => {
                 crate::runtime::json_response(
-                    crate::runtime::status(400),
-                    &::audiences_types::ValidationErrorResponse {
-                        success: false,
-                        data: ::std::option::Option::None,
-                        error,
-                        trace_id: trace_id.to_string(),
-                    },
-                )
+                        crate::runtime::status(400),
+                        &::audiences_types::ValidationErrorResponse {
+                            success: false,
+                            data: ::std::option::Option::None,
+                            error,
+                            trace_id: trace_id.to_string(),
+                        },
+                    )
+                    .unwrap_or_else(|error| {
+                        crate::runtime::ApiError::internal()
+                            .with_cause(error)
+                            .into_response(&CONVENTIONS, trace_id)
+                    })
             }
             Self::Unauthorized(error) => {
                 crate::runtime::json_response(
-                    crate::runtime::status(401),
-                    &::audiences_types::ErrorResponse {
-                        success: false,
-                        data: ::std::option::Option::None,
-                        error,
-                        trace_id: trace_id.to_string(),
-                    },
-                )
+                        crate::runtime::status(401),
+                        &::audiences_types::ErrorResponse {
+                            success: false,
+                            data: ::std::option::Option::None,
+                            error,
+                            trace_id: trace_id.to_string(),
+                        },
+                    )
+                    .unwrap_or_else(|error| {
+                        crate::runtime::ApiError::internal()
+                            .with_cause(error)
+                            .into_response(&CONVENTIONS, trace_id)
+                    })
             }
             Self::Forbidden(error) => {
                 crate::runtime::json_response(
-                    crate::runtime::status(403),
-                    &::audiences_types::ErrorResponse {
-                        success: false,
-                        data: ::std::option::Option::None,
-                        error,
-                        trace_id: trace_id.to_string(),
-                    },
-                )
+                        crate::runtime::status(403),
+                        &::audiences_types::ErrorResponse {
+                            success: false,
+                            data: ::std::option::Option::None,
+                            error,
+                            trace_id: trace_id.to_string(),
+                        },
+                    )
+                    .unwrap_or_else(|error| {
+                        crate::runtime::ApiError::internal()
+                            .with_cause(error)
+                            .into_response(&CONVENTIONS, trace_id)
+                    })
             }
             Self::NotFound(error) => {
                 crate::runtime::json_response(
-                    crate::runtime::status(404),
-                    &::audiences_types::ErrorResponse {
-                        success: false,
-                        data: ::std::option::Option::None,
-                        error,
-                        trace_id: trace_id.to_string(),
-                    },
-                )
+                        crate::runtime::status(404),
+                        &::audiences_types::ErrorResponse {
+                            success: false,
+                            data: ::std::option::Option::None,
+                            error,
+                            trace_id: trace_id.to_string(),
+                        },
+                    )
+                    .unwrap_or_else(|error| {
+                        crate::runtime::ApiError::internal()
+                            .with_cause(error)
+                            .into_response(&CONVENTIONS, trace_id)
+                    })
             }
             Self::Conflict { error, retry_after } => {
                 let mut response = crate::runtime::json_response(
-                    crate::runtime::status(409),
-                    &::audiences_types::ErrorResponse {
-                        success: false,
-                        data: ::std::option::Option::None,
-                        error,
-                        trace_id: trace_id.to_string(),
-                    },
-                );
+                        crate::runtime::status(409),
+                        &::audiences_types::ErrorResponse {
+                            success: false,
+                            data: ::std::option::Option::None,
+                            error,
+                            trace_id: trace_id.to_string(),
+                        },
+                    )
+                    .unwrap_or_else(|error| {
+                        crate::runtime::ApiError::internal()
+                            .with_cause(error)
+                            .into_response(&CONVENTIONS, trace_id)
+                    });
                 crate::runtime::insert_header(&mut response, "retry-after", retry_after);
                 response
             }
             Self::TooManyRequests { error, retry_after } => {
                 let mut response = crate::runtime::json_response(
-                    crate::runtime::status(429),
-                    &::audiences_types::ErrorResponse {
-                        success: false,
-                        data: ::std::option::Option::None,
-                        error,
-                        trace_id: trace_id.to_string(),
-                    },
-                );
+                        crate::runtime::status(429),
+                        &::audiences_types::ErrorResponse {
+                            success: false,
+                            data: ::std::option::Option::None,
+                            error,
+                            trace_id: trace_id.to_string(),
+                        },
+                    )
+                    .unwrap_or_else(|error| {
+                        crate::runtime::ApiError::internal()
+                            .with_cause(error)
+                            .into_response(&CONVENTIONS, trace_id)
+                    });
                 crate::runtime::insert_header(&mut response, "retry-after", retry_after);
                 response
             }
             Self::InternalServerError(error) => {
                 crate::runtime::json_response(
-                    crate::runtime::status(500),
-                    &::audiences_types::ErrorResponse {
-                        success: false,
-                        data: ::std::option::Option::None,
-                        error,
-                        trace_id: trace_id.to_string(),
-                    },
-                )
+                        crate::runtime::status(500),
+                        &::audiences_types::ErrorResponse {
+                            success: false,
+                            data: ::std::option::Option::None,
+                            error,
+                            trace_id: trace_id.to_string(),
+                        },
+                    )
+                    .unwrap_or_else(|error| {
+                        crate::runtime::ApiError::internal()
+                            .with_cause(error)
+                            .into_response(&CONVENTIONS, trace_id)
+                    })
             }
             Self::BadGateway(error) => {
                 crate::runtime::json_response(
-                    crate::runtime::status(502),
-                    &::audiences_types::ErrorResponse {
-                        success: false,
-                        data: ::std::option::Option::None,
-                        error,
-                        trace_id: trace_id.to_string(),
-                    },
-                )
+                        crate::runtime::status(502),
+                        &::audiences_types::ErrorResponse {
+                            success: false,
+                            data: ::std::option::Option::None,
+                            error,
+                            trace_id: trace_id.to_string(),
+                        },
+                    )
+                    .unwrap_or_else(|error| {
+                        crate::runtime::ApiError::internal()
+                            .with_cause(error)
+                            .into_response(&CONVENTIONS, trace_id)
+                    })
             }
         }
     }
@@ -302,13 +418,13 @@ pub trait AudiencesApi: crate::runtime::Security {
 }
 /// The axum router of every operation: parameters are validated, the
 /// caller authenticated and authorized, and every answer, failures
-/// included, is the documented JSON envelope with a trace id.
+/// included, is a documented response with a trace id.
 pub fn router<A: AudiencesApi>(api: ::std::sync::Arc<A>) -> ::axum::Router {
-    crate::runtime::finish_router(routes(api))
+    crate::runtime::finish_router(routes(api), &CONVENTIONS)
 }
 /// The routes of every operation without the runtime's fallbacks and
 /// trace middleware: merge other routes into it, then pass the whole
-/// to `finish_router`.
+/// to `finish_router` with [`CONVENTIONS`].
 pub fn routes<A: AudiencesApi>(api: ::std::sync::Arc<A>) -> ::axum::Router {
     ::axum::Router::new()
         .route(
@@ -325,7 +441,7 @@ async fn handle_list_audience_prospects<A: AudiencesApi>(
     let trace_id = crate::runtime::trace_id_of(&parts);
     match serve_list_audience_prospects(&*api, &mut parts, body, &trace_id).await {
         Ok(response) => response,
-        Err(error) => error.into_response_with(&trace_id),
+        Err(error) => error.into_response(&CONVENTIONS, &trace_id),
     }
 }
 async fn serve_list_audience_prospects<A: AudiencesApi>(
@@ -340,14 +456,15 @@ async fn serve_list_audience_prospects<A: AudiencesApi>(
     let query = ListAudienceProspectsQuery::from_raw(
         &crate::runtime::RawParams::query(parts),
     )?;
-    let credentials = crate::runtime::bearer_secret(&parts.headers)
-        .map(|secret| crate::runtime::Credentials {
-            scheme: "bearerAuth",
-            secret,
-        });
     let (principal, rate_limit) = crate::runtime::authorize(
             api,
-            credentials,
+            parts,
+            &[
+                crate::runtime::Scheme {
+                    name: "bearerAuth",
+                    kind: crate::runtime::SchemeKind::Bearer,
+                },
+            ],
             &["prospects:read"],
             "listAudienceProspects",
             trace_id,

@@ -9,6 +9,7 @@ pub mod store;
 
 use std::sync::Arc;
 
+use audiences_server::CONVENTIONS;
 use audiences_server::runtime::{ApiError, RouterLimits, TraceId, json_response};
 use axum::Extension;
 use axum::http::StatusCode;
@@ -29,6 +30,11 @@ fn envelope(data: serde_json::Value, trace_id: &TraceId) -> Response {
         StatusCode::OK,
         &serde_json::json!({ "success": true, "data": data, "error": null, "traceId": trace_id.as_str() }),
     )
+    .unwrap_or_else(|error| {
+        ApiError::internal()
+            .with_cause(error)
+            .into_response(&CONVENTIONS, trace_id)
+    })
 }
 
 /// The whole application: the generated API routes plus `/healthz`,
@@ -53,12 +59,8 @@ pub fn app<S: Store>(service: Arc<Service<S>>, limits: RouterLimits) -> axum::Ro
                         Ok(()) => envelope(serde_json::json!({ "status": "ready" }), &trace_id),
                         Err(error) => {
                             tracing::warn!(%trace_id, %error, "readiness check failed");
-                            ApiError::new(
-                                StatusCode::SERVICE_UNAVAILABLE,
-                                "NOT_READY",
-                                "the database does not answer",
-                            )
-                            .into_response_with(&trace_id)
+                            ApiError::unavailable("the database does not answer")
+                                .into_response(&CONVENTIONS, &trace_id)
                         }
                     }
                 }
@@ -76,7 +78,11 @@ pub fn app<S: Store>(service: Arc<Service<S>>, limits: RouterLimits) -> axum::Ro
             }),
         )
         .merge(SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::from("/openapi.json")));
-    audiences_server::runtime::finish_router_with(audiences_server::routes(service).merge(operations), limits)
+    audiences_server::runtime::finish_router_with(
+        audiences_server::routes(service).merge(operations),
+        &CONVENTIONS,
+        limits,
+    )
 }
 
 fn serde_yaml_to_json(yaml: &str) -> String {

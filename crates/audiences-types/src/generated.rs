@@ -146,7 +146,8 @@ pub struct ErrorDetail {
     /**Stable machine code: `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`,
 `AUDIENCE_NOT_READY`, `RATE_LIMITED`, `INTERNAL_ERROR`,
 `UPSTREAM_ERROR`, `METHOD_NOT_ALLOWED`, `PAYLOAD_TOO_LARGE`,
-`REQUEST_HEADERS_TOO_LARGE`, or a code added later.
+`REQUEST_HEADERS_TOO_LARGE`, `NOT_READY`, or a code added later
+(clients must accept unknown codes; the list is not an `enum`).
 */
     pub code: ::std::string::String,
     ///Extra context, when there is any.

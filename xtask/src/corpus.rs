@@ -1,0 +1,273 @@
+//! `cargo xtask corpus [DIR]`: the generators on documents nobody here
+//! wrote. Every OpenAPI 3.0 document of DIR becomes a scratch crate under
+//! `target/corpus/` (types, progenitor client and server, its dependencies
+//! written from what the generated code uses), checked by cargo; any
+//! warning of the generated code is a failure. The table says, per
+//! document, what generated, what was skipped and why, and whether it
+//! compiles.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use quote::quote;
+
+use crate::{Skip, client_tokens, deps, format_tokens, server_tokens, spec, types_tokens};
+
+/// What happened to one document.
+pub struct Row {
+    /// The file name.
+    pub document: String,
+    /// Operations in the document.
+    pub operations: usize,
+    /// Operations the server serves.
+    pub served: usize,
+    /// Operations the client has.
+    pub client: usize,
+    /// What was left out.
+    pub skipped: Vec<Skip>,
+    /// `None` when it compiled warning-free; otherwise why not.
+    pub failure: Option<String>,
+    /// Generation and check, in seconds.
+    pub seconds: f64,
+}
+
+impl Row {
+    /// Whether the row fails the run: it does not compile, or the server
+    /// generator left out an operation that uses only JSON. (What
+    /// progenitor refuses for the client is its limit, reported, not ours.)
+    pub fn fails(&self) -> bool {
+        self.failure.is_some()
+            || self
+                .skipped
+                .iter()
+                .any(|skip| skip.json_only && skip.generator == "server")
+    }
+}
+
+fn documents(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|error| format!("cannot read {}: {error}", dir.display()))? {
+        let path = entry.map_err(|error| error.to_string())?.path();
+        if path
+            .extension()
+            .is_some_and(|ext| ext == "json" || ext == "yaml" || ext == "yml")
+        {
+            found.push(path);
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Whether a file is an OpenAPI 3.0 document (others are listed, not checked).
+fn is_openapi_30(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| serde_yaml::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|value| {
+            value
+                .get("openapi")
+                .and_then(|v| v.as_str())
+                .map(|v| v.starts_with("3.0."))
+        })
+        .unwrap_or(false)
+}
+
+fn crate_name(path: &Path) -> String {
+    let stem = path
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let clean: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("corpus-{clean}")
+}
+
+/// Writes the scratch crate of one document; returns its folder and counts.
+fn write_crate(root: &Path, path: &Path) -> Result<(PathBuf, usize, usize, usize, Vec<Skip>), String> {
+    let source = path.display().to_string();
+    let document = spec::normalize(&spec::load(path)?)?;
+    let operations = spec::operations(&document).len();
+    let types = format_tokens(types_tokens(&document)?, &source)?;
+    let (client, mut skipped) = client_tokens(&document, "crate::types")?;
+    let client_count = operations - skipped.len();
+    let client = format_tokens(client, &source)?;
+    let server = server_tokens(
+        &document,
+        quote! { crate::types },
+        quote! { ::audiences_server::runtime },
+    )?;
+    let served = operations - server.skipped.len();
+    skipped.extend(server.skipped);
+    let server = format_tokens(server.tokens, &source)?;
+
+    let name = crate_name(path);
+    let dir = root.join("target/corpus").join(&name);
+    std::fs::create_dir_all(dir.join("src")).map_err(|error| error.to_string())?;
+    let mut lines: Vec<String> = deps::dependency_lines(&format!("{types}\n{client}\n{server}"));
+    lines.push(format!(
+        "audiences-server = {{ path = {:?} }}",
+        root.join("crates/audiences-server").display().to_string()
+    ));
+    lines.sort();
+    lines.dedup();
+    let manifest = format!(
+        "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+         # A scratch crate of `cargo xtask corpus`, not a member of the workspace.\n[workspace]\n\n\
+         [dependencies]\n{}\n",
+        lines.join("\n")
+    );
+    // The lint exceptions of the workspace's own crates, on the mod lines;
+    // progenitor's client imports its `types` module even when every type
+    // is a replacement.
+    let allow = "#[allow(clippy::all, clippy::pedantic, reason = \"generated\")]";
+    let allow_client =
+        "#[allow(clippy::all, clippy::pedantic, unused_imports, reason = \"generated by progenitor\")]";
+    let lib = format!(
+        "//! `{source}`, generated by `cargo xtask corpus`.\n\n\
+         {allow}\npub mod types;\n{allow_client}\npub mod client;\n{allow}\npub mod server;\n"
+    );
+    for (file, contents) in [
+        ("Cargo.toml", manifest),
+        ("src/lib.rs", lib),
+        ("src/types.rs", types),
+        ("src/client.rs", client),
+        ("src/server.rs", server),
+    ] {
+        std::fs::write(dir.join(file), contents).map_err(|error| format!("cannot write {file}: {error}"))?;
+    }
+    // The workspace's lock file, so that the scratch crate resolves to the
+    // versions already built in the shared target folder.
+    std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).map_err(|error| error.to_string())?;
+    Ok((dir, operations, served, client_count, skipped))
+}
+
+/// `cargo check` of a scratch crate: `None` when it compiles without a
+/// warning of its own, else the first messages.
+fn check(root: &Path, dir: &Path) -> Result<Option<String>, String> {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["check", "--quiet", "--message-format", "json", "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", target)
+        .output()
+        .map_err(|error| format!("cannot run cargo check: {error}"))?;
+    let manifest = dir.join("Cargo.toml");
+    let mut problems = Vec::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let ours = message["manifest_path"].as_str().map(Path::new) == Some(manifest.as_path());
+        if message["reason"] == "compiler-message" && ours {
+            let level = message["message"]["level"].as_str().unwrap_or_default();
+            if level == "warning" || level == "error" {
+                let rendered = message["message"]["rendered"].as_str().unwrap_or_default();
+                problems.push(rendered.lines().take(6).collect::<Vec<_>>().join("\n"));
+            }
+        }
+    }
+    if !output.status.success() && problems.is_empty() {
+        problems.push(
+            String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .take(20)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+    }
+    Ok(if problems.is_empty() {
+        None
+    } else {
+        let count = problems.len();
+        problems.truncate(5);
+        Some(format!(
+            "{count} compiler message(s), the first:\n{}",
+            problems.join("\n")
+        ))
+    })
+}
+
+/// Generates and checks every OpenAPI 3.0 document of `dir`.
+pub fn run(root: &Path, dir: &Path) -> Result<Vec<Row>, String> {
+    let mut rows = Vec::new();
+    for path in documents(dir)? {
+        let document = path
+            .file_name()
+            .map(|name| name.to_string_lossy().to_string())
+            .unwrap_or_default();
+        if !is_openapi_30(&path) {
+            println!("{document}: not an OpenAPI 3.0 document, left out");
+            continue;
+        }
+        println!("{document}: generating and checking");
+        let started = Instant::now();
+        let row = match write_crate(root, &path) {
+            Err(error) => Row {
+                document,
+                operations: 0,
+                served: 0,
+                client: 0,
+                skipped: Vec::new(),
+                failure: Some(format!("generation failed: {error}")),
+                seconds: started.elapsed().as_secs_f64(),
+            },
+            Ok((dir, operations, served, client, skipped)) => Row {
+                failure: check(root, &dir)?,
+                document,
+                operations,
+                served,
+                client,
+                skipped,
+                seconds: started.elapsed().as_secs_f64(),
+            },
+        };
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// The table of a run, as Markdown.
+pub fn table(rows: &[Row]) -> String {
+    let mut text = String::from(
+        "| document | operations | server | client | skipped (reasons) | compiles warning-free | seconds |\n\
+         |---|---:|---:|---:|---|---|---:|\n",
+    );
+    for row in rows {
+        let mut reasons: Vec<String> = row
+            .skipped
+            .iter()
+            .map(|skip| format!("{} `{}`: {}", skip.generator, skip.operation, skip.construct))
+            .collect();
+        reasons.sort();
+        let skipped = if reasons.is_empty() {
+            "none".to_owned()
+        } else {
+            format!("{}: {}", reasons.len(), reasons.join("; "))
+        };
+        let compiles = match &row.failure {
+            None => "yes".to_owned(),
+            Some(failure) => format!("**no**: {}", failure.lines().next().unwrap_or_default()),
+        };
+        text.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {:.1} |\n",
+            row.document,
+            row.operations,
+            row.served,
+            row.client,
+            skipped.replace('|', "\\|"),
+            compiles.replace('|', "\\|"),
+            row.seconds
+        ));
+    }
+    text
+}
