@@ -583,6 +583,8 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub filter: ::std::option::Option<Filter>,
         pub ids: ::std::vec::Vec<::uuid::Uuid>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub labels: ::std::vec::Vec<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub order: ::std::option::Option<Order>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -595,6 +597,25 @@ pub mod types {
     impl SearchEcho {
         pub fn builder() -> builder::SearchEcho {
             Default::default()
+        }
+    }
+    ///`SearchLabel`
+    #[derive(
+        ::schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq
+    )]
+    #[serde(untagged)]
+    pub enum SearchLabel {
+        String(::std::string::String),
+        Array(::std::vec::Vec<::std::string::String>),
+    }
+    impl ::std::convert::From<::std::vec::Vec<::std::string::String>> for SearchLabel {
+        fn from(value: ::std::vec::Vec<::std::string::String>) -> Self {
+            Self::Array(value)
         }
     }
     ///`Shape`
@@ -1686,6 +1707,10 @@ pub mod types {
                 ::std::vec::Vec<::uuid::Uuid>,
                 ::std::string::String,
             >,
+            labels: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
             order: ::std::result::Result<
                 ::std::option::Option<super::Order>,
                 ::std::string::String,
@@ -1713,6 +1738,7 @@ pub mod types {
                     body: Ok(Default::default()),
                     filter: Ok(Default::default()),
                     ids: Err("no value supplied for ids".to_string()),
+                    labels: Ok(Default::default()),
                     order: Ok(Default::default()),
                     page: Ok(Default::default()),
                     tag: Err("no value supplied for tag".to_string()),
@@ -1755,6 +1781,18 @@ pub mod types {
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for ids: {e}")
+                    });
+                self
+            }
+            pub fn labels<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.labels = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for labels: {e}")
                     });
                 self
             }
@@ -1828,6 +1866,7 @@ pub mod types {
                     body: value.body?,
                     filter: value.filter?,
                     ids: value.ids?,
+                    labels: value.labels?,
                     order: value.order?,
                     page: value.page?,
                     tag: value.tag?,
@@ -1842,6 +1881,7 @@ pub mod types {
                     body: Ok(value.body),
                     filter: Ok(value.filter),
                     ids: Ok(value.ids),
+                    labels: Ok(value.labels),
                     order: Ok(value.order),
                     page: Ok(value.page),
                     tag: Ok(value.tag),
@@ -4547,6 +4587,8 @@ pub struct SearchQuery {
     pub target: ::std::option::Option<self::types::NameOrId>,
     /// `page`
     pub page: ::std::option::Option<self::types::PageNumber>,
+    /// One label, or several (repeated keys), as a oneOf of a string and an array.
+    pub label: ::std::option::Option<self::types::SearchLabel>,
     /// JSON in a query parameter.
     pub filter: ::std::option::Option<self::types::Filter>,
 }
@@ -4690,6 +4732,15 @@ impl SearchQuery {
                 }
                 ::std::option::Option::None => ::std::option::Option::None,
             },
+            label: ::audiences_server::runtime::parse_named_values::<
+                self::types::SearchLabel,
+            >(
+                ::audiences_server::runtime::Location::Query,
+                "label",
+                &raw.many("label", ::audiences_server::runtime::Separator::Repeat),
+                "a valid SearchLabel",
+                false,
+            )?,
             filter: match raw.one("filter")? {
                 ::std::option::Option::Some(raw) => {
                     ::std::option::Option::Some(

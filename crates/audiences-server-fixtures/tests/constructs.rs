@@ -16,8 +16,8 @@ use audiences_server::runtime::{
 };
 use audiences_server_fixtures::generated_constructs::client::Client;
 use audiences_server_fixtures::generated_constructs::types::{
-    Caller, Circle, CircleKind, Contact, Filter, Formats, LabelSet, Problem, Received, SearchEcho, Shape,
-    ShapeWithArea, Signup, Square, SquareKind,
+    Caller, Circle, CircleKind, Contact, Filter, Formats, LabelSet, Problem, Received, SearchEcho,
+    SearchLabel, Shape, ShapeWithArea, Signup, Square, SquareKind,
 };
 use audiences_server_fixtures::generated_constructs::*;
 use axum::body::Bytes;
@@ -186,6 +186,11 @@ impl ConstructsApi for Fixture {
             tag: query.tag,
             ids: query.ids,
             words: query.words,
+            labels: match query.label {
+                None => Vec::new(),
+                Some(SearchLabel::String(one)) => vec![one],
+                Some(SearchLabel::Array(many)) => many,
+            },
             order: query.order,
             target: query.target.map(|target| target.to_string()),
             page: query.page.map(|page| page.get()),
@@ -1050,6 +1055,20 @@ async fn array_enum_oneof_and_json_parameters_and_a_get_body_are_parsed() {
 
     let (_, _, body, _) = search(&format!("target={ID}"), None).await;
     assert_eq!(body["target"], ID, "the uuid branch of the oneOf");
+    for (query, labels) in [
+        ("label=one", json!(["one"])),
+        ("label=a&label=b&label=c", json!(["a", "b", "c"])),
+        ("", json!([])),
+    ] {
+        let (status, _, body, _) = search(query, None).await;
+        // typify leaves an empty optional array out of the body.
+        let got = body.get("labels").cloned().unwrap_or_else(|| json!([]));
+        assert_eq!(
+            (status, got),
+            (200, labels),
+            "a oneOf of a string and an array: {query}"
+        );
+    }
 
     for (query, needle) in [
         ("order=sideways", "must be one of `newest`, `oldest`"),

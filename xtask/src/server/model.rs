@@ -150,8 +150,19 @@ pub(crate) enum Scalar {
     Named {
         rust: TokenStream,
         expected: String,
-        json: bool,
+        syntax: NamedSyntax,
     },
+}
+
+/// How a parameter of a named schema is read from its raw values.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NamedSyntax {
+    /// One value, as a JSON string (strings, enums, `oneOf`s of them).
+    Text,
+    /// One value, as JSON text (numbers, booleans, `content` parameters).
+    Json,
+    /// A `oneOf` with an array branch: one value or several (repeated keys).
+    TextOrList,
 }
 
 pub(crate) struct BodyModel {
@@ -257,7 +268,7 @@ impl Context<'_> {
     fn named_scalar(&self, reference: &str) -> Result<Scalar, String> {
         let name = ref_name(reference, "schemas")?;
         let target = self.component(name)?;
-        let (expected, json) = match &target.schema_kind {
+        let (expected, syntax) = match &target.schema_kind {
             SchemaKind::Type(Type::String(string)) if !string.enumeration.is_empty() => {
                 let values: Vec<String> = string
                     .enumeration
@@ -265,18 +276,36 @@ impl Context<'_> {
                     .flatten()
                     .map(|value| format!("`{value}`"))
                     .collect();
-                (format!("one of {}", values.join(", ")), false)
+                (format!("one of {}", values.join(", ")), NamedSyntax::Text)
             }
             SchemaKind::Type(Type::Integer(_) | Type::Number(_) | Type::Boolean(_)) => {
-                (format!("a valid {name}"), true)
+                (format!("a valid {name}"), NamedSyntax::Json)
             }
-            _ => (format!("a valid {name}"), false),
+            SchemaKind::OneOf { one_of: branches } | SchemaKind::AnyOf { any_of: branches }
+                if branches.iter().any(|branch| self.is_array(branch)) =>
+            {
+                (format!("a valid {name}"), NamedSyntax::TextOrList)
+            }
+            _ => (format!("a valid {name}"), NamedSyntax::Text),
         };
         Ok(Scalar::Named {
             rust: self.named_type(reference)?,
             expected,
-            json,
+            syntax,
         })
+    }
+
+    fn is_array(&self, schema: &ReferenceOr<Schema>) -> bool {
+        let schema = match schema {
+            ReferenceOr::Item(schema) => Some(schema),
+            ReferenceOr::Reference { reference } => ref_name(reference, "schemas")
+                .ok()
+                .and_then(|name| self.component(name).ok()),
+        };
+        matches!(
+            schema.map(|schema| &schema.schema_kind),
+            Some(SchemaKind::Type(Type::Array(_)))
+        )
     }
 
     fn scalar(&self, schema: &ReferenceOr<Schema>, at: &str) -> Result<Scalar, Unsupported> {
@@ -399,7 +428,7 @@ impl Context<'_> {
                 let scalar = Scalar::Named {
                     rust,
                     expected: "JSON of the documented schema".to_owned(),
-                    json: true,
+                    syntax: NamedSyntax::Json,
                 };
                 (Shape::One(scalar), None)
             }

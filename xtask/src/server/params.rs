@@ -5,7 +5,7 @@
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
-use super::model::{Location, Param, Scalar, Separator, Shape, StringRules};
+use super::model::{Location, NamedSyntax, Param, Scalar, Separator, Shape, StringRules};
 use super::{doc, literal_usize, option_tokens, screaming};
 
 fn location_tokens(rt: &TokenStream, location: Location) -> TokenStream {
@@ -124,8 +124,12 @@ impl Emitter<'_> {
                 }
             }
             Scalar::Boolean => quote! { #rt::parse_boolean(#location, #name, raw) },
-            Scalar::Named { rust, expected, json } => {
-                let syntax = if *json {
+            Scalar::Named {
+                rust,
+                expected,
+                syntax,
+            } => {
+                let syntax = if *syntax == NamedSyntax::Json {
                     quote! { #rt::ValueSyntax::Json }
                 } else {
                     quote! { #rt::ValueSyntax::Text }
@@ -156,6 +160,25 @@ pub(super) fn param_struct(
         let name = &param.name;
         let field_doc = doc(&param.doc);
         match &param.shape {
+            Shape::One(Scalar::Named {
+                rust,
+                expected,
+                syntax: NamedSyntax::TextOrList,
+            }) => {
+                // One value or several: a `oneOf` with an array branch.
+                let location = location_tokens(rt, param.location);
+                let required = param.required;
+                let read = quote! {
+                    #rt::parse_named_values::<#rust>(#location, #name, &raw.many(#name, #rt::Separator::Repeat), #expected, #required)?
+                };
+                if required {
+                    fields.push(quote! { #field_doc pub #field: #rust });
+                    inits.push(quote! { #field: #rt::require_value(#read, #location, #name)? });
+                } else {
+                    fields.push(quote! { #field_doc pub #field: ::std::option::Option<#rust> });
+                    inits.push(quote! { #field: #read });
+                }
+            }
             Shape::One(scalar) => {
                 let rust = scalar_type(scalar);
                 let parse = emitter.parse(param, scalar);

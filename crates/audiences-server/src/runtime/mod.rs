@@ -34,7 +34,7 @@ pub use loopback::{LoopbackServer, serve_loopback};
 pub use params::{Location, RawParams, Separator};
 pub use parse::{
     IntegerRules, NumberRules, StringRules, ValueSyntax, check_items, parse_boolean, parse_from_str,
-    parse_integer, parse_named, parse_number, parse_string,
+    parse_integer, parse_named, parse_named_values, parse_number, parse_string, require_value,
 };
 pub use pattern::Pattern;
 pub use response::{

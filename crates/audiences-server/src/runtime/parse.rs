@@ -188,6 +188,46 @@ pub fn parse_named<T: DeserializeOwned>(
     })
 }
 
+/// Parses a parameter of a named `oneOf` with an array branch from all its
+/// values: one value as a string (then as a list of one), several as a
+/// list. `None` when it is absent (and not `required`).
+pub fn parse_named_values<T: DeserializeOwned>(
+    location: Location,
+    name: &str,
+    values: &[&str],
+    expected: &str,
+    required: bool,
+) -> Result<Option<T>, ApiError> {
+    let list = || {
+        serde_json::Value::Array(
+            values
+                .iter()
+                .map(|value| serde_json::Value::String((*value).to_owned()))
+                .collect(),
+        )
+    };
+    let parsed = match values {
+        [] if required => return Err(invalid(location, name, "is required", None)),
+        [] => return Ok(None),
+        [one] => serde_json::from_value(serde_json::Value::String((*one).to_owned()))
+            .or_else(|_| serde_json::from_value(list())),
+        _ => serde_json::from_value(list()),
+    };
+    parsed.map(Some).map_err(|_| {
+        invalid(
+            location,
+            name,
+            format!("must be {expected}"),
+            values.first().copied(),
+        )
+    })
+}
+
+/// The value of a required parameter parsed by [`parse_named_values`].
+pub fn require_value<T>(value: Option<T>, location: Location, name: &str) -> Result<T, ApiError> {
+    value.ok_or_else(|| invalid(location, name, "is required", None))
+}
+
 /// Checks the number of items of an array parameter.
 pub fn check_items(
     location: Location,
