@@ -476,6 +476,7 @@ async fn limited(uri: &str, extra_header: Option<(&str, String)>) -> (Answer, st
         audiences_server::runtime::RouterLimits {
             request_timeout: std::time::Duration::from_millis(200),
             max_header_bytes: 1024,
+            ..Default::default()
         },
     );
     let mut request = Request::get(uri).header("authorization", "Bearer all");

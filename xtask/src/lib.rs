@@ -3,8 +3,10 @@
 
 pub mod bench;
 pub mod breaking;
+mod client;
 pub mod corpus;
 pub mod deps;
+pub mod examples;
 pub mod load;
 mod process;
 pub mod server;
@@ -219,9 +221,10 @@ pub fn generate_all(root: &Path) -> Result<Generation, String> {
         contents: format_tokens(types_tokens(&document)?, DOCUMENT)?,
     });
     let (client, client_skips) = client_tokens(&document, "audiences_types")?;
+    let extras = client::extras(&document)?;
     outputs.push(Output {
         path: "crates/audiences-client/src/generated.rs".into(),
-        contents: format_tokens(client, DOCUMENT)?,
+        contents: format_tokens(quote! { #client #extras }, DOCUMENT)?,
     });
     let server = server_tokens(&document, quote! { ::audiences_types }, quote! { crate::runtime })?;
     outputs.push(Output {

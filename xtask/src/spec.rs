@@ -576,12 +576,57 @@ fn adapt_for_client(operation: &mut Operation) -> Result<(), String> {
     Ok(())
 }
 
+/// An inline parameter schema without its rules (lengths, patterns,
+/// bounds, item counts): the client leaves them to the server, whose 400
+/// names the parameter, the rule and the value, so that a refusal reads
+/// the same whoever checks it. Types (formats, enums) stay.
+fn without_rules(schema: &mut Schema) {
+    match &mut schema.schema_kind {
+        SchemaKind::Type(Type::String(string)) => {
+            string.pattern = None;
+            string.min_length = None;
+            string.max_length = None;
+        }
+        SchemaKind::Type(Type::Integer(integer)) => {
+            integer.minimum = None;
+            integer.maximum = None;
+            integer.exclusive_minimum = false;
+            integer.exclusive_maximum = false;
+            integer.multiple_of = None;
+        }
+        SchemaKind::Type(Type::Number(number)) => {
+            number.minimum = None;
+            number.maximum = None;
+            number.exclusive_minimum = false;
+            number.exclusive_maximum = false;
+            number.multiple_of = None;
+        }
+        SchemaKind::Type(Type::Array(array)) => {
+            array.min_items = None;
+            array.max_items = None;
+            if let Some(ReferenceOr::Item(items)) = &mut array.items {
+                without_rules(items);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// The view of a normalized document that progenitor accepts, and the
-/// operations left out of it (see [`adapt_for_client`]).
+/// operations left out of it (see [`adapt_for_client`]). Inline parameter
+/// rules are left to the server ([`without_rules`]).
 pub fn client_view(normalized: &OpenAPI) -> Result<(OpenAPI, Vec<Skip>), String> {
     let mut view = normalized.clone();
     let mut skipped = Vec::new();
     for (path, method, operation) in operations_mut(&mut view) {
+        for parameter in &mut operation.parameters {
+            if let ReferenceOr::Item(parameter) = parameter
+                && let ParameterSchemaOrContent::Schema(ReferenceOr::Item(schema)) =
+                    &mut parameter_data_mut(parameter).format
+            {
+                without_rules(schema);
+            }
+        }
         if let Err(construct) = adapt_for_client(operation) {
             skipped.push(Skip {
                 generator: "client",

@@ -265,3 +265,22 @@ fn a_generated_file_that_needs_a_crate_its_crate_lacks_names_the_line_to_add() {
     assert!(text.contains("`uuid1` feature of `schemars`"), "{text}");
     assert!(!text.contains("`serde`"), "serde is declared: {text}");
 }
+
+#[test]
+fn an_example_that_does_not_fit_its_schema_fails_generation_naming_it() {
+    let text = format!(
+        "{HEAD}paths:\n  /a:\n    get:\n      operationId: a\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema: {{$ref: '#/components/schemas/Thing'}}\n              example: {{count: many}}\ncomponents:\n  schemas:\n    Thing:\n      type: object\n      required: [count]\n      properties:\n        count: {{type: integer}}\n"
+    );
+    let error = generate_text(&text).err().expect("refused");
+    assert!(error.contains("#/paths/~1a/get/responses/200"), "{error}");
+    assert!(
+        error.contains("does not fit its schema") && error.contains("integer"),
+        "{error}"
+    );
+    let fitting = text.replace("count: many", "count: 3");
+    let generated = generate_text(&fitting).unwrap();
+    assert!(
+        generated.tokens.to_string().contains("fn from_examples"),
+        "the mock serves it"
+    );
+}

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use audiences_client::{AudiencesClient, Error, RetryPolicy};
+use audiences_client::{AudiencesClient, Certificate, Error, RetryPolicy};
 use clap::{Parser, Subcommand, ValueEnum};
 use futures_util::TryStreamExt;
 
@@ -47,6 +47,10 @@ struct Cli {
     /// Wait up to this many seconds for an audience being populated (409).
     #[arg(long, global = true)]
     wait_until_ready: Option<u64>,
+    /// Also trust the CA certificates of this PEM file for HTTPS (a private CA);
+    /// `SSL_CERT_FILE` replaces the system's roots instead, as for curl.
+    #[arg(long, env = "AUDIENCES_CA_CERT", global = true)]
+    ca_cert: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -74,8 +78,9 @@ struct ListArgs {
     /// The audience id (24 hexadecimal digits).
     #[arg(long)]
     audience: String,
-    /// Prospects per page, 1 to 100 (the API's default is 25).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+    /// Prospects per page (the API checks it: 1 to 100; one page defaults to
+    /// the API's 25, --all to the largest page, 100).
+    #[arg(long)]
     limit: Option<u32>,
     /// Start after this cursor (printed by an earlier page).
     #[arg(long)]
@@ -168,11 +173,27 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Some(seconds) = cli.wait_until_ready {
         policy = policy.wait_until_ready(Duration::from_secs(seconds));
     }
-    let client = AudiencesClient::builder(&cli.base_url)
+    let mut builder = AudiencesClient::builder(&cli.base_url)
         .api_key(key)
         .timeout(Duration::from_secs(cli.timeout.max(1)))
         .user_agent(format!("audiences-cli/{}", env!("CARGO_PKG_VERSION")))
-        .retry(policy)
+        .retry(policy);
+    if let Some(path) = &cli.ca_cert {
+        let pem = std::fs::read(path)
+            .map_err(|error| Failure::usage(format!("cannot read --ca-cert {}: {error}", path.display())))?;
+        let certificates = Certificate::from_pem_bundle(&pem)
+            .map_err(|error| Failure::usage(format!("--ca-cert {} is not PEM: {error}", path.display())))?;
+        if certificates.is_empty() {
+            return Err(Failure::usage(format!(
+                "--ca-cert {} holds no certificate",
+                path.display()
+            )));
+        }
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    let client = builder
         .build()
         .map_err(|error| Failure::usage(error.to_string()))?;
     match cli.command {
@@ -182,17 +203,57 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-fn progress_bar(enabled: bool) -> indicatif::ProgressBar {
-    if !enabled || !std::io::stderr().is_terminal() {
+/// A rate as a person reads it: a whole number, thousands grouped.
+fn whole_rate(per_second: f64) -> String {
+    let whole = per_second.max(0.0).round() as u64;
+    let digits = whole.to_string();
+    let mut grouped = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    format!("{grouped}/s")
+}
+
+/// The export's progress line on a terminal (hidden otherwise).
+fn progress_bar() -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {pos} prospects, {per_sec} ({elapsed})")
+        indicatif::ProgressStyle::with_template("{spinner} {human_pos} prospects, {rate} ({elapsed}) {msg}")
+            .map(|style| {
+                style.with_key(
+                    "rate",
+                    |state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+                        let _ = out.write_str(&whole_rate(state.per_sec()));
+                    },
+                )
+            })
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
+}
+
+/// What a person sees when the export pauses to retry: on the progress
+/// line on a terminal, as a line of its own otherwise.
+fn announce_wait(bar: &indicatif::ProgressBar, error: &Error, wait: Duration) {
+    let seconds = wait.as_secs_f64().ceil() as u64;
+    let reason = match error.status() {
+        Some(429) => "rate limited".to_owned(),
+        Some(status) => format!("HTTP {status}"),
+        None => "no answer".to_owned(),
+    };
+    let message = format!("waiting {seconds} s ({reason}), then retrying");
+    if bar.is_hidden() {
+        eprintln!("{message}");
+    } else {
+        bar.set_message(message);
+    }
 }
 
 async fn list(client: &AudiencesClient, args: ListArgs) -> Result<(), Failure> {
@@ -249,6 +310,9 @@ async fn write_pages(
             .map_err(|error| Failure::io("cannot write the output", error))?;
         return Ok(page.next_cursor);
     }
+    let bar = progress_bar();
+    let announcer = bar.clone();
+    let client = client.on_retry(move |error, wait| announce_wait(&announcer, error, wait));
     let mut walk = client.prospects(args.account_group.clone(), args.audience.clone());
     if let Some(limit) = args.limit {
         walk = walk.page_size(limit);
@@ -256,13 +320,30 @@ async fn write_pages(
     if let Some(cursor) = &args.cursor {
         walk = walk.starting_at(cursor.clone());
     }
-    let bar = progress_bar(true);
     let mut pages = std::pin::pin!(walk.pages());
     while let Some(page) = pages.try_next().await.inspect_err(|_| bar.finish_and_clear())? {
         sink.write_all(&page.items)
             .map_err(|error| Failure::io("cannot write the output", error))?;
         bar.inc(page.items.len() as u64);
+        bar.set_message("");
     }
     bar.finish_and_clear();
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rates_are_whole_numbers_with_grouped_thousands() {
+        for (rate, shown) in [
+            (0.0, "0/s"),
+            (0.4, "0/s"),
+            (999.6, "1,000/s"),
+            (1491.2704, "1,491/s"),
+            (47_000.0, "47,000/s"),
+            (1_234_567.8, "1,234,568/s"),
+        ] {
+            assert_eq!(super::whole_rate(rate), shown);
+        }
+    }
 }

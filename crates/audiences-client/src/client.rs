@@ -3,14 +3,23 @@
 //! progenitor client.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{Stream, TryStreamExt};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use tracing::Instrument;
 
 use crate::error::{self, Error};
+use crate::generated::parameters::LIST_AUDIENCE_PROSPECTS_LIMIT_MAXIMUM;
 use crate::retry::RetryPolicy;
 use crate::types::AudienceProspect;
+
+/// A trusted root certificate (for a private CA): `Certificate::from_pem`.
+pub use reqwest::Certificate;
+
+/// Called before the client waits to retry: the failure, and how long it waits.
+pub type RetryObserver = Arc<dyn Fn(&Error, Duration) + Send + Sync>;
 
 /// The environment variable holding the API key (read by [`AudiencesClient::from_env`]).
 pub const API_KEY_ENV: &str = "AUDIENCES_API_KEY";
@@ -57,6 +66,7 @@ pub struct ClientBuilder {
     timeout: Duration,
     user_agent: Option<String>,
     retry: RetryPolicy,
+    roots: Vec<Certificate>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -68,11 +78,19 @@ impl fmt::Debug for ClientBuilder {
             .field("timeout", &self.timeout)
             .field("user_agent", &self.user_agent)
             .field("retry", &self.retry)
+            .field("extra_roots", &self.roots.len())
             .finish()
     }
 }
 
 impl ClientBuilder {
+    /// Also trusts `certificate` as a root for HTTPS (a private CA), beside
+    /// the platform's roots.
+    pub fn add_root_certificate(mut self, certificate: Certificate) -> Self {
+        self.roots.push(certificate);
+        self
+    }
+
     /// The API key, sent as `Authorization: Bearer …` (marked sensitive).
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(key.into());
@@ -115,7 +133,11 @@ impl ClientBuilder {
         authorization.set_sensitive(true);
         let mut headers = HeaderMap::new();
         headers.insert(AUTHORIZATION, authorization);
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder();
+        for root in self.roots {
+            http = http.add_root_certificate(root);
+        }
+        let http = http
             .default_headers(headers)
             .connect_timeout(self.connect_timeout)
             .timeout(self.timeout)
@@ -128,6 +150,7 @@ impl ClientBuilder {
         Ok(AudiencesClient {
             raw: crate::Client::new_with_client(&base_url, http),
             retry: self.retry,
+            observer: None,
         })
     }
 }
@@ -139,6 +162,7 @@ impl ClientBuilder {
 pub struct AudiencesClient {
     raw: crate::Client,
     retry: RetryPolicy,
+    observer: Option<RetryObserver>,
 }
 
 impl fmt::Debug for AudiencesClient {
@@ -151,13 +175,18 @@ impl fmt::Debug for AudiencesClient {
     }
 }
 
-/// One page of prospects and what came with it.
-#[derive(Debug, Clone, PartialEq)]
+/// One page of prospects and what came with it: every property of the
+/// documented page (`AudienceProspectPage`) and the envelope's `traceId`
+/// (a test compares these fields with the document).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Page {
     /// The prospects, in the audience's order.
     pub items: Vec<AudienceProspect>,
     /// The cursor of the next page; `None` on the last one.
     pub next_cursor: Option<String>,
+    /// Whether another page follows (`next_cursor` is then `Some`).
+    pub has_more: bool,
     /// The request's trace id.
     pub trace_id: String,
 }
@@ -172,6 +201,7 @@ impl AudiencesClient {
             timeout: Duration::from_secs(30),
             user_agent: None,
             retry: RetryPolicy::default(),
+            roots: Vec::new(),
         }
     }
 
@@ -190,14 +220,24 @@ impl AudiencesClient {
     /// The same client with another retry policy.
     pub fn with_retry(&self, policy: RetryPolicy) -> Self {
         Self {
-            raw: self.raw.clone(),
             retry: policy,
+            ..self.clone()
+        }
+    }
+
+    /// The same client, calling `observer` before each wait to retry (with
+    /// the failure and the wait): to tell a person why an export pauses.
+    pub fn on_retry(&self, observer: impl Fn(&Error, Duration) + Send + Sync + 'static) -> Self {
+        Self {
+            observer: Some(Arc::new(observer)),
+            ..self.clone()
         }
     }
 
     /// One page of `audience` in `account_group`: up to `limit` prospects
-    /// (the API's default, 25, when `None`) after `cursor`. Retried
-    /// according to the policy.
+    /// (the API's default when `None`) after `cursor`. Retried according to
+    /// the policy. Parameters are checked by the server, whose 400 names the
+    /// parameter, the rule and the value ([`crate::ErrorCode::ValidationError`]).
     pub async fn list_prospects(
         &self,
         account_group: &str,
@@ -206,29 +246,36 @@ impl AudiencesClient {
         cursor: Option<&str>,
     ) -> Result<Page, Error> {
         self.retry
-            .run(|| async {
-                let mut request = self
-                    .raw
-                    .list_audience_prospects()
-                    .account_group_id(account_group)
-                    .audience_id(audience);
-                if let Some(limit) = limit {
-                    request = request.limit(limit);
-                }
-                if let Some(cursor) = cursor {
-                    request = request.cursor(cursor);
-                }
-                match request.send().await {
-                    Ok(response) => {
-                        let body = response.into_inner();
-                        Ok(Page {
-                            items: body.data.items,
-                            next_cursor: body.data.next_cursor.filter(|_| body.data.has_more),
-                            trace_id: body.trace_id,
-                        })
+            .run(self.observer.as_deref(), |attempt| {
+                let span =
+                    tracing::info_span!("audiences.call", operation = "listAudienceProspects", attempt);
+                async move {
+                    let mut request = self
+                        .raw
+                        .list_audience_prospects()
+                        .account_group_id(account_group)
+                        .audience_id(audience);
+                    if let Some(limit) = limit {
+                        // Larger than the document's type: the server says so.
+                        request = request.limit(i32::try_from(limit).unwrap_or(i32::MAX));
                     }
-                    Err(generated) => Err(error::from_generated(generated).await),
+                    if let Some(cursor) = cursor {
+                        request = request.cursor(cursor);
+                    }
+                    match request.send().await {
+                        Ok(response) => {
+                            let body = response.into_inner();
+                            Ok(Page {
+                                items: body.data.items,
+                                next_cursor: body.data.next_cursor.filter(|_| body.data.has_more),
+                                has_more: body.data.has_more,
+                                trace_id: body.trace_id,
+                            })
+                        }
+                        Err(generated) => Err(error::from_generated(generated).await),
+                    }
                 }
+                .instrument(span)
             })
             .await
     }
@@ -239,16 +286,18 @@ impl AudiencesClient {
             client: self.clone(),
             account_group: account_group.into(),
             audience: audience.into(),
-            page_size: None,
+            page_size: u32::try_from(LIST_AUDIENCE_PROSPECTS_LIMIT_MAXIMUM).ok(),
             cursor: None,
         }
     }
 }
 
 /// Walks an audience: a stream of pages or of prospects, following
-/// `nextCursor` until the last page. One page is held at a time, so memory
-/// stays flat however large the audience; each page is retried according to
-/// the client's policy, and the stream ends after the first error.
+/// `nextCursor` until the last page, in pages of the largest size the
+/// document allows unless told otherwise ([`Prospects::page_size`]). One
+/// page is held at a time, so memory stays flat however large the
+/// audience; each page is retried according to the client's policy, and
+/// the stream ends after the first error.
 #[derive(Debug, Clone)]
 pub struct Prospects {
     client: AudiencesClient,
@@ -259,7 +308,9 @@ pub struct Prospects {
 }
 
 impl Prospects {
-    /// Prospects per request (1 to 100; the API's default is 25).
+    /// Prospects per request (the document allows 1 to
+    /// [`LIST_AUDIENCE_PROSPECTS_LIMIT_MAXIMUM`](crate::parameters::LIST_AUDIENCE_PROSPECTS_LIMIT_MAXIMUM),
+    /// the default of a walk).
     pub fn page_size(mut self, size: u32) -> Self {
         self.page_size = Some(size);
         self

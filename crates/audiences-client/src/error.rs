@@ -4,70 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
+pub use crate::generated::ErrorCode;
 use crate::types::ErrorResponse;
-
-/// The envelope's machine `error.code`, as an enum. Codes the API adds later
-/// arrive as [`ErrorCode::Other`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
-    /// `VALIDATION_ERROR` (400): a parameter is malformed; `details` names it.
-    ValidationError,
-    /// `UNAUTHORIZED` (401): the API key is missing, unknown or revoked.
-    Unauthorized,
-    /// `FORBIDDEN` (403): the key lacks the operation's permission.
-    Forbidden,
-    /// `NOT_FOUND` (404): no such account group or audience for this key.
-    NotFound,
-    /// `AUDIENCE_NOT_READY` (409): a prospecting job is still filling the audience.
-    AudienceNotReady,
-    /// `RATE_LIMITED` (429): slow down; see `retry_after`.
-    RateLimited,
-    /// `INTERNAL_ERROR` (500).
-    Internal,
-    /// `UPSTREAM_ERROR` (502): a dependency of the API failed or timed out.
-    Upstream,
-    /// Any other code, as sent.
-    Other(String),
-}
-
-impl ErrorCode {
-    /// The code as the API spells it.
-    pub fn as_str(&self) -> &str {
-        match self {
-            ErrorCode::ValidationError => "VALIDATION_ERROR",
-            ErrorCode::Unauthorized => "UNAUTHORIZED",
-            ErrorCode::Forbidden => "FORBIDDEN",
-            ErrorCode::NotFound => "NOT_FOUND",
-            ErrorCode::AudienceNotReady => "AUDIENCE_NOT_READY",
-            ErrorCode::RateLimited => "RATE_LIMITED",
-            ErrorCode::Internal => "INTERNAL_ERROR",
-            ErrorCode::Upstream => "UPSTREAM_ERROR",
-            ErrorCode::Other(code) => code,
-        }
-    }
-}
-
-impl From<&str> for ErrorCode {
-    fn from(code: &str) -> Self {
-        match code {
-            "VALIDATION_ERROR" => ErrorCode::ValidationError,
-            "UNAUTHORIZED" => ErrorCode::Unauthorized,
-            "FORBIDDEN" => ErrorCode::Forbidden,
-            "NOT_FOUND" => ErrorCode::NotFound,
-            "AUDIENCE_NOT_READY" => ErrorCode::AudienceNotReady,
-            "RATE_LIMITED" => ErrorCode::RateLimited,
-            "INTERNAL_ERROR" => ErrorCode::Internal,
-            "UPSTREAM_ERROR" => ErrorCode::Upstream,
-            other => ErrorCode::Other(other.to_owned()),
-        }
-    }
-}
-
-impl fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// A failure the API answered in its envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,11 +110,18 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::Transport(error) => {
-                write!(f, "cannot reach the API: {error}")?;
+                let mut text = format!("cannot reach the API: {error}");
                 let mut source = std::error::Error::source(error);
                 while let Some(cause) = source {
-                    write!(f, ": {cause}")?;
+                    text.push_str(&format!(": {cause}"));
                     source = cause.source();
+                }
+                f.write_str(&text)?;
+                if text.contains("certificate") {
+                    f.write_str(
+                        " (the server's TLS certificate is not trusted: add its CA with \
+                         ClientBuilder::add_root_certificate, or name a CA bundle in SSL_CERT_FILE)",
+                    )?;
                 }
                 Ok(())
             }
@@ -274,25 +219,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_round_trip_and_unknown_codes_are_kept() {
-        for code in [
-            "VALIDATION_ERROR",
-            "UNAUTHORIZED",
-            "FORBIDDEN",
-            "NOT_FOUND",
-            "AUDIENCE_NOT_READY",
-            "RATE_LIMITED",
-            "INTERNAL_ERROR",
-            "UPSTREAM_ERROR",
-            "QUOTA_EXCEEDED",
-        ] {
-            assert_eq!(ErrorCode::from(code).as_str(), code);
+    fn every_declared_code_round_trips_with_its_status_and_unknown_codes_are_kept() {
+        let document: serde_json::Value =
+            serde_yaml::from_str(include_str!("../../../openapi/audiences.yaml")).unwrap();
+        let declared =
+            document["components"]["schemas"]["ErrorDetail"]["properties"]["code"]["x-error-codes"]
+                .as_array()
+                .unwrap()
+                .clone();
+        assert!(declared.len() >= 8, "{declared:?}");
+        for entry in &declared {
+            let code = entry["code"].as_str().unwrap();
+            let parsed = ErrorCode::from(code);
+            assert!(!matches!(parsed, ErrorCode::Other(_)), "{code} has a variant");
+            assert_eq!(parsed.as_str(), code);
+            assert_eq!(parsed.status().map(u64::from), entry["status"].as_u64(), "{code}");
         }
         assert_eq!(
             ErrorCode::from("QUOTA_EXCEEDED"),
             ErrorCode::Other("QUOTA_EXCEEDED".into())
         );
-        assert_eq!(ErrorCode::from("AUDIENCE_NOT_READY"), ErrorCode::AudienceNotReady);
+        assert_eq!(ErrorCode::from("QUOTA_EXCEEDED").as_str(), "QUOTA_EXCEEDED");
+        assert_eq!(ErrorCode::Other("X".into()).status(), None);
     }
 
     #[test]

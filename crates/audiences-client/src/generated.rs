@@ -8,191 +8,6 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
-    ///`ListAudienceProspectsAccountGroupId`
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct ListAudienceProspectsAccountGroupId(::std::string::String);
-    impl ::std::ops::Deref for ListAudienceProspectsAccountGroupId {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<ListAudienceProspectsAccountGroupId>
-    for ::std::string::String {
-        fn from(value: ListAudienceProspectsAccountGroupId) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for ListAudienceProspectsAccountGroupId {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 24usize {
-                return Err("longer than 24 characters".into());
-            }
-            if value.chars().count() < 24usize {
-                return Err("shorter than 24 characters".into());
-            }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[0-9a-fA-F]{24}$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[0-9a-fA-F]{24}$\"".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for ListAudienceProspectsAccountGroupId {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String>
-    for ListAudienceProspectsAccountGroupId {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for ListAudienceProspectsAccountGroupId {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
-    ///`ListAudienceProspectsAudienceId`
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct ListAudienceProspectsAudienceId(::std::string::String);
-    impl ::std::ops::Deref for ListAudienceProspectsAudienceId {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<ListAudienceProspectsAudienceId>
-    for ::std::string::String {
-        fn from(value: ListAudienceProspectsAudienceId) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for ListAudienceProspectsAudienceId {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 24usize {
-                return Err("longer than 24 characters".into());
-            }
-            if value.chars().count() < 24usize {
-                return Err("shorter than 24 characters".into());
-            }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[0-9a-fA-F]{24}$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[0-9a-fA-F]{24}$\"".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for ListAudienceProspectsAudienceId {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String>
-    for ListAudienceProspectsAudienceId {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for ListAudienceProspectsAudienceId {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
-    ///`ListAudienceProspectsCursor`
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct ListAudienceProspectsCursor(::std::string::String);
-    impl ::std::ops::Deref for ListAudienceProspectsCursor {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<ListAudienceProspectsCursor> for ::std::string::String {
-        fn from(value: ListAudienceProspectsCursor) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for ListAudienceProspectsCursor {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 512usize {
-                return Err("longer than 512 characters".into());
-            }
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for ListAudienceProspectsCursor {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for ListAudienceProspectsCursor {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for ListAudienceProspectsCursor {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
     /// Error types.
     pub mod error {
         /// Error from a `TryFrom` or `FromStr` implementation.
@@ -388,10 +203,10 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ListAudienceProspects<'a> {
         client: &'a super::Client,
-        account_group_id: Result<types::ListAudienceProspectsAccountGroupId, String>,
-        audience_id: Result<types::ListAudienceProspectsAudienceId, String>,
-        cursor: Result<Option<types::ListAudienceProspectsCursor>, String>,
-        limit: Result<Option<::std::num::NonZeroU32>, String>,
+        account_group_id: Result<::std::string::String, String>,
+        audience_id: Result<::std::string::String, String>,
+        cursor: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<i32>, String>,
     }
     impl<'a> ListAudienceProspects<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -407,52 +222,49 @@ pub mod builder {
         }
         pub fn account_group_id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::ListAudienceProspectsAccountGroupId>,
+            V: std::convert::TryInto<::std::string::String>,
         {
             self.account_group_id = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `ListAudienceProspectsAccountGroupId` for account_group_id failed"
+                    "conversion to `:: std :: string :: String` for account_group_id failed"
                         .to_string()
                 });
             self
         }
         pub fn audience_id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::ListAudienceProspectsAudienceId>,
+            V: std::convert::TryInto<::std::string::String>,
         {
             self.audience_id = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `ListAudienceProspectsAudienceId` for audience_id failed"
+                    "conversion to `:: std :: string :: String` for audience_id failed"
                         .to_string()
                 });
             self
         }
         pub fn cursor<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::ListAudienceProspectsCursor>,
+            V: std::convert::TryInto<::std::string::String>,
         {
             self.cursor = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `ListAudienceProspectsCursor` for cursor failed"
+                    "conversion to `:: std :: string :: String` for cursor failed"
                         .to_string()
                 });
             self
         }
         pub fn limit<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU32>,
+            V: std::convert::TryInto<i32>,
         {
             self.limit = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
-                        .to_string()
-                });
+                .map_err(|_| "conversion to `i32` for limit failed".to_string());
             self
         }
         ///Sends a `GET` request to `/v1/accounts/{accountGroupId}/audiences/{audienceId}/prospects`
@@ -564,4 +376,133 @@ pub mod builder {
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
     pub use self::super::Client;
+}
+/// The machine error codes the document declares (`x-error-codes`).
+pub mod error_codes {
+    /// `VALIDATION_ERROR` (400): A parameter or the body broke a rule of this document.
+    pub const VALIDATION_ERROR: &str = "VALIDATION_ERROR";
+    /// `UNAUTHORIZED` (401): The API key is missing, malformed, unknown or revoked.
+    pub const UNAUTHORIZED: &str = "UNAUTHORIZED";
+    /// `FORBIDDEN` (403): The API key lacks a permission the operation needs.
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    /// `NOT_FOUND` (404): No such resource in this account group, or no such route.
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    /// `METHOD_NOT_ALLOWED` (405): The route exists; the method does not.
+    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
+    /// `AUDIENCE_NOT_READY` (409): The audience is still being populated; retry after `Retry-After` seconds.
+    pub const AUDIENCE_NOT_READY: &str = "AUDIENCE_NOT_READY";
+    /// `PAYLOAD_TOO_LARGE` (413): The request body is larger than the server reads.
+    pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+    /// `RATE_LIMITED` (429): The API key is over its rate limit; retry after `Retry-After` seconds.
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    /// `REQUEST_HEADERS_TOO_LARGE` (431): The request headers are larger than the server reads.
+    pub const REQUEST_HEADERS_TOO_LARGE: &str = "REQUEST_HEADERS_TOO_LARGE";
+    /// `INTERNAL_ERROR` (500): A fault of the server, or a request past its time limit; quote the trace id.
+    pub const INTERNAL_ERROR: &str = "INTERNAL_ERROR";
+    /// `UPSTREAM_ERROR` (502): The database (or another upstream) failed or did not answer in time.
+    pub const UPSTREAM_ERROR: &str = "UPSTREAM_ERROR";
+    /// `NOT_READY` (503): The instance cannot serve now (its database does not answer, or it is shutting down).
+    pub const NOT_READY: &str = "NOT_READY";
+}
+/// The machine `code` of a failure, as the document declares them;
+/// a code added later arrives as [`ErrorCode::Other`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// `VALIDATION_ERROR` (400): A parameter or the body broke a rule of this document.
+    ValidationError,
+    /// `UNAUTHORIZED` (401): The API key is missing, malformed, unknown or revoked.
+    Unauthorized,
+    /// `FORBIDDEN` (403): The API key lacks a permission the operation needs.
+    Forbidden,
+    /// `NOT_FOUND` (404): No such resource in this account group, or no such route.
+    NotFound,
+    /// `METHOD_NOT_ALLOWED` (405): The route exists; the method does not.
+    MethodNotAllowed,
+    /// `AUDIENCE_NOT_READY` (409): The audience is still being populated; retry after `Retry-After` seconds.
+    AudienceNotReady,
+    /// `PAYLOAD_TOO_LARGE` (413): The request body is larger than the server reads.
+    PayloadTooLarge,
+    /// `RATE_LIMITED` (429): The API key is over its rate limit; retry after `Retry-After` seconds.
+    RateLimited,
+    /// `REQUEST_HEADERS_TOO_LARGE` (431): The request headers are larger than the server reads.
+    RequestHeadersTooLarge,
+    /// `INTERNAL_ERROR` (500): A fault of the server, or a request past its time limit; quote the trace id.
+    InternalError,
+    /// `UPSTREAM_ERROR` (502): The database (or another upstream) failed or did not answer in time.
+    UpstreamError,
+    /// `NOT_READY` (503): The instance cannot serve now (its database does not answer, or it is shutting down).
+    NotReady,
+    /// Any other code, as sent.
+    Other(::std::string::String),
+}
+impl ErrorCode {
+    /// The code as the API spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ErrorCode::ValidationError => error_codes::VALIDATION_ERROR,
+            ErrorCode::Unauthorized => error_codes::UNAUTHORIZED,
+            ErrorCode::Forbidden => error_codes::FORBIDDEN,
+            ErrorCode::NotFound => error_codes::NOT_FOUND,
+            ErrorCode::MethodNotAllowed => error_codes::METHOD_NOT_ALLOWED,
+            ErrorCode::AudienceNotReady => error_codes::AUDIENCE_NOT_READY,
+            ErrorCode::PayloadTooLarge => error_codes::PAYLOAD_TOO_LARGE,
+            ErrorCode::RateLimited => error_codes::RATE_LIMITED,
+            ErrorCode::RequestHeadersTooLarge => error_codes::REQUEST_HEADERS_TOO_LARGE,
+            ErrorCode::InternalError => error_codes::INTERNAL_ERROR,
+            ErrorCode::UpstreamError => error_codes::UPSTREAM_ERROR,
+            ErrorCode::NotReady => error_codes::NOT_READY,
+            ErrorCode::Other(code) => code,
+        }
+    }
+    /// The HTTP status the document declares the code with.
+    pub fn status(&self) -> ::std::option::Option<u16> {
+        match self {
+            ErrorCode::ValidationError => ::std::option::Option::Some(400),
+            ErrorCode::Unauthorized => ::std::option::Option::Some(401),
+            ErrorCode::Forbidden => ::std::option::Option::Some(403),
+            ErrorCode::NotFound => ::std::option::Option::Some(404),
+            ErrorCode::MethodNotAllowed => ::std::option::Option::Some(405),
+            ErrorCode::AudienceNotReady => ::std::option::Option::Some(409),
+            ErrorCode::PayloadTooLarge => ::std::option::Option::Some(413),
+            ErrorCode::RateLimited => ::std::option::Option::Some(429),
+            ErrorCode::RequestHeadersTooLarge => ::std::option::Option::Some(431),
+            ErrorCode::InternalError => ::std::option::Option::Some(500),
+            ErrorCode::UpstreamError => ::std::option::Option::Some(502),
+            ErrorCode::NotReady => ::std::option::Option::Some(503),
+            ErrorCode::Other(_) => ::std::option::Option::None,
+        }
+    }
+}
+impl ::std::convert::From<&str> for ErrorCode {
+    fn from(code: &str) -> Self {
+        match code {
+            error_codes::VALIDATION_ERROR => ErrorCode::ValidationError,
+            error_codes::UNAUTHORIZED => ErrorCode::Unauthorized,
+            error_codes::FORBIDDEN => ErrorCode::Forbidden,
+            error_codes::NOT_FOUND => ErrorCode::NotFound,
+            error_codes::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+            error_codes::AUDIENCE_NOT_READY => ErrorCode::AudienceNotReady,
+            error_codes::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+            error_codes::RATE_LIMITED => ErrorCode::RateLimited,
+            error_codes::REQUEST_HEADERS_TOO_LARGE => ErrorCode::RequestHeadersTooLarge,
+            error_codes::INTERNAL_ERROR => ErrorCode::InternalError,
+            error_codes::UPSTREAM_ERROR => ErrorCode::UpstreamError,
+            error_codes::NOT_READY => ErrorCode::NotReady,
+            other => ErrorCode::Other(other.to_owned()),
+        }
+    }
+}
+impl ::std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+/// Bounds and defaults of the document's integer parameters.
+pub mod parameters {
+    /// The `minimum` of the query parameter `limit` of `listAudienceProspects`.
+    pub const LIST_AUDIENCE_PROSPECTS_LIMIT_MINIMUM: i64 = 1;
+    /// The `maximum` of the query parameter `limit` of `listAudienceProspects`.
+    pub const LIST_AUDIENCE_PROSPECTS_LIMIT_MAXIMUM: i64 = 100;
+    /// The `default` of the query parameter `limit` of `listAudienceProspects`.
+    pub const LIST_AUDIENCE_PROSPECTS_LIMIT_DEFAULT: i64 = 25;
 }

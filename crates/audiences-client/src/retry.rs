@@ -46,6 +46,9 @@ impl Default for RetryPolicy {
     }
 }
 
+/// Hears of each wait before it starts: the failure, and the wait.
+pub(crate) type Observer = dyn Fn(&Error, Duration) + Send + Sync;
+
 /// What to do after a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Decision {
@@ -114,19 +117,32 @@ impl RetryPolicy {
         }
     }
 
-    /// Runs `attempt` until it succeeds or the policy gives up.
-    pub(crate) async fn run<T, F, Fut>(&self, mut attempt: F) -> Result<T, Error>
+    /// Runs `attempt` (given its number, from 1) until it succeeds or the
+    /// policy gives up; `observer` hears of each wait before it starts.
+    pub(crate) async fn run<T, F, Fut>(
+        &self,
+        observer: Option<&Observer>,
+        mut attempt: F,
+    ) -> Result<T, Error>
     where
-        F: FnMut() -> Fut,
+        F: FnMut(u32) -> Fut,
         Fut: Future<Output = Result<T, Error>>,
     {
         let started = Instant::now();
         let mut backoff = self.backoff();
+        let mut number = 1;
         loop {
-            match attempt().await {
+            match attempt(number).await {
                 Ok(value) => return Ok(value),
                 Err(error) => match self.decide(&error, &mut backoff, started.elapsed()) {
-                    Decision::RetryAfter(delay) => tokio::time::sleep(delay).await,
+                    Decision::RetryAfter(delay) => {
+                        tracing::debug!(%error, wait_ms = delay.as_millis(), "retrying");
+                        if let Some(observer) = observer {
+                            observer(&error, delay);
+                        }
+                        tokio::time::sleep(delay).await;
+                        number += 1;
+                    }
                     Decision::GiveUp => return Err(error),
                 },
             }
@@ -138,6 +154,7 @@ impl RetryPolicy {
 mod tests {
     use super::*;
     use crate::error::ApiError;
+    use crate::error_codes;
 
     fn api(status: u16, code: &str, retry_after: Option<u64>) -> Error {
         Error::Api(ApiError {
@@ -161,7 +178,7 @@ mod tests {
     fn transient_statuses_back_off_exponentially_then_give_up() {
         let policy = fixed();
         let mut backoff = policy.backoff();
-        let error = api(502, "UPSTREAM_ERROR", None);
+        let error = api(502, error_codes::UPSTREAM_ERROR, None);
         // In whole milliseconds: backon computes in f32.
         let delays: Vec<Option<u128>> = (0..5)
             .map(|_| match policy.decide(&error, &mut backoff, Duration::ZERO) {
@@ -176,11 +193,11 @@ mod tests {
     fn client_errors_are_never_retried() {
         let policy = fixed().wait_until_ready(Duration::from_secs(60));
         for (status, code) in [
-            (400, "VALIDATION_ERROR"),
-            (401, "UNAUTHORIZED"),
-            (403, "FORBIDDEN"),
-            (404, "NOT_FOUND"),
-            (500, "INTERNAL_ERROR"),
+            (400, error_codes::VALIDATION_ERROR),
+            (401, error_codes::UNAUTHORIZED),
+            (403, error_codes::FORBIDDEN),
+            (404, error_codes::NOT_FOUND),
+            (500, error_codes::INTERNAL_ERROR),
         ] {
             let mut backoff = policy.backoff();
             assert_eq!(
@@ -196,12 +213,16 @@ mod tests {
         let policy = fixed();
         let mut backoff = policy.backoff();
         assert_eq!(
-            policy.decide(&api(429, "RATE_LIMITED", Some(3)), &mut backoff, Duration::ZERO),
+            policy.decide(
+                &api(429, error_codes::RATE_LIMITED, Some(3)),
+                &mut backoff,
+                Duration::ZERO
+            ),
             Decision::RetryAfter(Duration::from_secs(3))
         );
         assert_eq!(
             policy.decide(
-                &api(429, "RATE_LIMITED", Some(3_600)),
+                &api(429, error_codes::RATE_LIMITED, Some(3_600)),
                 &mut backoff,
                 Duration::ZERO
             ),
@@ -212,7 +233,7 @@ mod tests {
 
     #[test]
     fn not_ready_waits_only_when_asked_and_until_the_deadline() {
-        let not_ready = api(409, "AUDIENCE_NOT_READY", Some(30));
+        let not_ready = api(409, error_codes::AUDIENCE_NOT_READY, Some(30));
         let mut backoff = fixed().backoff();
         assert_eq!(
             fixed().decide(&not_ready, &mut backoff, Duration::ZERO),

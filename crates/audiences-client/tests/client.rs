@@ -75,6 +75,7 @@ struct Seen {
     query: String,
     authorization: Option<String>,
     user_agent: Option<String>,
+    traceparent: Option<String>,
 }
 
 #[derive(Clone, Default)]
@@ -94,6 +95,7 @@ fn seen(request: &Request) -> Seen {
         query: request.uri().query().unwrap_or_default().to_owned(),
         authorization: header("authorization"),
         user_agent: header("user-agent"),
+        traceparent: header("traceparent"),
     }
 }
 
@@ -159,6 +161,15 @@ async fn sends_the_key_as_bearer_and_never_shows_it() {
     assert_eq!(seen.authorization.as_deref(), Some("Bearer ak_secret_value"));
     assert_eq!(seen.user_agent.as_deref(), Some("my-app/1.2"));
     assert_eq!(seen.query, "limit=2");
+    let traceparent = seen.traceparent.expect("a W3C traceparent is sent");
+    let parts: Vec<&str> = traceparent.split('-').collect();
+    assert_eq!(parts.len(), 4, "{traceparent}");
+    assert_eq!((parts[0], parts[3]), ("00", "01"), "{traceparent}");
+    assert!(parts[1].len() == 32 && parts[2].len() == 16, "{traceparent}");
+    assert!(
+        traceparent.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit()),
+        "{traceparent}"
+    );
     let debug = format!(
         "{client:?} {:?}",
         AudiencesClient::builder(&base).api_key("ak_secret_value")
@@ -192,7 +203,7 @@ async fn retries_are_bounded() {
         .list_prospects(GROUP, AUDIENCE, None, None)
         .await
         .unwrap_err();
-    assert_eq!(error.code(), Some(&ErrorCode::Upstream));
+    assert_eq!(error.code(), Some(&ErrorCode::UpstreamError));
     assert_eq!(
         script.seen.lock().unwrap().len(),
         4,
@@ -208,7 +219,7 @@ async fn client_errors_are_not_retried_and_are_typed() {
         (403, "FORBIDDEN", ErrorCode::Forbidden),
         (404, "NOT_FOUND", ErrorCode::NotFound),
         (409, "AUDIENCE_NOT_READY", ErrorCode::AudienceNotReady),
-        (500, "INTERNAL_ERROR", ErrorCode::Internal),
+        (500, "INTERNAL_ERROR", ErrorCode::InternalError),
     ] {
         let (base, script) = serve(vec![failure(status, code, Some(1)), page(0..1, None)]).await;
         let error = client(&base, fast_retries())
@@ -327,6 +338,60 @@ async fn a_slow_answer_is_a_timeout() {
         "{error:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn the_default_user_agent_names_the_crate_and_version_and_each_request_its_own_trace() {
+    let (base, script) = serve(vec![page(0..1, None), page(0..1, None)]).await;
+    let client = client(&base, fast_retries());
+    client.list_prospects(GROUP, AUDIENCE, None, None).await.unwrap();
+    client.list_prospects(GROUP, AUDIENCE, None, None).await.unwrap();
+    let seen = script.seen.lock().unwrap().clone();
+    assert_eq!(
+        seen[0].user_agent.as_deref(),
+        Some(concat!("audiences-client/", env!("CARGO_PKG_VERSION")))
+    );
+    assert_ne!(
+        seen[0].traceparent, seen[1].traceparent,
+        "a new trace context per request"
+    );
+}
+
+#[tokio::test]
+async fn a_walk_asks_for_the_largest_page_the_document_allows() {
+    let (base, script) = serve(vec![page(0..3, None)]).await;
+    let ids: Vec<_> = client(&base, fast_retries())
+        .prospects(GROUP, AUDIENCE)
+        .items()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 3);
+    let maximum = audiences_client::parameters::LIST_AUDIENCE_PROSPECTS_LIMIT_MAXIMUM;
+    assert_eq!(maximum, 100, "the document's maximum");
+    assert_eq!(script.seen.lock().unwrap()[0].query, format!("limit={maximum}"));
+}
+
+#[tokio::test]
+async fn the_retry_observer_hears_of_each_wait_before_it_starts() {
+    let (base, _) = serve(vec![
+        failure(429, "RATE_LIMITED", Some(0)),
+        failure(502, "UPSTREAM_ERROR", None),
+        page(0..1, None),
+    ])
+    .await;
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&heard);
+    let client = client(&base, fast_retries())
+        .on_retry(move |error, wait| record.lock().unwrap().push((error.status(), wait)));
+    client.list_prospects(GROUP, AUDIENCE, None, None).await.unwrap();
+    let heard = heard.lock().unwrap().clone();
+    let statuses: Vec<Option<u16>> = heard.iter().map(|(status, _)| *status).collect();
+    assert_eq!(statuses, [Some(429), Some(502)]);
+    assert!(
+        heard.iter().all(|(_, wait)| *wait <= Duration::from_millis(20)),
+        "{heard:?}"
+    );
 }
 
 #[tokio::test]

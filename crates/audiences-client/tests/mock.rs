@@ -88,7 +88,7 @@ async fn a_consumer_tests_its_not_ready_handling_against_the_mock() {
     let mock = Arc::new(MockApi::new());
     mock.on_list_audience_prospects(|_| ListAudienceProspectsResponse::Conflict {
         error: ErrorDetail {
-            code: "AUDIENCE_NOT_READY".into(),
+            code: audiences_client::error_codes::AUDIENCE_NOT_READY.into(),
             message: "still populating".into(),
             details: None,
         },
@@ -107,5 +107,52 @@ async fn an_operation_without_an_answer_is_a_500_naming_nothing() {
         .list_prospects(GROUP, AUDIENCE, None, None)
         .await
         .unwrap_err();
-    assert_eq!(error.code(), Some(&ErrorCode::Internal));
+    assert_eq!(error.code(), Some(&ErrorCode::InternalError));
+}
+
+/// A Prism-like mock in one line: each operation answers the document's
+/// own example, for its first success or for the status asked for.
+#[tokio::test]
+async fn a_mock_from_the_documents_examples_answers_them() {
+    let document = audiences_tests::document();
+    let responses = &document["paths"]["/v1/accounts/{accountGroupId}/audiences/{audienceId}/prospects"]["get"]
+        ["responses"];
+    let mock = Arc::new(MockApi::from_examples());
+    let (client, _server) = client_for(Arc::clone(&mock)).await;
+    let page = client.list_prospects(GROUP, AUDIENCE, None, None).await.unwrap();
+    let documented = &responses["200"]["content"]["application/json"]["example"]["data"];
+    assert_eq!(serde_json::to_value(&page.items).unwrap(), documented["items"]);
+    assert_eq!(page.has_more, documented["hasMore"].as_bool().unwrap());
+
+    mock.on_list_audience_prospects_example(409).unwrap();
+    let error = client
+        .list_prospects(GROUP, AUDIENCE, None, None)
+        .await
+        .unwrap_err();
+    let example = &responses["409"]["content"]["application/json"]["example"]["error"];
+    assert_eq!(
+        error.api().map(|api| api.message.as_str()),
+        example["message"].as_str()
+    );
+    let retry_after = document["components"]["headers"]["Retry-After"]["example"].as_u64();
+    assert_eq!(
+        error.retry_after().map(|after| after.as_secs()),
+        retry_after,
+        "the header's example"
+    );
+
+    for status in ["400", "401", "403", "404", "429", "500", "502"] {
+        let code: u16 = status.parse().unwrap();
+        mock.on_list_audience_prospects_example(code).unwrap();
+        let error = client
+            .list_prospects(GROUP, AUDIENCE, None, None)
+            .await
+            .unwrap_err();
+        assert_eq!(error.status(), Some(code));
+    }
+    let missing = mock.on_list_audience_prospects_example(418).err().unwrap();
+    assert_eq!(
+        missing.to_string(),
+        "the document has no example of `listAudienceProspects`'s response 418"
+    );
 }

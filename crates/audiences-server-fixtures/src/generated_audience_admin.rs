@@ -1362,176 +1362,6 @@ pub mod client {
     /// Types used as operation parameters and responses.
     #[allow(clippy::all)]
     pub mod types {
-        ///`CreateAudienceAccountGroupId`
-        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-        #[serde(transparent)]
-        pub struct CreateAudienceAccountGroupId(::std::string::String);
-        impl ::std::ops::Deref for CreateAudienceAccountGroupId {
-            type Target = ::std::string::String;
-            fn deref(&self) -> &::std::string::String {
-                &self.0
-            }
-        }
-        impl ::std::convert::From<CreateAudienceAccountGroupId>
-        for ::std::string::String {
-            fn from(value: CreateAudienceAccountGroupId) -> Self {
-                value.0
-            }
-        }
-        impl ::std::str::FromStr for CreateAudienceAccountGroupId {
-            type Err = self::error::ConversionError;
-            fn from_str(
-                value: &str,
-            ) -> ::std::result::Result<Self, self::error::ConversionError> {
-                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-                { ::regress::Regex::new("^[0-9a-f]{24}$").unwrap() });
-                if PATTERN.find(value).is_none() {
-                    return Err("doesn't match pattern \"^[0-9a-f]{24}$\"".into());
-                }
-                Ok(Self(value.to_string()))
-            }
-        }
-        impl ::std::convert::TryFrom<&str> for CreateAudienceAccountGroupId {
-            type Error = self::error::ConversionError;
-            fn try_from(
-                value: &str,
-            ) -> ::std::result::Result<Self, self::error::ConversionError> {
-                value.parse()
-            }
-        }
-        impl ::std::convert::TryFrom<::std::string::String>
-        for CreateAudienceAccountGroupId {
-            type Error = self::error::ConversionError;
-            fn try_from(
-                value: ::std::string::String,
-            ) -> ::std::result::Result<Self, self::error::ConversionError> {
-                value.parse()
-            }
-        }
-        impl<'de> ::serde::Deserialize<'de> for CreateAudienceAccountGroupId {
-            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-            where
-                D: ::serde::Deserializer<'de>,
-            {
-                ::std::string::String::deserialize(deserializer)?
-                    .parse()
-                    .map_err(|e: self::error::ConversionError| {
-                        <D::Error as ::serde::de::Error>::custom(e.to_string())
-                    })
-            }
-        }
-        ///`ListAudiencesAccountGroupId`
-        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-        #[serde(transparent)]
-        pub struct ListAudiencesAccountGroupId(::std::string::String);
-        impl ::std::ops::Deref for ListAudiencesAccountGroupId {
-            type Target = ::std::string::String;
-            fn deref(&self) -> &::std::string::String {
-                &self.0
-            }
-        }
-        impl ::std::convert::From<ListAudiencesAccountGroupId>
-        for ::std::string::String {
-            fn from(value: ListAudiencesAccountGroupId) -> Self {
-                value.0
-            }
-        }
-        impl ::std::str::FromStr for ListAudiencesAccountGroupId {
-            type Err = self::error::ConversionError;
-            fn from_str(
-                value: &str,
-            ) -> ::std::result::Result<Self, self::error::ConversionError> {
-                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-                { ::regress::Regex::new("^[0-9a-f]{24}$").unwrap() });
-                if PATTERN.find(value).is_none() {
-                    return Err("doesn't match pattern \"^[0-9a-f]{24}$\"".into());
-                }
-                Ok(Self(value.to_string()))
-            }
-        }
-        impl ::std::convert::TryFrom<&str> for ListAudiencesAccountGroupId {
-            type Error = self::error::ConversionError;
-            fn try_from(
-                value: &str,
-            ) -> ::std::result::Result<Self, self::error::ConversionError> {
-                value.parse()
-            }
-        }
-        impl ::std::convert::TryFrom<::std::string::String>
-        for ListAudiencesAccountGroupId {
-            type Error = self::error::ConversionError;
-            fn try_from(
-                value: ::std::string::String,
-            ) -> ::std::result::Result<Self, self::error::ConversionError> {
-                value.parse()
-            }
-        }
-        impl<'de> ::serde::Deserialize<'de> for ListAudiencesAccountGroupId {
-            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-            where
-                D: ::serde::Deserializer<'de>,
-            {
-                ::std::string::String::deserialize(deserializer)?
-                    .parse()
-                    .map_err(|e: self::error::ConversionError| {
-                        <D::Error as ::serde::de::Error>::custom(e.to_string())
-                    })
-            }
-        }
-        ///`ListAudiencesXRequestId`
-        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-        #[serde(transparent)]
-        pub struct ListAudiencesXRequestId(::std::string::String);
-        impl ::std::ops::Deref for ListAudiencesXRequestId {
-            type Target = ::std::string::String;
-            fn deref(&self) -> &::std::string::String {
-                &self.0
-            }
-        }
-        impl ::std::convert::From<ListAudiencesXRequestId> for ::std::string::String {
-            fn from(value: ListAudiencesXRequestId) -> Self {
-                value.0
-            }
-        }
-        impl ::std::str::FromStr for ListAudiencesXRequestId {
-            type Err = self::error::ConversionError;
-            fn from_str(
-                value: &str,
-            ) -> ::std::result::Result<Self, self::error::ConversionError> {
-                if value.chars().count() < 4usize {
-                    return Err("shorter than 4 characters".into());
-                }
-                Ok(Self(value.to_string()))
-            }
-        }
-        impl ::std::convert::TryFrom<&str> for ListAudiencesXRequestId {
-            type Error = self::error::ConversionError;
-            fn try_from(
-                value: &str,
-            ) -> ::std::result::Result<Self, self::error::ConversionError> {
-                value.parse()
-            }
-        }
-        impl ::std::convert::TryFrom<::std::string::String> for ListAudiencesXRequestId {
-            type Error = self::error::ConversionError;
-            fn try_from(
-                value: ::std::string::String,
-            ) -> ::std::result::Result<Self, self::error::ConversionError> {
-                value.parse()
-            }
-        }
-        impl<'de> ::serde::Deserialize<'de> for ListAudiencesXRequestId {
-            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-            where
-                D: ::serde::Deserializer<'de>,
-            {
-                ::std::string::String::deserialize(deserializer)?
-                    .parse()
-                    .map_err(|e: self::error::ConversionError| {
-                        <D::Error as ::serde::de::Error>::custom(e.to_string())
-                    })
-            }
-        }
         /// Error types.
         pub mod error {
             /// Error from a `TryFrom` or `FromStr` implementation.
@@ -1709,7 +1539,7 @@ let response = client.move_audiences()
         #[derive(Debug, Clone)]
         pub struct ListAudiences<'a> {
             client: &'a super::Client,
-            account_group_id: Result<types::ListAudiencesAccountGroupId, String>,
+            account_group_id: Result<::std::string::String, String>,
             include_empty: Result<Option<bool>, String>,
             min_score: Result<Option<f64>, String>,
             status: Result<
@@ -1721,7 +1551,7 @@ let response = client.move_audiences()
                 String,
             >,
             tag: Result<Option<::std::vec::Vec<::std::string::String>>, String>,
-            x_request_id: Result<types::ListAudiencesXRequestId, String>,
+            x_request_id: Result<::std::string::String, String>,
         }
         impl<'a> ListAudiences<'a> {
             pub fn new(client: &'a super::Client) -> Self {
@@ -1739,12 +1569,12 @@ let response = client.move_audiences()
             }
             pub fn account_group_id<V>(mut self, value: V) -> Self
             where
-                V: std::convert::TryInto<types::ListAudiencesAccountGroupId>,
+                V: std::convert::TryInto<::std::string::String>,
             {
                 self.account_group_id = value
                     .try_into()
                     .map_err(|_| {
-                        "conversion to `ListAudiencesAccountGroupId` for account_group_id failed"
+                        "conversion to `:: std :: string :: String` for account_group_id failed"
                             .to_string()
                     });
                 self
@@ -1803,12 +1633,12 @@ let response = client.move_audiences()
             }
             pub fn x_request_id<V>(mut self, value: V) -> Self
             where
-                V: std::convert::TryInto<types::ListAudiencesXRequestId>,
+                V: std::convert::TryInto<::std::string::String>,
             {
                 self.x_request_id = value
                     .try_into()
                     .map_err(|_| {
-                        "conversion to `ListAudiencesXRequestId` for x_request_id failed"
+                        "conversion to `:: std :: string :: String` for x_request_id failed"
                             .to_string()
                     });
                 self
@@ -1902,7 +1732,7 @@ let response = client.move_audiences()
         #[derive(Debug, Clone)]
         pub struct CreateAudience<'a> {
             client: &'a super::Client,
-            account_group_id: Result<types::CreateAudienceAccountGroupId, String>,
+            account_group_id: Result<::std::string::String, String>,
             body: Result<crate::generated_audience_admin::types::NewAudience, String>,
         }
         impl<'a> CreateAudience<'a> {
@@ -1917,12 +1747,12 @@ let response = client.move_audiences()
             }
             pub fn account_group_id<V>(mut self, value: V) -> Self
             where
-                V: std::convert::TryInto<types::CreateAudienceAccountGroupId>,
+                V: std::convert::TryInto<::std::string::String>,
             {
                 self.account_group_id = value
                     .try_into()
                     .map_err(|_| {
-                        "conversion to `CreateAudienceAccountGroupId` for account_group_id failed"
+                        "conversion to `:: std :: string :: String` for account_group_id failed"
                             .to_string()
                     });
                 self
@@ -2213,7 +2043,7 @@ let response = client.move_audiences()
         #[derive(Debug, Clone)]
         pub struct MoveAudiences<'a> {
             client: &'a super::Client,
-            folder_id: Result<::std::num::NonZeroU64, String>,
+            folder_id: Result<i64, String>,
             mode: Result<
                 crate::generated_audience_admin::types::MoveAudiencesMode,
                 String,
@@ -2234,14 +2064,11 @@ let response = client.move_audiences()
             }
             pub fn folder_id<V>(mut self, value: V) -> Self
             where
-                V: std::convert::TryInto<::std::num::NonZeroU64>,
+                V: std::convert::TryInto<i64>,
             {
                 self.folder_id = value
                     .try_into()
-                    .map_err(|_| {
-                        "conversion to `:: std :: num :: NonZeroU64` for folder_id failed"
-                            .to_string()
-                    });
+                    .map_err(|_| "conversion to `i64` for folder_id failed".to_string());
                 self
             }
             pub fn mode<V>(mut self, value: V) -> Self
@@ -3480,10 +3307,100 @@ pub mod mock {
             }
         }
     }
+    /// The document's own examples, as each operation's results.
+    pub mod examples {
+        #[allow(unused_imports)]
+        use super::super::*;
+        /// The document's example of `listAudiences`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn list_audiences(
+            status: u16,
+        ) -> ::std::option::Option<ListAudiencesResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                _ => ::std::option::Option::None,
+            }
+        }
+        /// The document's example of `createAudience`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn create_audience(
+            status: u16,
+        ) -> ::std::option::Option<CreateAudienceResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                _ => ::std::option::Option::None,
+            }
+        }
+        /// The document's example of `deleteAudience`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn delete_audience(
+            status: u16,
+        ) -> ::std::option::Option<DeleteAudienceResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                204 => ::std::option::Option::Some(DeleteAudienceResponse::NoContent),
+                _ => ::std::option::Option::None,
+            }
+        }
+        /// The document's example of `updateAudience`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn update_audience(
+            status: u16,
+        ) -> ::std::option::Option<UpdateAudienceResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                _ => ::std::option::Option::None,
+            }
+        }
+        /// The document's example of `moveAudiences`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn move_audiences(
+            status: u16,
+        ) -> ::std::option::Option<MoveAudiencesResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                _ => ::std::option::Option::None,
+            }
+        }
+    }
+    /// An operation and status the document gives a body but no example.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct MissingExample {
+        /// The `operationId`.
+        pub operation: &'static str,
+        /// The status asked for.
+        pub status: u16,
+    }
+    impl ::std::fmt::Display for MissingExample {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            write!(
+                f, "the document has no example of `{}`'s response {}", self.operation,
+                self.status
+            )
+        }
+    }
+    impl ::std::error::Error for MissingExample {}
     impl MockApi {
         /// A mock with no answers set.
         pub fn new() -> Self {
             Self::default()
+        }
+        /// A mock answering every operation with the document's
+        /// own example of its first success response (of its
+        /// first response, when no success has one), as a Prism
+        /// mock would; `on_…_example(status)` picks another
+        /// status, `on_…` sets a closure.
+        pub fn from_examples() -> Self {
+            let mock = Self::new();
+            let _ = mock.on_delete_audience_example(204);
+            mock
+        }
+        /// Answers every `listAudiences` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_list_audiences_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::list_audiences(status)
+                .ok_or(MissingExample {
+                    operation: "listAudiences",
+                    status,
+                })?;
+            ::std::result::Result::Ok(self.on_list_audiences(move |_| response.clone()))
         }
         /// The `listAudiences` requests the mock answered, in order.
         pub fn list_audiences_calls(&self) -> ::std::vec::Vec<ListAudiencesCall> {
@@ -3515,6 +3432,18 @@ pub mod mock {
             );
             self
         }
+        /// Answers every `createAudience` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_create_audience_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::create_audience(status)
+                .ok_or(MissingExample {
+                    operation: "createAudience",
+                    status,
+                })?;
+            ::std::result::Result::Ok(self.on_create_audience(move |_| response.clone()))
+        }
         /// The `createAudience` requests the mock answered, in order.
         pub fn create_audience_calls(&self) -> ::std::vec::Vec<CreateAudienceCall> {
             self.calls
@@ -3544,6 +3473,18 @@ pub mod mock {
                 ::std::boxed::Box::new(handler),
             );
             self
+        }
+        /// Answers every `deleteAudience` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_delete_audience_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::delete_audience(status)
+                .ok_or(MissingExample {
+                    operation: "deleteAudience",
+                    status,
+                })?;
+            ::std::result::Result::Ok(self.on_delete_audience(move |_| response.clone()))
         }
         /// The `deleteAudience` requests the mock answered, in order.
         pub fn delete_audience_calls(&self) -> ::std::vec::Vec<DeleteAudienceCall> {
@@ -3575,6 +3516,18 @@ pub mod mock {
             );
             self
         }
+        /// Answers every `updateAudience` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_update_audience_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::update_audience(status)
+                .ok_or(MissingExample {
+                    operation: "updateAudience",
+                    status,
+                })?;
+            ::std::result::Result::Ok(self.on_update_audience(move |_| response.clone()))
+        }
         /// The `updateAudience` requests the mock answered, in order.
         pub fn update_audience_calls(&self) -> ::std::vec::Vec<UpdateAudienceCall> {
             self.calls
@@ -3604,6 +3557,18 @@ pub mod mock {
                 ::std::boxed::Box::new(handler),
             );
             self
+        }
+        /// Answers every `moveAudiences` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_move_audiences_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::move_audiences(status)
+                .ok_or(MissingExample {
+                    operation: "moveAudiences",
+                    status,
+                })?;
+            ::std::result::Result::Ok(self.on_move_audiences(move |_| response.clone()))
         }
         /// The `moveAudiences` requests the mock answered, in order.
         pub fn move_audiences_calls(&self) -> ::std::vec::Vec<MoveAudiencesCall> {

@@ -2126,65 +2126,6 @@ pub mod client {
     /// Types used as operation parameters and responses.
     #[allow(clippy::all)]
     pub mod types {
-        ///`PutLabelsName`
-        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-        #[serde(transparent)]
-        pub struct PutLabelsName(::std::string::String);
-        impl ::std::ops::Deref for PutLabelsName {
-            type Target = ::std::string::String;
-            fn deref(&self) -> &::std::string::String {
-                &self.0
-            }
-        }
-        impl ::std::convert::From<PutLabelsName> for ::std::string::String {
-            fn from(value: PutLabelsName) -> Self {
-                value.0
-            }
-        }
-        impl ::std::str::FromStr for PutLabelsName {
-            type Err = self::error::ConversionError;
-            fn from_str(
-                value: &str,
-            ) -> ::std::result::Result<Self, self::error::ConversionError> {
-                if value.chars().count() > 32usize {
-                    return Err("longer than 32 characters".into());
-                }
-                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-                { ::regress::Regex::new("^[a-z][a-z0-9-]*$").unwrap() });
-                if PATTERN.find(value).is_none() {
-                    return Err("doesn't match pattern \"^[a-z][a-z0-9-]*$\"".into());
-                }
-                Ok(Self(value.to_string()))
-            }
-        }
-        impl ::std::convert::TryFrom<&str> for PutLabelsName {
-            type Error = self::error::ConversionError;
-            fn try_from(
-                value: &str,
-            ) -> ::std::result::Result<Self, self::error::ConversionError> {
-                value.parse()
-            }
-        }
-        impl ::std::convert::TryFrom<::std::string::String> for PutLabelsName {
-            type Error = self::error::ConversionError;
-            fn try_from(
-                value: ::std::string::String,
-            ) -> ::std::result::Result<Self, self::error::ConversionError> {
-                value.parse()
-            }
-        }
-        impl<'de> ::serde::Deserialize<'de> for PutLabelsName {
-            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-            where
-                D: ::serde::Deserializer<'de>,
-            {
-                ::std::string::String::deserialize(deserializer)?
-                    .parse()
-                    .map_err(|e: self::error::ConversionError| {
-                        <D::Error as ::serde::de::Error>::custom(e.to_string())
-                    })
-            }
-        }
         /// Error types.
         pub mod error {
             /// Error from a `TryFrom` or `FromStr` implementation.
@@ -2526,7 +2467,7 @@ let response = client.stream_events()
             total: Result<u64, String>,
             v4: Result<::std::net::Ipv4Addr, String>,
             v6: Result<::std::net::Ipv6Addr, String>,
-            x_attempt: Result<Option<::std::num::NonZeroU32>, String>,
+            x_attempt: Result<Option<i32>, String>,
             x_correlation_id: Result<::uuid::Uuid, String>,
         }
         impl<'a> EchoFormats<'a> {
@@ -2734,15 +2675,12 @@ let response = client.stream_events()
             }
             pub fn x_attempt<V>(mut self, value: V) -> Self
             where
-                V: std::convert::TryInto<::std::num::NonZeroU32>,
+                V: std::convert::TryInto<i32>,
             {
                 self.x_attempt = value
                     .try_into()
                     .map(Some)
-                    .map_err(|_| {
-                        "conversion to `:: std :: num :: NonZeroU32` for x_attempt failed"
-                            .to_string()
-                    });
+                    .map_err(|_| "conversion to `i32` for x_attempt failed".to_string());
                 self
             }
             pub fn x_correlation_id<V>(mut self, value: V) -> Self
@@ -3251,7 +3189,7 @@ let response = client.stream_events()
         #[derive(Debug, Clone)]
         pub struct PutLabels<'a> {
             client: &'a super::Client,
-            name: Result<types::PutLabelsName, String>,
+            name: Result<::std::string::String, String>,
             body: Result<
                 ::std::collections::HashMap<
                     ::std::string::String,
@@ -3270,12 +3208,13 @@ let response = client.stream_events()
             }
             pub fn name<V>(mut self, value: V) -> Self
             where
-                V: std::convert::TryInto<types::PutLabelsName>,
+                V: std::convert::TryInto<::std::string::String>,
             {
                 self.name = value
                     .try_into()
                     .map_err(|_| {
-                        "conversion to `PutLabelsName` for name failed".to_string()
+                        "conversion to `:: std :: string :: String` for name failed"
+                            .to_string()
                     });
                 self
             }
@@ -6456,10 +6395,195 @@ pub mod mock {
             }
         }
     }
+    /// The document's own examples, as each operation's results.
+    pub mod examples {
+        #[allow(unused_imports)]
+        use super::super::*;
+        /// The document's example of `echoFormats`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn echo_formats(status: u16) -> ::std::option::Option<EchoFormatsResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                _ => ::std::option::Option::None,
+            }
+        }
+        /// The document's example of `roundTripFormats`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn round_trip_formats(
+            status: u16,
+        ) -> ::std::option::Option<RoundTripFormatsResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                _ => ::std::option::Option::None,
+            }
+        }
+        /// The document's example of `createShape`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn create_shape(status: u16) -> ::std::option::Option<CreateShapeResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                _ => ::std::option::Option::None,
+            }
+        }
+        /// The document's example of `measure-shapes`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn measure_shapes(
+            status: u16,
+        ) -> ::std::option::Option<MeasureShapesResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                _ => ::std::option::Option::None,
+            }
+        }
+        /// The document's example of `checkMeasured`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn check_measured(
+            status: u16,
+        ) -> ::std::option::Option<CheckMeasuredResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                _ => ::std::option::Option::None,
+            }
+        }
+        /// The document's example of `addContact`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn add_contact(status: u16) -> ::std::option::Option<AddContactResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                _ => ::std::option::Option::None,
+            }
+        }
+        /// The document's example of `putLabels`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn put_labels(status: u16) -> ::std::option::Option<PutLabelsResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                _ => ::std::option::Option::None,
+            }
+        }
+        /// The document's example of `search`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn search(status: u16) -> ::std::option::Option<SearchResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                _ => ::std::option::Option::None,
+            }
+        }
+        /// The document's example of `appendNote`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn append_note(status: u16) -> ::std::option::Option<AppendNoteResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                _ => ::std::option::Option::None,
+            }
+        }
+        /// The document's example of `getBlob`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn get_blob(status: u16) -> ::std::option::Option<GetBlobResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                404 => ::std::option::Option::Some(GetBlobResponse::NotFound),
+                _ => ::std::option::Option::None,
+            }
+        }
+        /// The document's example of `putBlob`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn put_blob(status: u16) -> ::std::option::Option<PutBlobResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                204 => ::std::option::Option::Some(PutBlobResponse::NoContent),
+                _ => ::std::option::Option::None,
+            }
+        }
+        /// The document's example of `download`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn download(status: u16) -> ::std::option::Option<DownloadResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                _ => ::std::option::Option::None,
+            }
+        }
+        /// The document's example of `submitForm`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn submit_form(status: u16) -> ::std::option::Option<SubmitFormResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                303 => {
+                    ::std::option::Option::Some(SubmitFormResponse::SeeOther {
+                        location: ::std::string::String::from(""),
+                    })
+                }
+                _ => ::std::option::Option::None,
+            }
+        }
+        /// The document's example of `upload`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn upload(status: u16) -> ::std::option::Option<UploadResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                _ => ::std::option::Option::None,
+            }
+        }
+        /// The document's example of `forgetEverything`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn forget_everything(
+            status: u16,
+        ) -> ::std::option::Option<ForgetEverythingResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                code => {
+                    ::std::option::Option::Some(ForgetEverythingResponse::Default {
+                        status: ::audiences_server::runtime::AnyStatus::new(code).ok()?,
+                    })
+                }
+            }
+        }
+        /// The document's example of `whoAmI`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn who_am_i(status: u16) -> ::std::option::Option<WhoAmIResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                _ => ::std::option::Option::None,
+            }
+        }
+        /// The document's example of `secure`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn secure(status: u16) -> ::std::option::Option<SecureResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                _ => ::std::option::Option::None,
+            }
+        }
+    }
+    /// An operation and status the document gives a body but no example.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct MissingExample {
+        /// The `operationId`.
+        pub operation: &'static str,
+        /// The status asked for.
+        pub status: u16,
+    }
+    impl ::std::fmt::Display for MissingExample {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            write!(
+                f, "the document has no example of `{}`'s response {}", self.operation,
+                self.status
+            )
+        }
+    }
+    impl ::std::error::Error for MissingExample {}
     impl MockApi {
         /// A mock with no answers set.
         pub fn new() -> Self {
             Self::default()
+        }
+        /// A mock answering every operation with the document's
+        /// own example of its first success response (of its
+        /// first response, when no success has one), as a Prism
+        /// mock would; `on_…_example(status)` picks another
+        /// status, `on_…` sets a closure.
+        pub fn from_examples() -> Self {
+            let mock = Self::new();
+            let _ = mock.on_get_blob_example(404);
+            let _ = mock.on_put_blob_example(204);
+            let _ = mock.on_submit_form_example(303);
+            let _ = mock.on_forget_everything_example(500);
+            mock
+        }
+        /// Answers every `echoFormats` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_echo_formats_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::echo_formats(status)
+                .ok_or(MissingExample {
+                    operation: "echoFormats",
+                    status,
+                })?;
+            ::std::result::Result::Ok(self.on_echo_formats(move |_| response.clone()))
         }
         /// The `echoFormats` requests the mock answered, in order.
         pub fn echo_formats_calls(&self) -> ::std::vec::Vec<EchoFormatsCall> {
@@ -6488,6 +6612,20 @@ pub mod mock {
                 ::std::boxed::Box::new(handler),
             );
             self
+        }
+        /// Answers every `roundTripFormats` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_round_trip_formats_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::round_trip_formats(status)
+                .ok_or(MissingExample {
+                    operation: "roundTripFormats",
+                    status,
+                })?;
+            ::std::result::Result::Ok(
+                self.on_round_trip_formats(move |_| response.clone()),
+            )
         }
         /// The `roundTripFormats` requests the mock answered, in order.
         pub fn round_trip_formats_calls(&self) -> ::std::vec::Vec<RoundTripFormatsCall> {
@@ -6519,6 +6657,18 @@ pub mod mock {
             );
             self
         }
+        /// Answers every `createShape` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_create_shape_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::create_shape(status)
+                .ok_or(MissingExample {
+                    operation: "createShape",
+                    status,
+                })?;
+            ::std::result::Result::Ok(self.on_create_shape(move |_| response.clone()))
+        }
         /// The `createShape` requests the mock answered, in order.
         pub fn create_shape_calls(&self) -> ::std::vec::Vec<CreateShapeCall> {
             self.calls
@@ -6546,6 +6696,18 @@ pub mod mock {
                 ::std::boxed::Box::new(handler),
             );
             self
+        }
+        /// Answers every `measure-shapes` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_measure_shapes_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::measure_shapes(status)
+                .ok_or(MissingExample {
+                    operation: "measure-shapes",
+                    status,
+                })?;
+            ::std::result::Result::Ok(self.on_measure_shapes(move |_| response.clone()))
         }
         /// The `measure-shapes` requests the mock answered, in order.
         pub fn measure_shapes_calls(&self) -> ::std::vec::Vec<MeasureShapesCall> {
@@ -6577,6 +6739,18 @@ pub mod mock {
             );
             self
         }
+        /// Answers every `checkMeasured` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_check_measured_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::check_measured(status)
+                .ok_or(MissingExample {
+                    operation: "checkMeasured",
+                    status,
+                })?;
+            ::std::result::Result::Ok(self.on_check_measured(move |_| response.clone()))
+        }
         /// The `checkMeasured` requests the mock answered, in order.
         pub fn check_measured_calls(&self) -> ::std::vec::Vec<CheckMeasuredCall> {
             self.calls
@@ -6607,6 +6781,18 @@ pub mod mock {
             );
             self
         }
+        /// Answers every `addContact` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_add_contact_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::add_contact(status)
+                .ok_or(MissingExample {
+                    operation: "addContact",
+                    status,
+                })?;
+            ::std::result::Result::Ok(self.on_add_contact(move |_| response.clone()))
+        }
         /// The `addContact` requests the mock answered, in order.
         pub fn add_contact_calls(&self) -> ::std::vec::Vec<AddContactCall> {
             self.calls
@@ -6634,6 +6820,18 @@ pub mod mock {
                 ::std::boxed::Box::new(handler),
             );
             self
+        }
+        /// Answers every `putLabels` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_put_labels_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::put_labels(status)
+                .ok_or(MissingExample {
+                    operation: "putLabels",
+                    status,
+                })?;
+            ::std::result::Result::Ok(self.on_put_labels(move |_| response.clone()))
         }
         /// The `putLabels` requests the mock answered, in order.
         pub fn put_labels_calls(&self) -> ::std::vec::Vec<PutLabelsCall> {
@@ -6663,6 +6861,18 @@ pub mod mock {
             );
             self
         }
+        /// Answers every `search` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_search_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::search(status)
+                .ok_or(MissingExample {
+                    operation: "search",
+                    status,
+                })?;
+            ::std::result::Result::Ok(self.on_search(move |_| response.clone()))
+        }
         /// The `search` requests the mock answered, in order.
         pub fn search_calls(&self) -> ::std::vec::Vec<SearchCall> {
             self.calls
@@ -6687,6 +6897,18 @@ pub mod mock {
                 ::std::boxed::Box::new(handler),
             );
             self
+        }
+        /// Answers every `appendNote` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_append_note_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::append_note(status)
+                .ok_or(MissingExample {
+                    operation: "appendNote",
+                    status,
+                })?;
+            ::std::result::Result::Ok(self.on_append_note(move |_| response.clone()))
         }
         /// The `appendNote` requests the mock answered, in order.
         pub fn append_note_calls(&self) -> ::std::vec::Vec<AppendNoteCall> {
@@ -6716,6 +6938,18 @@ pub mod mock {
             );
             self
         }
+        /// Answers every `getBlob` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_get_blob_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::get_blob(status)
+                .ok_or(MissingExample {
+                    operation: "getBlob",
+                    status,
+                })?;
+            ::std::result::Result::Ok(self.on_get_blob(move |_| response.clone()))
+        }
         /// The `getBlob` requests the mock answered, in order.
         pub fn get_blob_calls(&self) -> ::std::vec::Vec<GetBlobCall> {
             self.calls
@@ -6740,6 +6974,18 @@ pub mod mock {
                 ::std::boxed::Box::new(handler),
             );
             self
+        }
+        /// Answers every `putBlob` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_put_blob_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::put_blob(status)
+                .ok_or(MissingExample {
+                    operation: "putBlob",
+                    status,
+                })?;
+            ::std::result::Result::Ok(self.on_put_blob(move |_| response.clone()))
         }
         /// The `putBlob` requests the mock answered, in order.
         pub fn put_blob_calls(&self) -> ::std::vec::Vec<PutBlobCall> {
@@ -6766,6 +7012,18 @@ pub mod mock {
             );
             self
         }
+        /// Answers every `download` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_download_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::download(status)
+                .ok_or(MissingExample {
+                    operation: "download",
+                    status,
+                })?;
+            ::std::result::Result::Ok(self.on_download(move |_| response.clone()))
+        }
         /// The `download` requests the mock answered, in order.
         pub fn download_calls(&self) -> ::std::vec::Vec<DownloadCall> {
             self.calls
@@ -6790,6 +7048,18 @@ pub mod mock {
                 ::std::boxed::Box::new(handler),
             );
             self
+        }
+        /// Answers every `submitForm` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_submit_form_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::submit_form(status)
+                .ok_or(MissingExample {
+                    operation: "submitForm",
+                    status,
+                })?;
+            ::std::result::Result::Ok(self.on_submit_form(move |_| response.clone()))
         }
         /// The `submitForm` requests the mock answered, in order.
         pub fn submit_form_calls(&self) -> ::std::vec::Vec<SubmitFormCall> {
@@ -6819,6 +7089,18 @@ pub mod mock {
             );
             self
         }
+        /// Answers every `upload` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_upload_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::upload(status)
+                .ok_or(MissingExample {
+                    operation: "upload",
+                    status,
+                })?;
+            ::std::result::Result::Ok(self.on_upload(move |_| response.clone()))
+        }
         /// The `upload` requests the mock answered, in order.
         pub fn upload_calls(&self) -> ::std::vec::Vec<UploadCall> {
             self.calls
@@ -6843,6 +7125,20 @@ pub mod mock {
                 ::std::boxed::Box::new(handler),
             );
             self
+        }
+        /// Answers every `forgetEverything` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_forget_everything_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::forget_everything(status)
+                .ok_or(MissingExample {
+                    operation: "forgetEverything",
+                    status,
+                })?;
+            ::std::result::Result::Ok(
+                self.on_forget_everything(move |_| response.clone()),
+            )
         }
         /// The `forgetEverything` requests the mock answered, in order.
         pub fn forget_everything_calls(&self) -> ::std::vec::Vec<ForgetEverythingCall> {
@@ -6874,6 +7170,18 @@ pub mod mock {
             );
             self
         }
+        /// Answers every `whoAmI` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_who_am_i_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::who_am_i(status)
+                .ok_or(MissingExample {
+                    operation: "whoAmI",
+                    status,
+                })?;
+            ::std::result::Result::Ok(self.on_who_am_i(move |_| response.clone()))
+        }
         /// The `whoAmI` requests the mock answered, in order.
         pub fn who_am_i_calls(&self) -> ::std::vec::Vec<WhoAmICall> {
             self.calls
@@ -6898,6 +7206,18 @@ pub mod mock {
                 ::std::boxed::Box::new(handler),
             );
             self
+        }
+        /// Answers every `secure` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_secure_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::secure(status)
+                .ok_or(MissingExample {
+                    operation: "secure",
+                    status,
+                })?;
+            ::std::result::Result::Ok(self.on_secure(move |_| response.clone()))
         }
         /// The `secure` requests the mock answered, in order.
         pub fn secure_calls(&self) -> ::std::vec::Vec<SecureCall> {

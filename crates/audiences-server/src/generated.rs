@@ -526,10 +526,177 @@ pub mod mock {
             }
         }
     }
+    /// The document's own examples, as each operation's results.
+    pub mod examples {
+        #[allow(unused_imports)]
+        use super::super::*;
+        fn decode<T: ::serde::de::DeserializeOwned>(json: &str) -> T {
+            ::serde_json::from_str(json)
+                .expect(
+                    "the example fits its schema (checked by `cargo xtask generate`)",
+                )
+        }
+        /// The document's example of `listAudienceProspects`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn list_audience_prospects(
+            status: u16,
+        ) -> ::std::option::Option<ListAudienceProspectsResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                200 => {
+                    ::std::option::Option::Some(
+                        ListAudienceProspectsResponse::Ok(
+                            decode::<
+                                ::audiences_types::AudienceProspectListSuccessResponse,
+                            >(
+                                    "{\"data\":{\"hasMore\":true,\"items\":[{\"about\":\"string\",\"chatStatus\":\"active\",\"company\":{\"about\":\"string\",\"followerCount\":25,\"founded\":\"string\",\"industry\":\"string\",\"linkedinIdentifier\":\"string\",\"linkedinUrl\":\"https://example.com/resource\",\"location\":\"string\",\"logoUrl\":\"https://example.com/resource\",\"name\":\"Avery Stone\",\"size\":\"string\",\"specialties\":\"string\",\"tagline\":\"string\",\"type\":\"string\",\"website\":\"https://example.com/resource\"},\"connectionStatus\":\"active\",\"emails\":[{\"deliverable\":\"string\",\"email\":\"person@example.com\",\"qualityScore\":\"string\"}],\"firstName\":\"Avery Stone\",\"headline\":\"string\",\"id\":\"507f1f77bcf86cd799439011\",\"isOpenProfile\":true,\"lastName\":\"Avery Stone\",\"linkedinUrl\":\"https://example.com/resource\",\"location\":{\"countryCode\":\"string\",\"text\":\"string\"},\"name\":\"Avery Stone\",\"photoUrl\":\"https://example.com/resource\",\"premium\":true,\"publicIdentifier\":\"string\",\"title\":\"string\"}],\"nextCursor\":\"eyJjcmVhdGVkQXQiOiIyMDI2LTA0LTI4VDE1OjMwOjAwLjAwMFoifQ\"},\"error\":null,\"success\":true,\"traceId\":\"507f1f77bcf86cd799439011\"}",
+                                )
+                                .data,
+                        ),
+                    )
+                }
+                400 => {
+                    ::std::option::Option::Some(
+                        ListAudienceProspectsResponse::BadRequest(
+                            decode::<
+                                ::audiences_types::ValidationErrorResponse,
+                            >(
+                                    "{\"data\":null,\"error\":{\"code\":\"VALIDATION_ERROR\",\"details\":\"string\",\"message\":\"Thanks for the context. I can send over details this afternoon.\"},\"success\":false,\"traceId\":\"507f1f77bcf86cd799439011\"}",
+                                )
+                                .error,
+                        ),
+                    )
+                }
+                401 => {
+                    ::std::option::Option::Some(
+                        ListAudienceProspectsResponse::Unauthorized(
+                            decode::<
+                                ::audiences_types::ErrorResponse,
+                            >(
+                                    "{\"data\":null,\"error\":{\"code\":\"string\",\"details\":\"string\",\"message\":\"Thanks for the context. I can send over details this afternoon.\"},\"success\":false,\"traceId\":\"507f1f77bcf86cd799439011\"}",
+                                )
+                                .error,
+                        ),
+                    )
+                }
+                403 => {
+                    ::std::option::Option::Some(
+                        ListAudienceProspectsResponse::Forbidden(
+                            decode::<
+                                ::audiences_types::ErrorResponse,
+                            >(
+                                    "{\"data\":null,\"error\":{\"code\":\"string\",\"details\":\"string\",\"message\":\"Thanks for the context. I can send over details this afternoon.\"},\"success\":false,\"traceId\":\"507f1f77bcf86cd799439011\"}",
+                                )
+                                .error,
+                        ),
+                    )
+                }
+                404 => {
+                    ::std::option::Option::Some(
+                        ListAudienceProspectsResponse::NotFound(
+                            decode::<
+                                ::audiences_types::ErrorResponse,
+                            >(
+                                    "{\"data\":null,\"error\":{\"code\":\"string\",\"details\":\"string\",\"message\":\"Thanks for the context. I can send over details this afternoon.\"},\"success\":false,\"traceId\":\"507f1f77bcf86cd799439011\"}",
+                                )
+                                .error,
+                        ),
+                    )
+                }
+                409 => {
+                    ::std::option::Option::Some(ListAudienceProspectsResponse::Conflict {
+                        error: decode::<
+                            ::audiences_types::ErrorResponse,
+                        >(
+                                "{\"data\":null,\"error\":{\"code\":\"string\",\"details\":\"string\",\"message\":\"Thanks for the context. I can send over details this afternoon.\"},\"success\":false,\"traceId\":\"507f1f77bcf86cd799439011\"}",
+                            )
+                            .error,
+                        retry_after: 5 as u64,
+                    })
+                }
+                429 => {
+                    ::std::option::Option::Some(ListAudienceProspectsResponse::TooManyRequests {
+                        error: decode::<
+                            ::audiences_types::ErrorResponse,
+                        >(
+                                "{\"data\":null,\"error\":{\"code\":\"string\",\"details\":\"string\",\"message\":\"Thanks for the context. I can send over details this afternoon.\"},\"success\":false,\"traceId\":\"507f1f77bcf86cd799439011\"}",
+                            )
+                            .error,
+                        retry_after: 5 as u64,
+                    })
+                }
+                500 => {
+                    ::std::option::Option::Some(
+                        ListAudienceProspectsResponse::InternalServerError(
+                            decode::<
+                                ::audiences_types::ErrorResponse,
+                            >(
+                                    "{\"data\":null,\"error\":{\"code\":\"string\",\"details\":\"string\",\"message\":\"Thanks for the context. I can send over details this afternoon.\"},\"success\":false,\"traceId\":\"507f1f77bcf86cd799439011\"}",
+                                )
+                                .error,
+                        ),
+                    )
+                }
+                502 => {
+                    ::std::option::Option::Some(
+                        ListAudienceProspectsResponse::BadGateway(
+                            decode::<
+                                ::audiences_types::ErrorResponse,
+                            >(
+                                    "{\"data\":null,\"error\":{\"code\":\"string\",\"details\":\"string\",\"message\":\"Thanks for the context. I can send over details this afternoon.\"},\"success\":false,\"traceId\":\"507f1f77bcf86cd799439011\"}",
+                                )
+                                .error,
+                        ),
+                    )
+                }
+                _ => ::std::option::Option::None,
+            }
+        }
+    }
+    /// An operation and status the document gives a body but no example.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct MissingExample {
+        /// The `operationId`.
+        pub operation: &'static str,
+        /// The status asked for.
+        pub status: u16,
+    }
+    impl ::std::fmt::Display for MissingExample {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            write!(
+                f, "the document has no example of `{}`'s response {}", self.operation,
+                self.status
+            )
+        }
+    }
+    impl ::std::error::Error for MissingExample {}
     impl MockApi {
         /// A mock with no answers set.
         pub fn new() -> Self {
             Self::default()
+        }
+        /// A mock answering every operation with the document's
+        /// own example of its first success response (of its
+        /// first response, when no success has one), as a Prism
+        /// mock would; `on_…_example(status)` picks another
+        /// status, `on_…` sets a closure.
+        pub fn from_examples() -> Self {
+            let mock = Self::new();
+            let _ = mock.on_list_audience_prospects_example(200);
+            mock
+        }
+        /// Answers every `listAudienceProspects` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_list_audience_prospects_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::list_audience_prospects(status)
+                .ok_or(MissingExample {
+                    operation: "listAudienceProspects",
+                    status,
+                })?;
+            ::std::result::Result::Ok(
+                self.on_list_audience_prospects(move |_| response.clone()),
+            )
         }
         /// The `listAudienceProspects` requests the mock answered, in order.
         pub fn list_audience_prospects_calls(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use audiences_server::runtime::RouterLimits;
+use audiences_server::runtime::{RouterLimits, ServeOptions};
 use audiences_service::cursor::CursorCodec;
 use audiences_service::limits::RateLimits;
 use audiences_service::service::Service;
@@ -72,11 +72,39 @@ struct ServeArgs {
     #[arg(long, env = "AUDIENCES_RATE_LIMIT_BURST", default_value_t = NonZeroU32::new(100).expect("non-zero"))]
     rate_limit_burst: NonZeroU32,
     /// Longest time a request may take, in milliseconds (a 500 past it).
-    #[arg(long, env = "AUDIENCES_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    #[arg(long, env = "AUDIENCES_REQUEST_TIMEOUT_MS", default_value_t = millis(RouterLimits::default().request_timeout))]
     request_timeout_ms: u64,
     /// Largest total size of a request's headers, in bytes (a 431 past it).
-    #[arg(long, env = "AUDIENCES_MAX_HEADER_BYTES", default_value_t = 16 * 1024)]
+    #[arg(long, env = "AUDIENCES_MAX_HEADER_BYTES", default_value_t = RouterLimits::default().max_header_bytes)]
     max_header_bytes: usize,
+    /// Most headers of a request (a 431 past it).
+    #[arg(long, env = "AUDIENCES_MAX_HEADERS", default_value_t = RouterLimits::default().max_headers)]
+    max_headers: usize,
+    /// Connections served at once; more wait in the kernel's queue.
+    #[arg(long, env = "AUDIENCES_MAX_CONNECTIONS", default_value_t = ServeOptions::default().max_connections)]
+    max_connections: usize,
+    /// Time a connection has to send a request's headers once it is ready for one, in
+    /// milliseconds (bounds slow clients; the connection is closed past it).
+    #[arg(long, env = "AUDIENCES_HEADER_READ_TIMEOUT_MS", default_value_t = millis(ServeOptions::default().header_read_timeout))]
+    header_read_timeout_ms: u64,
+    /// Time an idle keep-alive connection stays open, in milliseconds (at most the header
+    /// read timeout).
+    #[arg(long, env = "AUDIENCES_KEEP_ALIVE_TIMEOUT_MS", default_value_t = millis(ServeOptions::default().keep_alive_timeout))]
+    keep_alive_timeout_ms: u64,
+    /// Time in-flight requests have to finish after SIGTERM, in milliseconds.
+    #[arg(long, env = "AUDIENCES_DRAIN_TIMEOUT_MS", default_value_t = millis(ServeOptions::default().drain_timeout))]
+    drain_timeout_ms: u64,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+    #[arg(long, env = "AUDIENCES_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "AUDIENCES_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+}
+
+/// Milliseconds of a default duration, for a flag's default.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 #[derive(Subcommand)]
@@ -256,10 +284,34 @@ async fn serve(store: AnyStore, args: ServeArgs) -> Result<(), String> {
         }
     });
     let shutdown = shutdown_signal()?;
+    let header_read_timeout = Duration::from_millis(args.header_read_timeout_ms.max(1));
+    let keep_alive_timeout = Duration::from_millis(args.keep_alive_timeout_ms.max(1));
+    if keep_alive_timeout > header_read_timeout {
+        return Err(format!(
+            "--keep-alive-timeout-ms ({}) must not exceed --header-read-timeout-ms ({}): an idle connection is also waiting for headers",
+            args.keep_alive_timeout_ms, args.header_read_timeout_ms
+        ));
+    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(audiences_server::runtime::tls_config(cert, key)?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let options = ServeOptions {
+        max_connections: args.max_connections,
+        header_read_timeout,
+        keep_alive_timeout,
+        max_parsed_headers: args
+            .max_headers
+            .saturating_mul(4)
+            .max(ServeOptions::default().max_parsed_headers),
+        drain_timeout: Duration::from_millis(args.drain_timeout_ms),
+        tls,
+    };
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", args.bind))?;
-    let url = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+    let url = format!("{scheme}://{}", listener.local_addr().map_err(|e| e.to_string())?);
     let key = match (&seeded, &args.demo_key) {
         (Some(keys), _) => {
             println!(
@@ -288,11 +340,16 @@ async fn serve(store: AnyStore, args: ServeArgs) -> Result<(), String> {
     let limits = RouterLimits {
         request_timeout: Duration::from_millis(args.request_timeout_ms.max(1)),
         max_header_bytes: args.max_header_bytes,
+        max_headers: args.max_headers,
     };
-    axum::serve(listener, audiences_service::app(service, limits))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|error| error.to_string())
+    audiences_server::runtime::serve(
+        listener,
+        audiences_service::app(service, limits),
+        options,
+        shutdown,
+    )
+    .await
+    .map_err(|error| error.to_string())
 }
 /// Resolves on SIGTERM or Ctrl-C (SIGINT). The handlers are installed here,
 /// before the service announces itself, so that a signal sent as soon as the

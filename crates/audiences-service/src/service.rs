@@ -3,6 +3,7 @@
 use audiences_server::runtime::{ApiError, Credentials, RateLimitStatus, RequestContext, Security, TraceId};
 use audiences_server::{
     AudiencesApi, ListAudienceProspectsPath, ListAudienceProspectsQuery, ListAudienceProspectsResponse,
+    error_codes,
 };
 use audiences_types::{AudienceProspectPage, ErrorDetail, ValidationErrorDetail};
 
@@ -45,7 +46,7 @@ impl<S: Store> Service<S> {
 
 fn not_found() -> ListAudienceProspectsResponse {
     ListAudienceProspectsResponse::NotFound(ErrorDetail::new(
-        "NOT_FOUND",
+        error_codes::NOT_FOUND,
         "no such audience in this account group",
     ))
 }
@@ -54,12 +55,12 @@ fn store_failure(error: &StoreError, trace_id: &TraceId) -> ListAudienceProspect
     tracing::error!(%trace_id, %error, "store failure");
     match error {
         StoreError::Unavailable(_) => ListAudienceProspectsResponse::BadGateway(ErrorDetail::new(
-            "UPSTREAM_ERROR",
+            error_codes::UPSTREAM_ERROR,
             "the database did not answer: retry later",
         )),
         StoreError::Corrupt(_) | StoreError::Rejected(_) => {
             ListAudienceProspectsResponse::InternalServerError(ErrorDetail::new(
-                "INTERNAL_ERROR",
+                error_codes::INTERNAL_ERROR,
                 "internal server error: quote the trace id when reporting it",
             ))
         }
@@ -118,7 +119,7 @@ impl<S: Store> AudiencesApi for Service<S> {
             Ok(Some(AudienceState::Populating)) => {
                 return ListAudienceProspectsResponse::Conflict {
                     error: ErrorDetail::new(
-                        "AUDIENCE_NOT_READY",
+                        error_codes::AUDIENCE_NOT_READY,
                         "the audience is still being populated by an active prospecting job",
                     ),
                     retry_after: POPULATING_RETRY_AFTER,

@@ -544,12 +544,12 @@ async fn the_client_streams_every_prospect_and_types_every_failure(kind: Kind) {
         .unwrap_err();
     assert_eq!(error.code(), Some(&ErrorCode::ValidationError));
     assert_eq!(error.api().unwrap().details.as_deref(), Some("cursor"));
+    // Malformed ids are the server's to refuse: the same 400 as over the raw wire.
     let error = client
         .list_prospects("not-an-id", READY_AUDIENCE_ID, None, None)
         .await
         .unwrap_err();
-    assert!(
-        matches!(error, audiences_client::Error::InvalidRequest(_)),
-        "{error:?}"
-    );
+    assert_eq!(error.code(), Some(&ErrorCode::ValidationError), "{error:?}");
+    assert_eq!(error.api().unwrap().details.as_deref(), Some("accountGroupId"));
+    assert!(error.to_string().contains("(got `not-an-id`)"), "{error}");
 }

@@ -231,7 +231,16 @@ pub(super) fn emit(api: &Api, rt: &TokenStream) -> TokenStream {
 
         let response_ident = format_ident!("{pascal}Response");
         items.push(response_enum(rt, op, &response_ident, envelope.as_ref()));
-        mock.add(op, &pascal, &method_ident, &args, &arg_names, &response_ident, rt);
+        mock.add(
+            op,
+            &pascal,
+            &method_ident,
+            &args,
+            &arg_names,
+            &response_ident,
+            rt,
+            envelope.as_ref(),
+        );
 
         let op_doc = doc(&op.doc);
         let principal = principal_type(op);

@@ -8,6 +8,7 @@ use quote::{format_ident, quote};
 use super::doc;
 use super::handlers::principal_type;
 use super::model::Op;
+use super::responses::EnvelopeFields;
 
 /// The pieces of the generated `mock` module, one operation at a time.
 #[derive(Default)]
@@ -18,6 +19,8 @@ pub(super) struct MockParts {
     inits: Vec<TokenStream>,
     setters: Vec<TokenStream>,
     methods: Vec<TokenStream>,
+    example_fns: Vec<TokenStream>,
+    from_examples: Vec<TokenStream>,
 }
 
 impl MockParts {
@@ -31,7 +34,31 @@ impl MockParts {
         arg_names: &[TokenStream],
         response_ident: &Ident,
         rt: &TokenStream,
+        envelope: Option<&EnvelopeFields>,
     ) {
+        let (example_fn, default_status) =
+            super::examples::function(rt, op, method_ident, response_ident, envelope);
+        self.example_fns.push(example_fn);
+        let example_setter = format_ident!("on_{}_example", method_ident);
+        let setter_doc = doc(&format!(
+            "Answers every `{}` request with the document's example of its response `status`; an error when the document gives that response a body and no example.",
+            op.id
+        ));
+        let plain_setter = format_ident!("on_{}", method_ident);
+        let op_name = &op.id;
+        self.setters.push(quote! {
+            #setter_doc
+            pub fn #example_setter(&self, status: u16) -> ::std::result::Result<&Self, MissingExample> {
+                let response = examples::#method_ident(status).ok_or(MissingExample { operation: #op_name, status })?;
+                ::std::result::Result::Ok(self.#plain_setter(move |_| response.clone()))
+            }
+        });
+        if let Some(status) = default_status {
+            let status = proc_macro2::Literal::u16_unsuffixed(status);
+            self.from_examples.push(quote! {
+                let _ = mock.#example_setter(#status);
+            });
+        }
         let call_ident = format_ident!("{pascal}Call");
         let op_id = &op.id;
         let call_doc = doc(&format!("The validated input of one `{op_id}` request."));
@@ -119,7 +146,21 @@ impl MockParts {
             inits,
             setters,
             methods,
+            example_fns,
+            from_examples,
         } = self;
+        let decode = if example_fns
+            .iter()
+            .any(|tokens| tokens.to_string().contains("decode"))
+        {
+            quote! {
+                fn decode<T: ::serde::de::DeserializeOwned>(json: &str) -> T {
+                    ::serde_json::from_str(json).expect("the example fits its schema (checked by `cargo xtask generate`)")
+                }
+            }
+        } else {
+            quote! {}
+        };
         quote! {
             /// A programmable implementation of every operation, for tests of
             /// code that calls this API: set an answer per operation (only a
@@ -158,10 +199,48 @@ impl MockParts {
                     }
                 }
 
+                /// The document's own examples, as each operation's results.
+                pub mod examples {
+                    #[allow(unused_imports)]
+                    use super::super::*;
+
+                    #decode
+
+                    #(#example_fns)*
+                }
+
+                /// An operation and status the document gives a body but no example.
+                #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+                pub struct MissingExample {
+                    /// The `operationId`.
+                    pub operation: &'static str,
+                    /// The status asked for.
+                    pub status: u16,
+                }
+
+                impl ::std::fmt::Display for MissingExample {
+                    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                        write!(f, "the document has no example of `{}`'s response {}", self.operation, self.status)
+                    }
+                }
+
+                impl ::std::error::Error for MissingExample {}
+
                 impl MockApi {
                     /// A mock with no answers set.
                     pub fn new() -> Self {
                         Self::default()
+                    }
+
+                    /// A mock answering every operation with the document's
+                    /// own example of its first success response (of its
+                    /// first response, when no success has one), as a Prism
+                    /// mock would; `on_…_example(status)` picks another
+                    /// status, `on_…` sets a closure.
+                    pub fn from_examples() -> Self {
+                        let mock = Self::new();
+                        #(#from_examples)*
+                        mock
                     }
 
                     #(#setters)*

@@ -10,12 +10,15 @@
 //! `x-error-codes`) is read there too: the generator depends on the
 //! document alone.
 
+mod examples;
 mod handlers;
 mod mock;
 mod model;
 mod params;
 mod responses;
 pub mod schema;
+
+pub(crate) use model::declared_error_codes;
 
 use heck::{ToSnakeCase, ToUpperCamelCase};
 use openapiv3::OpenAPI;

@@ -192,6 +192,8 @@ pub(crate) struct Reply {
     pub doc: String,
     pub payload: Payload,
     pub headers: Vec<ResponseHeader>,
+    /// The documented example of the body (checked against its schema).
+    pub example: Option<serde_json::Value>,
 }
 
 pub(crate) enum Payload {
@@ -216,6 +218,9 @@ pub(crate) struct ResponseHeader {
     pub rust: TokenStream,
     pub required: bool,
     pub doc: String,
+    /// The value a mock answers with: the header's example, else its
+    /// schema's default, else the type's zero.
+    pub example: TokenStream,
 }
 
 /// A construct the server generator does not serve, where it is.
@@ -234,6 +239,8 @@ fn unsupported(construct: impl Into<String>, pointer: String) -> Unsupported {
 pub(crate) struct Context<'a> {
     pub document: &'a OpenAPI,
     pub types: &'a TokenStream,
+    /// Examples that do not fit their schemas: generation fails on them.
+    pub bad_examples: std::cell::RefCell<Vec<String>>,
 }
 
 impl Context<'_> {
@@ -567,6 +574,7 @@ impl Context<'_> {
                 _ => Payload::Blob,
             },
         };
+        let example = self.example(response, &payload, at);
         if let Some(media) = response
             .content
             .keys()
@@ -600,7 +608,16 @@ impl Context<'_> {
                     header_at,
                 )
             })?;
+            let documented = header.example.clone().or_else(|| match &header.format {
+                ParameterSchemaOrContent::Schema(ReferenceOr::Item(schema)) => schema
+                    .schema_data
+                    .default
+                    .clone()
+                    .or_else(|| schema.schema_data.example.clone()),
+                _ => None,
+            });
             headers.push(ResponseHeader {
+                example: header_example(&rust, documented.as_ref()),
                 name: lower,
                 field: field_ident(name),
                 rust,
@@ -614,7 +631,42 @@ impl Context<'_> {
             doc: format!("{label}: {}", response.description),
             payload,
             headers,
+            example,
         })
+    }
+
+    /// The documented example of the body a response's payload is read
+    /// from, checked against its schema (a misfit is recorded in
+    /// `bad_examples`, and fails generation).
+    fn example(
+        &self,
+        response: &openapiv3::Response,
+        payload: &Payload,
+        at: &str,
+    ) -> Option<serde_json::Value> {
+        let media = match payload {
+            Payload::None => return None,
+            Payload::Json(_, mime) | Payload::Envelope { media: mime, .. } => response.content.get(mime)?,
+            Payload::Text(_) | Payload::Bytes(_) | Payload::Blob => response.content.values().next()?,
+        };
+        let example = crate::examples::of_media(media)?;
+        let misfit = match (payload, &media.schema) {
+            (Payload::Json(..) | Payload::Envelope { .. }, Some(schema)) => {
+                crate::examples::violation(self.document, schema, &example)
+            }
+            (Payload::Json(..) | Payload::Envelope { .. }, None) => None,
+            (_, _) if example.is_string() => None,
+            (_, _) => Some("a text or byte example must be a string".to_owned()),
+        };
+        match misfit {
+            Some(misfit) => {
+                self.bad_examples
+                    .borrow_mut()
+                    .push(format!("the example at {at} does not fit its schema: {misfit}"));
+                None
+            }
+            None => Some(example),
+        }
     }
 
     fn header_type(&self, schema: &ReferenceOr<Schema>) -> Option<TokenStream> {
@@ -891,6 +943,7 @@ impl Context<'_> {
                 doc: "default: the document lists no response for this operation".to_owned(),
                 payload: Payload::None,
                 headers: Vec::new(),
+                example: None,
             }),
             None => {}
         }
@@ -980,6 +1033,35 @@ pub(crate) fn axum_header_name(lower: &str) -> Option<()> {
     .then_some(())
 }
 
+/// A header value a mock answers with, of the header's Rust type.
+fn header_example(rust: &TokenStream, documented: Option<&serde_json::Value>) -> TokenStream {
+    let kind = rust.to_string();
+    match kind.as_str() {
+        "bool" => {
+            let value = documented.and_then(serde_json::Value::as_bool).unwrap_or(false);
+            quote! { #value }
+        }
+        "f64" => {
+            let value = proc_macro2::Literal::f64_unsuffixed(
+                documented.and_then(serde_json::Value::as_f64).unwrap_or(0.0),
+            );
+            quote! { #value }
+        }
+        text if text.contains("String") => {
+            let value = documented
+                .map(|value| value.as_str().map_or_else(|| value.to_string(), str::to_owned))
+                .unwrap_or_default();
+            quote! { ::std::string::String::from(#value) }
+        }
+        _ => {
+            let value = proc_macro2::Literal::i64_unsuffixed(
+                documented.and_then(serde_json::Value::as_i64).unwrap_or(0),
+            );
+            quote! { #value as #rust }
+        }
+    }
+}
+
 fn default_literal(scalar: &Scalar, value: &serde_json::Value) -> Option<TokenStream> {
     Some(match scalar {
         Scalar::String(_) => {
@@ -1053,7 +1135,11 @@ pub(crate) fn declared_error_codes(document: &OpenAPI) -> Result<Vec<ErrorCodeDe
 
 /// The model of a normalized document.
 pub(crate) fn build(document: &OpenAPI, types: &TokenStream) -> Result<Api, String> {
-    let context = Context { document, types };
+    let context = Context {
+        document,
+        types,
+        bad_examples: std::cell::RefCell::new(Vec::new()),
+    };
     let mut ops: Vec<Op> = Vec::new();
     let mut skipped = Vec::new();
     let mut shapes: Vec<(String, String)> = Vec::new();
@@ -1088,10 +1174,17 @@ pub(crate) fn build(document: &OpenAPI, types: &TokenStream) -> Result<Api, Stri
             Err(Unsupported { construct, pointer }) => skipped.push(skip(construct, pointer)),
         }
     }
+    let bad_examples = context.bad_examples.into_inner();
+    if !bad_examples.is_empty() {
+        return Err(format!(
+            "examples that do not fit their schemas (a mock would answer with them):\n  {}",
+            bad_examples.join("\n  ")
+        ));
+    }
     let title = &document.info.title;
     let camel = title.to_upper_camel_case();
-    let camel = if camel.is_empty() {
-        "Service".to_owned()
+    let camel = if camel.is_empty() || camel.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("Api{camel}")
     } else {
         camel
     };

@@ -20,6 +20,16 @@ pub(super) struct EnvelopeFields {
 }
 
 impl EnvelopeFields {
+    /// The payload property of a success.
+    pub(super) fn data(&self) -> &Ident {
+        &self.data
+    }
+
+    /// The error property of a failure.
+    pub(super) fn error(&self) -> &Ident {
+        &self.error
+    }
+
     pub(super) fn of(envelope: &Envelope) -> Self {
         Self {
             success: field_ident(&envelope.success),

@@ -16,13 +16,15 @@ impl Drop for LoopbackServer {
     }
 }
 
-/// Serves `router` on a free port of 127.0.0.1 in the background: for tests
-/// (of the [`mock`](crate::mock) API, or of an implementation).
+/// Serves `router` on a free port of 127.0.0.1 in the background, with
+/// [`serve`](super::serve) and its default options: for tests (of the
+/// [`mock`](crate::mock) API, or of an implementation).
 pub async fn serve_loopback(router: Router) -> std::io::Result<LoopbackServer> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base_url = format!("http://{}", listener.local_addr()?);
     let task = tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, router).await {
+        let forever = std::future::pending::<()>();
+        if let Err(error) = super::serve(listener, router, super::ServeOptions::default(), forever).await {
             tracing::error!(%error, "loopback server stopped");
         }
     });

@@ -22,6 +22,7 @@ mod pattern;
 mod response;
 mod router;
 mod security;
+mod serve;
 mod trace;
 
 pub use body::{
@@ -46,6 +47,9 @@ pub use router::{RouterLimits, finish_router, finish_router_with};
 pub use security::{
     Credentials, RateLimitStatus, RequestContext, Scheme, SchemeKind, Security, authorize, authorize_optional,
 };
+pub use serve::{ServeOptions, serve};
+#[cfg(feature = "tls")]
+pub use serve::{tls_config, tls_config_pem};
 pub use trace::{TRACE_ID_HEADER, TraceId, trace_id_of};
 
 #[cfg(test)]

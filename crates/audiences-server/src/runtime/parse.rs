@@ -30,12 +30,8 @@ pub fn parse_string(
     if let Some(max) = rules.max_length
         && length > max
     {
-        return Err(invalid(
-            location,
-            name,
-            format!("must be at most {max} characters long"),
-            None,
-        ));
+        let rule = format!("must be at most {max} characters long");
+        return Err(invalid(location, name, rule, Some(raw)));
     }
     if let Some(min) = rules.min_length
         && length < min
@@ -242,7 +238,7 @@ pub fn check_items(
         return Err(invalid(
             location,
             name,
-            format!("needs at least {min} items"),
+            format!("needs at least {min} items (got {count})"),
             None,
         ));
     }
@@ -252,7 +248,7 @@ pub fn check_items(
         return Err(invalid(
             location,
             name,
-            format!("takes at most {max} items"),
+            format!("takes at most {max} items (got {count})"),
             None,
         ));
     }

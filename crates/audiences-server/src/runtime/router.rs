@@ -28,6 +28,9 @@ pub struct RouterLimits {
     /// Largest total size of the request headers (names and values); past it
     /// the client gets a 431 envelope.
     pub max_header_bytes: usize,
+    /// Most request headers; past it the client gets a 431 envelope (the
+    /// HTTP parser's own limit, `ServeOptions::max_parsed_headers`, is higher).
+    pub max_headers: usize,
 }
 
 impl Default for RouterLimits {
@@ -35,6 +38,7 @@ impl Default for RouterLimits {
         Self {
             request_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
+            max_headers: 100,
         }
     }
 }
@@ -108,7 +112,18 @@ async fn trace_requests(State(settings): State<Settings>, mut request: Request, 
     );
     let started = Instant::now();
     let headers = header_bytes(request.headers());
-    let outcome = if headers > limits.max_header_bytes {
+    let count = request.headers().len();
+    let outcome = if count > limits.max_headers {
+        span.in_scope(|| tracing::warn!(headers = count, "too many request headers"));
+        Ok(ApiError::failure(
+            Failure::HeadersTooLarge,
+            format!(
+                "the request has {count} headers; at most {} are accepted",
+                limits.max_headers
+            ),
+        )
+        .into_response(conventions, &trace_id))
+    } else if headers > limits.max_header_bytes {
         span.in_scope(|| tracing::warn!(header_bytes = headers, "request headers too large"));
         Ok(ApiError::failure(
             Failure::HeadersTooLarge,
