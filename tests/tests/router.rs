@@ -361,7 +361,6 @@ async fn malformed_requests_get_the_envelope_naming_the_problem() {
             None,
         ),
     ];
-    assert!(rows.len() >= 20);
     for (method, uri, key, status, code, details) in rows {
         let answer = call(method.clone(), &uri, key).await;
         let row = format!("{method} {uri} ({key:?})");

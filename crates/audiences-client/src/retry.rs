@@ -119,11 +119,7 @@ impl RetryPolicy {
 
     /// Runs `attempt` (given its number, from 1) until it succeeds or the
     /// policy gives up; `observer` hears of each wait before it starts.
-    pub(crate) async fn run<T, F, Fut>(
-        &self,
-        observer: Option<&Observer>,
-        mut attempt: F,
-    ) -> Result<T, Error>
+    pub(crate) async fn run<T, F, Fut>(&self, observer: Option<&Observer>, mut attempt: F) -> Result<T, Error>
     where
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = Result<T, Error>>,

@@ -2938,10 +2938,16 @@ async fn handle_list_audiences<A: AudienceAdminApi>(
 ) -> ::axum::response::Response {
     let (mut parts, body) = request.into_parts();
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
-    match serve_list_audiences(&*api, &mut parts, body, &trace_id).await {
+    let mut response = match serve_list_audiences(&*api, &mut parts, body, &trace_id)
+        .await
+    {
         Ok(response) => response,
         Err(error) => error.into_response(&CONVENTIONS, &trace_id),
-    }
+    };
+    response
+        .extensions_mut()
+        .insert(::audiences_server::runtime::Operation("listAudiences"));
+    response
 }
 async fn serve_list_audiences<A: AudienceAdminApi>(
     api: &A,
@@ -2995,10 +3001,16 @@ async fn handle_create_audience<A: AudienceAdminApi>(
 ) -> ::axum::response::Response {
     let (mut parts, body) = request.into_parts();
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
-    match serve_create_audience(&*api, &mut parts, body, &trace_id).await {
+    let mut response = match serve_create_audience(&*api, &mut parts, body, &trace_id)
+        .await
+    {
         Ok(response) => response,
         Err(error) => error.into_response(&CONVENTIONS, &trace_id),
-    }
+    };
+    response
+        .extensions_mut()
+        .insert(::audiences_server::runtime::Operation("createAudience"));
+    response
 }
 async fn serve_create_audience<A: AudienceAdminApi>(
     api: &A,
@@ -3055,10 +3067,16 @@ async fn handle_delete_audience<A: AudienceAdminApi>(
 ) -> ::axum::response::Response {
     let (mut parts, body) = request.into_parts();
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
-    match serve_delete_audience(&*api, &mut parts, body, &trace_id).await {
+    let mut response = match serve_delete_audience(&*api, &mut parts, body, &trace_id)
+        .await
+    {
         Ok(response) => response,
         Err(error) => error.into_response(&CONVENTIONS, &trace_id),
-    }
+    };
+    response
+        .extensions_mut()
+        .insert(::audiences_server::runtime::Operation("deleteAudience"));
+    response
 }
 async fn serve_delete_audience<A: AudienceAdminApi>(
     api: &A,
@@ -3103,10 +3121,16 @@ async fn handle_update_audience<A: AudienceAdminApi>(
 ) -> ::axum::response::Response {
     let (mut parts, body) = request.into_parts();
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
-    match serve_update_audience(&*api, &mut parts, body, &trace_id).await {
+    let mut response = match serve_update_audience(&*api, &mut parts, body, &trace_id)
+        .await
+    {
         Ok(response) => response,
         Err(error) => error.into_response(&CONVENTIONS, &trace_id),
-    }
+    };
+    response
+        .extensions_mut()
+        .insert(::audiences_server::runtime::Operation("updateAudience"));
+    response
 }
 async fn serve_update_audience<A: AudienceAdminApi>(
     api: &A,
@@ -3163,10 +3187,16 @@ async fn handle_move_audiences<A: AudienceAdminApi>(
 ) -> ::axum::response::Response {
     let (mut parts, body) = request.into_parts();
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
-    match serve_move_audiences(&*api, &mut parts, body, &trace_id).await {
+    let mut response = match serve_move_audiences(&*api, &mut parts, body, &trace_id)
+        .await
+    {
         Ok(response) => response,
         Err(error) => error.into_response(&CONVENTIONS, &trace_id),
-    }
+    };
+    response
+        .extensions_mut()
+        .insert(::audiences_server::runtime::Operation("moveAudiences"));
+    response
 }
 async fn serve_move_audiences<A: AudienceAdminApi>(
     api: &A,

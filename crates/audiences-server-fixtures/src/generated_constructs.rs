@@ -5376,10 +5376,15 @@ async fn handle_echo_formats<A: ConstructsApi>(
 ) -> ::axum::response::Response {
     let (mut parts, body) = request.into_parts();
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
-    match serve_echo_formats(&*api, &mut parts, body, &trace_id).await {
+    let mut response = match serve_echo_formats(&*api, &mut parts, body, &trace_id).await
+    {
         Ok(response) => response,
         Err(error) => error.into_response(&CONVENTIONS, &trace_id),
-    }
+    };
+    response
+        .extensions_mut()
+        .insert(::audiences_server::runtime::Operation("echoFormats"));
+    response
 }
 async fn serve_echo_formats<A: ConstructsApi>(
     api: &A,
@@ -5423,10 +5428,16 @@ async fn handle_round_trip_formats<A: ConstructsApi>(
 ) -> ::axum::response::Response {
     let (mut parts, body) = request.into_parts();
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
-    match serve_round_trip_formats(&*api, &mut parts, body, &trace_id).await {
+    let mut response = match serve_round_trip_formats(&*api, &mut parts, body, &trace_id)
+        .await
+    {
         Ok(response) => response,
         Err(error) => error.into_response(&CONVENTIONS, &trace_id),
-    }
+    };
+    response
+        .extensions_mut()
+        .insert(::audiences_server::runtime::Operation("roundTripFormats"));
+    response
 }
 async fn serve_round_trip_formats<A: ConstructsApi>(
     api: &A,
@@ -5470,10 +5481,15 @@ async fn handle_create_shape<A: ConstructsApi>(
 ) -> ::axum::response::Response {
     let (mut parts, body) = request.into_parts();
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
-    match serve_create_shape(&*api, &mut parts, body, &trace_id).await {
+    let mut response = match serve_create_shape(&*api, &mut parts, body, &trace_id).await
+    {
         Ok(response) => response,
         Err(error) => error.into_response(&CONVENTIONS, &trace_id),
-    }
+    };
+    response
+        .extensions_mut()
+        .insert(::audiences_server::runtime::Operation("createShape"));
+    response
 }
 async fn serve_create_shape<A: ConstructsApi>(
     api: &A,
@@ -5517,10 +5533,16 @@ async fn handle_measure_shapes<A: ConstructsApi>(
 ) -> ::axum::response::Response {
     let (mut parts, body) = request.into_parts();
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
-    match serve_measure_shapes(&*api, &mut parts, body, &trace_id).await {
+    let mut response = match serve_measure_shapes(&*api, &mut parts, body, &trace_id)
+        .await
+    {
         Ok(response) => response,
         Err(error) => error.into_response(&CONVENTIONS, &trace_id),
-    }
+    };
+    response
+        .extensions_mut()
+        .insert(::audiences_server::runtime::Operation("measure-shapes"));
+    response
 }
 async fn serve_measure_shapes<A: ConstructsApi>(
     api: &A,
@@ -5564,10 +5586,16 @@ async fn handle_check_measured<A: ConstructsApi>(
 ) -> ::axum::response::Response {
     let (mut parts, body) = request.into_parts();
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
-    match serve_check_measured(&*api, &mut parts, body, &trace_id).await {
+    let mut response = match serve_check_measured(&*api, &mut parts, body, &trace_id)
+        .await
+    {
         Ok(response) => response,
         Err(error) => error.into_response(&CONVENTIONS, &trace_id),
-    }
+    };
+    response
+        .extensions_mut()
+        .insert(::audiences_server::runtime::Operation("checkMeasured"));
+    response
 }
 async fn serve_check_measured<A: ConstructsApi>(
     api: &A,
@@ -5611,10 +5639,15 @@ async fn handle_add_contact<A: ConstructsApi>(
 ) -> ::axum::response::Response {
     let (mut parts, body) = request.into_parts();
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
-    match serve_add_contact(&*api, &mut parts, body, &trace_id).await {
+    let mut response = match serve_add_contact(&*api, &mut parts, body, &trace_id).await
+    {
         Ok(response) => response,
         Err(error) => error.into_response(&CONVENTIONS, &trace_id),
-    }
+    };
+    response
+        .extensions_mut()
+        .insert(::audiences_server::runtime::Operation("addContact"));
+    response
 }
 async fn serve_add_contact<A: ConstructsApi>(
     api: &A,
@@ -5658,10 +5691,14 @@ async fn handle_put_labels<A: ConstructsApi>(
 ) -> ::axum::response::Response {
     let (mut parts, body) = request.into_parts();
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
-    match serve_put_labels(&*api, &mut parts, body, &trace_id).await {
+    let mut response = match serve_put_labels(&*api, &mut parts, body, &trace_id).await {
         Ok(response) => response,
         Err(error) => error.into_response(&CONVENTIONS, &trace_id),
-    }
+    };
+    response
+        .extensions_mut()
+        .insert(::audiences_server::runtime::Operation("putLabels"));
+    response
 }
 async fn serve_put_labels<A: ConstructsApi>(
     api: &A,
@@ -5709,10 +5746,12 @@ async fn handle_search<A: ConstructsApi>(
 ) -> ::axum::response::Response {
     let (mut parts, body) = request.into_parts();
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
-    match serve_search(&*api, &mut parts, body, &trace_id).await {
+    let mut response = match serve_search(&*api, &mut parts, body, &trace_id).await {
         Ok(response) => response,
         Err(error) => error.into_response(&CONVENTIONS, &trace_id),
-    }
+    };
+    response.extensions_mut().insert(::audiences_server::runtime::Operation("search"));
+    response
 }
 async fn serve_search<A: ConstructsApi>(
     api: &A,
@@ -5757,10 +5796,15 @@ async fn handle_append_note<A: ConstructsApi>(
 ) -> ::axum::response::Response {
     let (mut parts, body) = request.into_parts();
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
-    match serve_append_note(&*api, &mut parts, body, &trace_id).await {
+    let mut response = match serve_append_note(&*api, &mut parts, body, &trace_id).await
+    {
         Ok(response) => response,
         Err(error) => error.into_response(&CONVENTIONS, &trace_id),
-    }
+    };
+    response
+        .extensions_mut()
+        .insert(::audiences_server::runtime::Operation("appendNote"));
+    response
 }
 async fn serve_append_note<A: ConstructsApi>(
     api: &A,
@@ -5802,10 +5846,12 @@ async fn handle_get_blob<A: ConstructsApi>(
 ) -> ::axum::response::Response {
     let (mut parts, body) = request.into_parts();
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
-    match serve_get_blob(&*api, &mut parts, body, &trace_id).await {
+    let mut response = match serve_get_blob(&*api, &mut parts, body, &trace_id).await {
         Ok(response) => response,
         Err(error) => error.into_response(&CONVENTIONS, &trace_id),
-    }
+    };
+    response.extensions_mut().insert(::audiences_server::runtime::Operation("getBlob"));
+    response
 }
 async fn serve_get_blob<A: ConstructsApi>(
     api: &A,
@@ -5840,10 +5886,12 @@ async fn handle_put_blob<A: ConstructsApi>(
 ) -> ::axum::response::Response {
     let (mut parts, body) = request.into_parts();
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
-    match serve_put_blob(&*api, &mut parts, body, &trace_id).await {
+    let mut response = match serve_put_blob(&*api, &mut parts, body, &trace_id).await {
         Ok(response) => response,
         Err(error) => error.into_response(&CONVENTIONS, &trace_id),
-    }
+    };
+    response.extensions_mut().insert(::audiences_server::runtime::Operation("putBlob"));
+    response
 }
 async fn serve_put_blob<A: ConstructsApi>(
     api: &A,
@@ -5888,10 +5936,12 @@ async fn handle_download<A: ConstructsApi>(
 ) -> ::axum::response::Response {
     let (mut parts, body) = request.into_parts();
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
-    match serve_download(&*api, &mut parts, body, &trace_id).await {
+    let mut response = match serve_download(&*api, &mut parts, body, &trace_id).await {
         Ok(response) => response,
         Err(error) => error.into_response(&CONVENTIONS, &trace_id),
-    }
+    };
+    response.extensions_mut().insert(::audiences_server::runtime::Operation("download"));
+    response
 }
 async fn serve_download<A: ConstructsApi>(
     api: &A,
@@ -5926,10 +5976,15 @@ async fn handle_submit_form<A: ConstructsApi>(
 ) -> ::axum::response::Response {
     let (mut parts, body) = request.into_parts();
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
-    match serve_submit_form(&*api, &mut parts, body, &trace_id).await {
+    let mut response = match serve_submit_form(&*api, &mut parts, body, &trace_id).await
+    {
         Ok(response) => response,
         Err(error) => error.into_response(&CONVENTIONS, &trace_id),
-    }
+    };
+    response
+        .extensions_mut()
+        .insert(::audiences_server::runtime::Operation("submitForm"));
+    response
 }
 async fn serve_submit_form<A: ConstructsApi>(
     api: &A,
@@ -5976,10 +6031,12 @@ async fn handle_upload<A: ConstructsApi>(
 ) -> ::axum::response::Response {
     let (mut parts, body) = request.into_parts();
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
-    match serve_upload(&*api, &mut parts, body, &trace_id).await {
+    let mut response = match serve_upload(&*api, &mut parts, body, &trace_id).await {
         Ok(response) => response,
         Err(error) => error.into_response(&CONVENTIONS, &trace_id),
-    }
+    };
+    response.extensions_mut().insert(::audiences_server::runtime::Operation("upload"));
+    response
 }
 async fn serve_upload<A: ConstructsApi>(
     api: &A,
@@ -6021,10 +6078,16 @@ async fn handle_forget_everything<A: ConstructsApi>(
 ) -> ::axum::response::Response {
     let (mut parts, body) = request.into_parts();
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
-    match serve_forget_everything(&*api, &mut parts, body, &trace_id).await {
+    let mut response = match serve_forget_everything(&*api, &mut parts, body, &trace_id)
+        .await
+    {
         Ok(response) => response,
         Err(error) => error.into_response(&CONVENTIONS, &trace_id),
-    }
+    };
+    response
+        .extensions_mut()
+        .insert(::audiences_server::runtime::Operation("forgetEverything"));
+    response
 }
 async fn serve_forget_everything<A: ConstructsApi>(
     api: &A,
@@ -6056,10 +6119,12 @@ async fn handle_who_am_i<A: ConstructsApi>(
 ) -> ::axum::response::Response {
     let (mut parts, body) = request.into_parts();
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
-    match serve_who_am_i(&*api, &mut parts, body, &trace_id).await {
+    let mut response = match serve_who_am_i(&*api, &mut parts, body, &trace_id).await {
         Ok(response) => response,
         Err(error) => error.into_response(&CONVENTIONS, &trace_id),
-    }
+    };
+    response.extensions_mut().insert(::audiences_server::runtime::Operation("whoAmI"));
+    response
 }
 async fn serve_who_am_i<A: ConstructsApi>(
     api: &A,
@@ -6104,10 +6169,12 @@ async fn handle_secure<A: ConstructsApi>(
 ) -> ::axum::response::Response {
     let (mut parts, body) = request.into_parts();
     let trace_id = ::audiences_server::runtime::trace_id_of(&parts);
-    match serve_secure(&*api, &mut parts, body, &trace_id).await {
+    let mut response = match serve_secure(&*api, &mut parts, body, &trace_id).await {
         Ok(response) => response,
         Err(error) => error.into_response(&CONVENTIONS, &trace_id),
-    }
+    };
+    response.extensions_mut().insert(::audiences_server::runtime::Operation("secure"));
+    response
 }
 async fn serve_secure<A: ConstructsApi>(
     api: &A,

@@ -439,10 +439,19 @@ async fn handle_list_audience_prospects<A: AudiencesApi>(
 ) -> ::axum::response::Response {
     let (mut parts, body) = request.into_parts();
     let trace_id = crate::runtime::trace_id_of(&parts);
-    match serve_list_audience_prospects(&*api, &mut parts, body, &trace_id).await {
+    let mut response = match serve_list_audience_prospects(
+            &*api,
+            &mut parts,
+            body,
+            &trace_id,
+        )
+        .await
+    {
         Ok(response) => response,
         Err(error) => error.into_response(&CONVENTIONS, &trace_id),
-    }
+    };
+    response.extensions_mut().insert(crate::runtime::Operation("listAudienceProspects"));
+    response
 }
 async fn serve_list_audience_prospects<A: AudiencesApi>(
     api: &A,

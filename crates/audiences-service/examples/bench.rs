@@ -229,7 +229,7 @@ async fn serve_pair(url: &str, generated_port: &str, handwritten_port: &str) {
         CursorCodec::new(secret.clone()),
         limits(),
     ));
-    let generated = audiences_service::app(service, RouterLimits::default());
+    let generated = audiences_service::app(service, RouterLimits::default(), None);
     let baseline = Arc::new(Baseline {
         store,
         limiter: KeyRateLimiter::new(limits()),

@@ -42,18 +42,13 @@ pub struct CursorCodec {
 }
 
 fn hex_id(text: &str) -> Option<[u8; ID_BYTES]> {
-    if text.len() != ID_BYTES * 2 {
-        return None;
-    }
     let mut out = [0u8; ID_BYTES];
-    for (index, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(index * 2..index * 2 + 2)?, 16).ok()?;
-    }
+    hex::decode_to_slice(text, &mut out).ok()?;
     Some(out)
 }
 
 fn id_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    hex::encode(bytes)
 }
 
 impl CursorCodec {

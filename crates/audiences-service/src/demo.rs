@@ -225,8 +225,7 @@ pub async fn seed(store: &impl Store, demo_key: Option<String>) -> Result<Option
 
 /// The cursor secret, generated and persisted on first use.
 pub async fn cursor_secret(store: &impl Store) -> Result<Vec<u8>, StoreError> {
-    let fresh: [u8; 32] = rand::random();
-    let fresh: String = fresh.iter().map(|byte| format!("{byte:02x}")).collect();
+    let fresh = hex::encode(rand::random::<[u8; 32]>());
     Ok(store
         .setting_or_insert("cursor_secret", &fresh)
         .await?

@@ -7,9 +7,7 @@ pub const ALL_PERMISSIONS: &[&str] = &["prospects:read", "audiences:read", "audi
 
 /// A new random API key: `ak_` and 48 hexadecimal digits (192 bits).
 pub fn generate() -> String {
-    let bytes: [u8; 24] = rand::random();
-    let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("ak_{hex}")
+    format!("ak_{}", hex::encode(rand::random::<[u8; 24]>()))
 }
 
 /// What the database stores for a key. Keys are 192 random bits, so an
@@ -21,6 +19,5 @@ pub fn hash(key: &str) -> Vec<u8> {
 
 /// A new random id of 24 hexadecimal digits.
 pub fn new_id() -> String {
-    let bytes: [u8; 12] = rand::random();
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    hex::encode(rand::random::<[u8; 12]>())
 }

@@ -4,6 +4,7 @@ pub mod cursor;
 pub mod demo;
 pub mod keys;
 pub mod limits;
+pub mod metrics;
 pub mod service;
 pub mod store;
 
@@ -37,58 +38,81 @@ fn envelope(data: serde_json::Value, trace_id: &TraceId) -> Response {
     })
 }
 
+/// The document as this instance serves it: with a relative server (`/`),
+/// so that Swagger UI's "Try it out" and any client reading it reach the
+/// instance (or the load balancer) it was fetched from, whatever its
+/// address. Returns `(yaml, json)`.
+pub fn served_document() -> (String, String) {
+    // serde_yaml's values keep the document's order of keys, in both outputs.
+    let mut document: serde_yaml::Value = serde_yaml::from_str(OPENAPI_YAML)
+        .expect("the embedded document is valid YAML (checked by the tests)");
+    document["servers"] = serde_yaml::from_str(
+        "- url: /\n  description: The instance (or load balancer) this document was fetched from.\n",
+    )
+    .expect("a literal list");
+    let yaml = serde_yaml::to_string(&document).expect("a YAML value serializes");
+    let json = serde_json::to_string(&document).expect("the document has no non-string keys");
+    (yaml, json)
+}
+
 /// The whole application: the generated API routes plus `/healthz`,
-/// `/readyz`, `/openapi.yaml`, `/openapi.json` and Swagger UI at `/docs`, all
-/// behind the runtime's trace middleware, limits and JSON fallbacks.
-pub fn app<S: Store>(service: Arc<Service<S>>, limits: RouterLimits) -> axum::Router {
-    let openapi_json = serde_yaml_to_json(OPENAPI_YAML);
+/// `/readyz`, `/openapi.yaml`, `/openapi.json`, Swagger UI at `/docs` and,
+/// with a recorder, `/metrics`, all behind the runtime's layers and JSON
+/// fallbacks; each route of its own is labelled for the metrics.
+pub fn app<S: Store + Clone>(
+    service: Arc<Service<S>>,
+    limits: RouterLimits,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+) -> axum::Router {
+    let (yaml, json) = served_document();
     let ready = Arc::clone(&service);
-    let operations = axum::Router::new()
-        .route(
-            "/healthz",
-            get(|Extension(trace_id): Extension<TraceId>| async move {
-                envelope(serde_json::json!({ "status": "ok" }), &trace_id)
-            }),
-        )
-        .route(
-            "/readyz",
-            get(move |Extension(trace_id): Extension<TraceId>| {
-                let service = Arc::clone(&ready);
-                async move {
-                    match service.store().ping().await {
-                        Ok(()) => envelope(serde_json::json!({ "status": "ready" }), &trace_id),
-                        Err(error) => {
-                            tracing::warn!(%trace_id, %error, "readiness check failed");
-                            ApiError::unavailable("the database does not answer")
-                                .into_response(&CONVENTIONS, &trace_id)
-                        }
-                    }
+    let label = audiences_server::runtime::label;
+    let health = axum::Router::new().route(
+        "/healthz",
+        get(|Extension(trace_id): Extension<TraceId>| async move {
+            envelope(serde_json::json!({ "status": "ok" }), &trace_id)
+        }),
+    );
+    let readiness = axum::Router::new().route(
+        "/readyz",
+        get(move |Extension(trace_id): Extension<TraceId>| {
+            let service = Arc::clone(&ready);
+            async move {
+                match service.store().ping().await {
+                    Ok(()) => envelope(serde_json::json!({ "status": "ready" }), &trace_id),
+                    Err(error) => ApiError::unavailable("the database does not answer")
+                        .with_cause(error)
+                        .into_response(&CONVENTIONS, &trace_id),
                 }
-            }),
-        )
+            }
+        }),
+    );
+    let document = axum::Router::new()
         .route(
             "/openapi.yaml",
-            get(|| async { ([(CONTENT_TYPE, "application/yaml")], OPENAPI_YAML).into_response() }),
+            get(move || {
+                let yaml = yaml.clone();
+                async move { ([(CONTENT_TYPE, "application/yaml")], yaml).into_response() }
+            }),
         )
         .route(
             "/openapi.json",
             get(move || {
-                let json = openapi_json.clone();
+                let json = json.clone();
                 async move { ([(CONTENT_TYPE, "application/json")], json).into_response() }
             }),
-        )
+        );
+    let docs = axum::Router::new()
         .merge(SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::from("/openapi.json")));
-    audiences_server::runtime::finish_router_with(
-        audiences_server::routes(service).merge(operations),
-        &CONVENTIONS,
-        limits,
-    )
-}
-
-fn serde_yaml_to_json(yaml: &str) -> String {
-    let value: serde_json::Value =
-        serde_yaml::from_str(yaml).expect("the embedded document is valid YAML (checked by the tests)");
-    value.to_string()
+    let mut routes = audiences_server::routes(Arc::clone(&service))
+        .merge(label(health, "healthz"))
+        .merge(label(readiness, "readyz"))
+        .merge(label(document, "openapi"))
+        .merge(label(docs, "docs"));
+    if let Some(handle) = metrics {
+        routes = routes.merge(metrics::routes(handle, service.store().clone()));
+    }
+    audiences_server::runtime::finish_router_with(routes, &CONVENTIONS, limits)
 }
 
 /// Everything the service can be configured with.
@@ -128,9 +152,11 @@ impl DemoServer {
             cursor::CursorCodec::new(secret),
             config.rate_limits,
         ));
-        let server = audiences_server::runtime::serve_loopback(app(service, config.router_limits))
-            .await
-            .map_err(|error| store::StoreError::Unavailable(format!("cannot listen: {error}")))?;
+        let metrics = metrics::recorder().map_err(store::StoreError::Unavailable)?;
+        let server =
+            audiences_server::runtime::serve_loopback(app(service, config.router_limits, Some(metrics)))
+                .await
+                .map_err(|error| store::StoreError::Unavailable(format!("cannot listen: {error}")))?;
         Ok(Self {
             base_url: server.base_url.clone(),
             keys,

@@ -94,6 +94,9 @@ struct ServeArgs {
     /// Time in-flight requests have to finish after SIGTERM, in milliseconds.
     #[arg(long, env = "AUDIENCES_DRAIN_TIMEOUT_MS", default_value_t = millis(ServeOptions::default().drain_timeout))]
     drain_timeout_ms: u64,
+    /// Serve `/metrics` (Prometheus) on this address instead of the API's own, to keep it private.
+    #[arg(long, env = "AUDIENCES_METRICS_BIND")]
+    metrics_bind: Option<SocketAddr>,
     /// Serve HTTPS with this PEM certificate chain (with --tls-key).
     #[arg(long, env = "AUDIENCES_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<std::path::PathBuf>,
@@ -311,6 +314,38 @@ async fn serve(store: AnyStore, args: ServeArgs) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", args.bind))?;
+    let limits = RouterLimits {
+        request_timeout: Duration::from_millis(args.request_timeout_ms.max(1)),
+        max_header_bytes: args.max_header_bytes,
+        max_headers: args.max_headers,
+    };
+    let metrics = audiences_service::metrics::recorder()?;
+    let app = match args.metrics_bind {
+        None => audiences_service::app(service, limits, Some(metrics)),
+        Some(address) => {
+            let metrics_listener = tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|error| format!("cannot listen on {address} for metrics: {error}"))?;
+            let router = audiences_server::runtime::finish_router(
+                audiences_service::metrics::routes(metrics, service.store().clone()),
+                &audiences_server::CONVENTIONS,
+            );
+            tokio::spawn(async move {
+                let forever = std::future::pending::<()>();
+                let served = audiences_server::runtime::serve(
+                    metrics_listener,
+                    router,
+                    ServeOptions::default(),
+                    forever,
+                )
+                .await;
+                if let Err(error) = served {
+                    tracing::error!(%error, "the metrics listener stopped");
+                }
+            });
+            audiences_service::app(service, limits, None)
+        }
+    };
     let url = format!("{scheme}://{}", listener.local_addr().map_err(|e| e.to_string())?);
     let key = match (&seeded, &args.demo_key) {
         (Some(keys), _) => {
@@ -325,6 +360,10 @@ async fn serve(store: AnyStore, args: ServeArgs) -> Result<(), String> {
     };
     println!("audiences-service listening on {url} ({kind} store)");
     println!("docs: {url}/docs   document: {url}/openapi.yaml");
+    match args.metrics_bind {
+        None => println!("metrics: {url}/metrics"),
+        Some(address) => println!("metrics: http://{address}/metrics"),
+    }
     println!(
         "demo account group {}, ready audience {}, populating audience {}",
         demo::ACCOUNT_GROUP_ID,
@@ -337,19 +376,9 @@ async fn serve(store: AnyStore, args: ServeArgs) -> Result<(), String> {
         demo::ACCOUNT_GROUP_ID,
         demo::READY_AUDIENCE_ID
     );
-    let limits = RouterLimits {
-        request_timeout: Duration::from_millis(args.request_timeout_ms.max(1)),
-        max_header_bytes: args.max_header_bytes,
-        max_headers: args.max_headers,
-    };
-    audiences_server::runtime::serve(
-        listener,
-        audiences_service::app(service, limits),
-        options,
-        shutdown,
-    )
-    .await
-    .map_err(|error| error.to_string())
+    audiences_server::runtime::serve(listener, app, options, shutdown)
+        .await
+        .map_err(|error| error.to_string())
 }
 /// Resolves on SIGTERM or Ctrl-C (SIGINT). The handlers are installed here,
 /// before the service announces itself, so that a signal sent as soon as the

@@ -211,14 +211,38 @@ pub trait Store: Send + Sync + 'static {
         name: &str,
         value: &str,
     ) -> impl Future<Output = Result<String, StoreError>> + Send;
+
+    /// The connection pool's occupancy, for metrics.
+    fn pool_stats(&self) -> PoolStats;
 }
 
-/// Runs one database call under the store's timeout.
+/// How full a connection pool is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open.
+    pub size: u32,
+    /// Connections open and idle.
+    pub idle: u32,
+    /// The most connections the pool opens.
+    pub max: u32,
+}
+
+/// `store_query_duration_seconds{query}`: time of each store query.
+pub const QUERY_DURATION: &str = "store_query_duration_seconds";
+/// `db_pool_acquire_duration_seconds`: time waiting for a pooled connection.
+pub const ACQUIRE_DURATION: &str = "db_pool_acquire_duration_seconds";
+
+/// Runs one database call, named `query`, under the store's timeout, and
+/// records how long it took.
 async fn timed<T>(
     limit: Duration,
+    query: &'static str,
     call: impl Future<Output = Result<T, sqlx::Error>>,
 ) -> Result<T, StoreError> {
-    match tokio::time::timeout(limit, call).await {
+    let started = std::time::Instant::now();
+    let outcome = tokio::time::timeout(limit, call).await;
+    metrics::histogram!(QUERY_DURATION, "query" => query).record(started.elapsed().as_secs_f64());
+    match outcome {
         Ok(result) => result.map_err(StoreError::from),
         Err(_) => Err(StoreError::Unavailable(format!(
             "no answer within {} ms",
@@ -241,16 +265,28 @@ const INSERT_BATCH: usize = 500;
 /// `limits: StoreLimits`: the same SQL for both databases.
 macro_rules! sql_store {
     ($store:ty, $db:ty) => {
+        impl $store {
+            /// A pooled connection, the wait recorded.
+            async fn connection(&self) -> Result<sqlx::pool::PoolConnection<$db>, StoreError> {
+                let started = std::time::Instant::now();
+                let connection = self.pool.acquire().await;
+                metrics::histogram!(ACQUIRE_DURATION).record(started.elapsed().as_secs_f64());
+                connection.map_err(StoreError::from)
+            }
+        }
+
         impl Store for $store {
             async fn key_by_hash(&self, hash: &[u8]) -> Result<Option<KeyRecord>, StoreError> {
+                let mut connection = self.connection().await?;
                 let row = timed(
                     self.limits.query_timeout,
+                    "key_by_hash",
                     sqlx::query(
                         "SELECT id, account_group_id, permissions FROM api_keys \
                          WHERE key_hash = $1 AND revoked_at IS NULL",
                     )
                     .bind(hash)
-                    .fetch_optional(&self.pool),
+                    .fetch_optional(&mut *connection),
                 )
                 .await?;
                 row.map(|row| {
@@ -273,14 +309,16 @@ macro_rules! sql_store {
                 account_group: &str,
                 audience: &str,
             ) -> Result<Option<AudienceState>, StoreError> {
+                let mut connection = self.connection().await?;
                 let status: Option<String> = timed(
                     self.limits.query_timeout,
+                    "audience_state",
                     sqlx::query_scalar(
                         "SELECT status FROM audiences WHERE id = $1 AND account_group_id = $2",
                     )
                     .bind(audience)
                     .bind(account_group)
-                    .fetch_optional(&self.pool),
+                    .fetch_optional(&mut *connection),
                 )
                 .await?;
                 match status.as_deref() {
@@ -318,7 +356,13 @@ macro_rules! sql_store {
                     .bind(position.id.as_str())
                     .bind(fetch),
                 };
-                let mut rows = timed(self.limits.query_timeout, query.fetch_all(&self.pool)).await?;
+                let mut connection = self.connection().await?;
+                let mut rows = timed(
+                    self.limits.query_timeout,
+                    "page",
+                    query.fetch_all(&mut *connection),
+                )
+                .await?;
                 let has_more = rows.len() > limit as usize;
                 rows.truncate(limit as usize);
                 let rows = rows
@@ -344,6 +388,7 @@ macro_rules! sql_store {
                 // counts as not ready.
                 timed(
                     self.limits.query_timeout,
+                    "ping",
                     sqlx::query("SELECT 1 FROM audiences LIMIT 1").fetch_optional(&self.pool),
                 )
                 .await?;
@@ -353,6 +398,7 @@ macro_rules! sql_store {
             async fn account_group_exists(&self, account_group: &str) -> Result<bool, StoreError> {
                 let found: Option<String> = timed(
                     self.limits.query_timeout,
+                    "account_group_exists",
                     sqlx::query_scalar("SELECT id FROM account_groups WHERE id = $1")
                         .bind(account_group)
                         .fetch_optional(&self.pool),
@@ -364,6 +410,7 @@ macro_rules! sql_store {
             async fn create_account_group(&self, id: &str, name: &str) -> Result<(), StoreError> {
                 timed(
                     self.limits.query_timeout,
+                    "create_account_group",
                     sqlx::query("INSERT INTO account_groups (id, name) VALUES ($1, $2)")
                         .bind(id)
                         .bind(name)
@@ -382,6 +429,7 @@ macro_rules! sql_store {
             ) -> Result<(), StoreError> {
                 timed(
                     self.limits.query_timeout,
+                    "create_audience",
                     sqlx::query(
                         "INSERT INTO audiences (id, account_group_id, name, status) VALUES ($1, $2, $3, $4)",
                     )
@@ -423,6 +471,7 @@ macro_rules! sql_store {
             async fn delete_prospect(&self, audience: &str, id: &str) -> Result<bool, StoreError> {
                 let done = timed(
                     self.limits.query_timeout,
+                    "delete_prospect",
                     sqlx::query("DELETE FROM prospects WHERE audience_id = $1 AND id = $2")
                         .bind(audience)
                         .bind(id)
@@ -435,6 +484,7 @@ macro_rules! sql_store {
             async fn prospect_count(&self, audience: &str) -> Result<u64, StoreError> {
                 let count: i64 = timed(
                     self.limits.query_timeout,
+                    "prospect_count",
                     sqlx::query_scalar("SELECT COUNT(*) FROM prospects WHERE audience_id = $1")
                         .bind(audience)
                         .fetch_one(&self.pool),
@@ -452,6 +502,7 @@ macro_rules! sql_store {
             ) -> Result<(), StoreError> {
                 timed(
                     self.limits.query_timeout,
+                    "create_key",
                     sqlx::query(
                         "INSERT INTO api_keys (id, account_group_id, key_hash, permissions) \
                          VALUES ($1, $2, $3, $4)",
@@ -469,6 +520,7 @@ macro_rules! sql_store {
             async fn revoke_key(&self, id: &str) -> Result<bool, StoreError> {
                 let done = timed(
                     self.limits.query_timeout,
+                    "revoke_key",
                     sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                         .bind(unix_seconds())
                         .bind(id)
@@ -478,9 +530,18 @@ macro_rules! sql_store {
                 Ok(done.rows_affected() > 0)
             }
 
+            fn pool_stats(&self) -> PoolStats {
+                PoolStats {
+                    size: self.pool.size(),
+                    idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+                    max: self.pool.options().get_max_connections(),
+                }
+            }
+
             async fn setting_or_insert(&self, name: &str, value: &str) -> Result<String, StoreError> {
                 timed(
                     self.limits.query_timeout,
+                    "setting_insert",
                     sqlx::query(
                         "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
                     )
@@ -491,6 +552,7 @@ macro_rules! sql_store {
                 .await?;
                 timed(
                     self.limits.query_timeout,
+                    "setting_select",
                     sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
                         .bind(name)
                         .fetch_one(&self.pool),
@@ -606,6 +668,9 @@ impl AnyStore {
 macro_rules! forward {
     ($(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $out:ty;)*) => {
         impl Store for AnyStore {
+            fn pool_stats(&self) -> PoolStats {
+                self.pool_stats_of()
+            }
             $(
                 async fn $name(&self $(, $arg: $ty)*) -> Result<$out, StoreError> {
                     match self {
@@ -616,6 +681,15 @@ macro_rules! forward {
             )*
         }
     };
+}
+
+impl AnyStore {
+    fn pool_stats_of(&self) -> PoolStats {
+        match self {
+            AnyStore::Sqlite(store) => store.pool_stats(),
+            AnyStore::Postgres(store) => store.pool_stats(),
+        }
+    }
 }
 
 forward! {

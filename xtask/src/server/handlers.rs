@@ -254,6 +254,7 @@ pub(super) fn emit(api: &Api, rt: &TokenStream) -> TokenStream {
         });
 
         let authorize = authorize(op, rt);
+        let op_id_literal = &op.id;
         let handler_ident = format_ident!("handle_{}", method_ident);
         let inner_ident = format_ident!("serve_{}", method_ident);
         let body_binding = if read_body.is_some() {
@@ -273,10 +274,12 @@ pub(super) fn emit(api: &Api, rt: &TokenStream) -> TokenStream {
             ) -> ::axum::response::Response {
                 let (mut parts, body) = request.into_parts();
                 let trace_id = #rt::trace_id_of(&parts);
-                match #inner_ident(&*api, &mut parts, body, &trace_id).await {
+                let mut response = match #inner_ident(&*api, &mut parts, body, &trace_id).await {
                     Ok(response) => response,
                     Err(error) => error.into_response(&CONVENTIONS, &trace_id),
-                }
+                };
+                response.extensions_mut().insert(#rt::Operation(#op_id_literal));
+                response
             }
 
             async fn #inner_ident<A: #trait_name>(

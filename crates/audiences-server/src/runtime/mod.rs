@@ -15,7 +15,9 @@
 mod body;
 mod conventions;
 mod error;
+mod guard;
 mod loopback;
+mod metrics;
 mod params;
 mod parse;
 mod pattern;
@@ -31,7 +33,15 @@ pub use body::{
 };
 pub use conventions::{Code, Conventions, Failure, FailureFormat, RuntimeCodes};
 pub use error::ApiError;
+pub use guard::{
+    CatchPanic, CatchPanicFuture, CatchPanicLayer, HeaderLimit, HeaderLimitLayer, Timeout, TimeoutFuture,
+    TimeoutLayer,
+};
 pub use loopback::{LoopbackServer, serve_loopback};
+pub use metrics::{
+    DURATION, IN_FLIGHT, Metered, MeteredFuture, MetricsLayer, Operation, RATE_LIMITED, REQUESTS, UNMATCHED,
+    label, operation_of,
+};
 pub use params::{Location, RawParams, Separator};
 pub use parse::{
     IntegerRules, NumberRules, StringRules, ValueSyntax, check_items, parse_boolean, parse_from_str,
@@ -50,7 +60,7 @@ pub use security::{
 pub use serve::{ServeOptions, serve};
 #[cfg(feature = "tls")]
 pub use serve::{tls_config, tls_config_pem};
-pub use trace::{TRACE_ID_HEADER, TraceId, trace_id_of};
+pub use trace::{TRACE_ID_HEADER, Trace, TraceFuture, TraceId, TraceLayer, caller_trace_id, trace_id_of};
 
 #[cfg(test)]
 mod properties {

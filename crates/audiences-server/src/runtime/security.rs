@@ -247,7 +247,14 @@ async fn admit_principal<S: Security>(
             "these credentials lack the `{missing}` permission"
         )));
     }
-    let rate_limit = security.admit(&principal, operation_id).await?;
+    let rate_limit = security
+        .admit(&principal, operation_id)
+        .await
+        .inspect_err(|error| {
+            if error.status == axum::http::StatusCode::TOO_MANY_REQUESTS {
+                super::metrics::rate_limited(operation_id);
+            }
+        })?;
     Ok((principal, rate_limit))
 }
 
