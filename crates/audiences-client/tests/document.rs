@@ -192,11 +192,14 @@ fn the_table_covers_every_rule_of_the_document() {
 async fn every_rule_is_refused_with_the_validation_shape_naming_parameter_rule_and_value() {
     let mock = Arc::new(MockApi::new());
     mock.on_list_audience_prospects(|_| {
-        ListAudienceProspectsResponse::Ok(AudienceProspectPage {
-            items: Vec::new(),
-            next_cursor: None,
-            has_more: false,
-        })
+        ListAudienceProspectsResponse::Ok(
+            AudienceProspectPage {
+                items: Vec::new(),
+                next_cursor: None,
+                has_more: false,
+            }
+            .into(),
+        )
     });
     let server = audiences_server::runtime::serve_loopback(audiences_server::router(mock.clone()))
         .await

@@ -2375,7 +2375,7 @@ impl ListAudiencesHeaders {
 #[derive(Debug, Clone)]
 pub enum ListAudiencesResponse {
     /// 200: The audiences.
-    Ok(self::types::AudienceList),
+    Ok(::audiences_server::runtime::Json<self::types::AudienceList>),
     /// 400: Bad request.
     BadRequest(self::types::ErrorDetail),
     /// 401: Unauthorized.
@@ -2400,20 +2400,38 @@ impl ListAudiencesResponse {
         let _ = trace_id;
         match self {
             Self::Ok(data) => {
-                ::audiences_server::runtime::json_response(
-                        ::audiences_server::runtime::status(200),
-                        &self::types::AudienceListResponse {
-                            success: true,
-                            data,
-                            error: ::std::option::Option::None,
-                            trace_id: trace_id.to_string(),
-                        },
-                    )
-                    .unwrap_or_else(|error| {
-                        ::audiences_server::runtime::ApiError::internal()
-                            .with_cause(error)
-                            .into_response(&CONVENTIONS, trace_id)
-                    })
+                match data {
+                    ::audiences_server::runtime::Json::Typed(data) => {
+                        ::audiences_server::runtime::json_response(
+                                ::audiences_server::runtime::status(200),
+                                &self::types::AudienceListResponse {
+                                    success: true,
+                                    data,
+                                    error: ::std::option::Option::None,
+                                    trace_id: trace_id.to_string(),
+                                },
+                            )
+                            .unwrap_or_else(|error| {
+                                ::audiences_server::runtime::ApiError::internal()
+                                    .with_cause(error)
+                                    .into_response(&CONVENTIONS, trace_id)
+                            })
+                    }
+                    ::audiences_server::runtime::Json::Raw(data) => {
+                        ::audiences_server::runtime::raw_envelope_response(
+                            ::audiences_server::runtime::status(200),
+                            "application/json",
+                            &::audiences_server::runtime::EnvelopeNames {
+                                success: "success",
+                                data: "data",
+                                error: "error",
+                                trace_id: "traceId",
+                            },
+                            data.as_str(),
+                            trace_id,
+                        )
+                    }
+                }
             }
             Self::BadRequest(error) => {
                 ::audiences_server::runtime::json_response(
@@ -2490,7 +2508,7 @@ pub enum CreateAudienceResponse {
     /// 201: Created.
     Created {
         /// The response body.
-        data: self::types::Audience,
+        data: ::audiences_server::runtime::Json<self::types::Audience>,
         /// `location` header: `Location`
         location: ::std::string::String,
     },
@@ -2515,20 +2533,38 @@ impl CreateAudienceResponse {
         let _ = trace_id;
         match self {
             Self::Created { data, location } => {
-                let mut response = ::audiences_server::runtime::json_response(
-                        ::audiences_server::runtime::status(201),
-                        &self::types::AudienceResponse {
-                            success: true,
-                            data,
-                            error: ::std::option::Option::None,
-                            trace_id: trace_id.to_string(),
-                        },
-                    )
-                    .unwrap_or_else(|error| {
-                        ::audiences_server::runtime::ApiError::internal()
-                            .with_cause(error)
-                            .into_response(&CONVENTIONS, trace_id)
-                    });
+                let mut response = match data {
+                    ::audiences_server::runtime::Json::Typed(data) => {
+                        ::audiences_server::runtime::json_response(
+                                ::audiences_server::runtime::status(201),
+                                &self::types::AudienceResponse {
+                                    success: true,
+                                    data,
+                                    error: ::std::option::Option::None,
+                                    trace_id: trace_id.to_string(),
+                                },
+                            )
+                            .unwrap_or_else(|error| {
+                                ::audiences_server::runtime::ApiError::internal()
+                                    .with_cause(error)
+                                    .into_response(&CONVENTIONS, trace_id)
+                            })
+                    }
+                    ::audiences_server::runtime::Json::Raw(data) => {
+                        ::audiences_server::runtime::raw_envelope_response(
+                            ::audiences_server::runtime::status(201),
+                            "application/json",
+                            &::audiences_server::runtime::EnvelopeNames {
+                                success: "success",
+                                data: "data",
+                                error: "error",
+                                trace_id: "traceId",
+                            },
+                            data.as_str(),
+                            trace_id,
+                        )
+                    }
+                };
                 ::audiences_server::runtime::insert_header(
                     &mut response,
                     "location",
@@ -2696,7 +2732,7 @@ impl UpdateAudiencePath {
 #[derive(Debug, Clone)]
 pub enum UpdateAudienceResponse {
     /// 200: Updated.
-    Ok(self::types::Audience),
+    Ok(::audiences_server::runtime::Json<self::types::Audience>),
     /// 404: Not found.
     NotFound(self::types::ErrorDetail),
 }
@@ -2718,20 +2754,38 @@ impl UpdateAudienceResponse {
         let _ = trace_id;
         match self {
             Self::Ok(data) => {
-                ::audiences_server::runtime::json_response(
-                        ::audiences_server::runtime::status(200),
-                        &self::types::AudienceResponse {
-                            success: true,
-                            data,
-                            error: ::std::option::Option::None,
-                            trace_id: trace_id.to_string(),
-                        },
-                    )
-                    .unwrap_or_else(|error| {
-                        ::audiences_server::runtime::ApiError::internal()
-                            .with_cause(error)
-                            .into_response(&CONVENTIONS, trace_id)
-                    })
+                match data {
+                    ::audiences_server::runtime::Json::Typed(data) => {
+                        ::audiences_server::runtime::json_response(
+                                ::audiences_server::runtime::status(200),
+                                &self::types::AudienceResponse {
+                                    success: true,
+                                    data,
+                                    error: ::std::option::Option::None,
+                                    trace_id: trace_id.to_string(),
+                                },
+                            )
+                            .unwrap_or_else(|error| {
+                                ::audiences_server::runtime::ApiError::internal()
+                                    .with_cause(error)
+                                    .into_response(&CONVENTIONS, trace_id)
+                            })
+                    }
+                    ::audiences_server::runtime::Json::Raw(data) => {
+                        ::audiences_server::runtime::raw_envelope_response(
+                            ::audiences_server::runtime::status(200),
+                            "application/json",
+                            &::audiences_server::runtime::EnvelopeNames {
+                                success: "success",
+                                data: "data",
+                                error: "error",
+                                trace_id: "traceId",
+                            },
+                            data.as_str(),
+                            trace_id,
+                        )
+                    }
+                }
             }
             Self::NotFound(error) => {
                 ::audiences_server::runtime::json_response(
@@ -2815,7 +2869,7 @@ impl MoveAudiencesQuery {
 #[derive(Debug, Clone)]
 pub enum MoveAudiencesResponse {
     /// 202: Accepted, as a plain (non-envelope) body.
-    Accepted(self::types::MoveAudiences202Response),
+    Accepted(::audiences_server::runtime::Json<self::types::MoveAudiences202Response>),
     /// 422: Nothing to move.
     UnprocessableEntity(self::types::ErrorDetail),
 }
@@ -2837,15 +2891,26 @@ impl MoveAudiencesResponse {
         let _ = trace_id;
         match self {
             Self::Accepted(body) => {
-                ::audiences_server::runtime::json_response(
-                        ::audiences_server::runtime::status(202),
-                        &body,
-                    )
-                    .unwrap_or_else(|error| {
-                        ::audiences_server::runtime::ApiError::internal()
-                            .with_cause(error)
-                            .into_response(&CONVENTIONS, trace_id)
-                    })
+                match body {
+                    ::audiences_server::runtime::Json::Typed(body) => {
+                        ::audiences_server::runtime::json_response(
+                                ::audiences_server::runtime::status(202),
+                                &body,
+                            )
+                            .unwrap_or_else(|error| {
+                                ::audiences_server::runtime::ApiError::internal()
+                                    .with_cause(error)
+                                    .into_response(&CONVENTIONS, trace_id)
+                            })
+                    }
+                    ::audiences_server::runtime::Json::Raw(body) => {
+                        ::audiences_server::runtime::raw_json_response(
+                            ::audiences_server::runtime::status(202),
+                            "application/json",
+                            body.into_string(),
+                        )
+                    }
+                }
             }
             Self::UnprocessableEntity(error) => {
                 ::audiences_server::runtime::json_response(
@@ -3796,5 +3861,22 @@ pub mod mock {
             };
             ::std::future::ready(response)
         }
+    }
+}
+/// Builders of the raw JSON of schemas that hold arrays of
+/// components, for answers of raw JSON (`Json::Raw`).
+pub mod raw {
+    /// The raw JSON of a `AudienceList`: `items` as raw JSON of their items (passed through unparsed), the other properties typed.
+    pub fn audience_list(
+        items: ::audiences_server::runtime::RawJsonArray<super::types::Audience>,
+    ) -> ::std::result::Result<
+        ::audiences_server::runtime::RawJson<super::types::AudienceList>,
+        ::serde_json::Error,
+    > {
+        let mut object = ::audiences_server::runtime::RawObject::with_capacity(
+            0 + items.capacity_hint(),
+        );
+        object.raw("items", &items.finish())?;
+        ::std::result::Result::Ok(object.finish())
     }
 }

@@ -4147,7 +4147,7 @@ impl EchoFormatsHeaders {
 #[derive(Debug, Clone)]
 pub enum EchoFormatsResponse {
     /// 200: The parameters, as typed values.
-    Ok(self::types::Formats),
+    Ok(::audiences_server::runtime::Json<self::types::Formats>),
     /// 4XX: A client error.
     ClientError {
         /// The status, within the documented range.
@@ -4174,15 +4174,26 @@ impl EchoFormatsResponse {
         let _ = trace_id;
         match self {
             Self::Ok(body) => {
-                ::audiences_server::runtime::json_response(
-                        ::audiences_server::runtime::status(200),
-                        &body,
-                    )
-                    .unwrap_or_else(|error| {
-                        ::audiences_server::runtime::ApiError::internal()
-                            .with_cause(error)
-                            .into_response(&CONVENTIONS, trace_id)
-                    })
+                match body {
+                    ::audiences_server::runtime::Json::Typed(body) => {
+                        ::audiences_server::runtime::json_response(
+                                ::audiences_server::runtime::status(200),
+                                &body,
+                            )
+                            .unwrap_or_else(|error| {
+                                ::audiences_server::runtime::ApiError::internal()
+                                    .with_cause(error)
+                                    .into_response(&CONVENTIONS, trace_id)
+                            })
+                    }
+                    ::audiences_server::runtime::Json::Raw(body) => {
+                        ::audiences_server::runtime::raw_json_response(
+                            ::audiences_server::runtime::status(200),
+                            "application/json",
+                            body.into_string(),
+                        )
+                    }
+                }
             }
             Self::ClientError { status, body } => {
                 ::audiences_server::runtime::json_response_as(
@@ -4203,7 +4214,7 @@ impl EchoFormatsResponse {
 #[derive(Debug, Clone)]
 pub enum RoundTripFormatsResponse {
     /// 200: The same body.
-    Ok(self::types::Formats),
+    Ok(::audiences_server::runtime::Json<self::types::Formats>),
     /// default: Anything else.
     Default {
         /// The status (any status the document does not list otherwise).
@@ -4230,16 +4241,27 @@ impl RoundTripFormatsResponse {
         let _ = trace_id;
         match self {
             Self::Ok(body) => {
-                ::audiences_server::runtime::json_response_as(
-                        ::audiences_server::runtime::status(200),
-                        "application/json; charset=utf-8",
-                        &body,
-                    )
-                    .unwrap_or_else(|error| {
-                        ::audiences_server::runtime::ApiError::internal()
-                            .with_cause(error)
-                            .into_response(&CONVENTIONS, trace_id)
-                    })
+                match body {
+                    ::audiences_server::runtime::Json::Typed(body) => {
+                        ::audiences_server::runtime::json_response_as(
+                                ::audiences_server::runtime::status(200),
+                                "application/json; charset=utf-8",
+                                &body,
+                            )
+                            .unwrap_or_else(|error| {
+                                ::audiences_server::runtime::ApiError::internal()
+                                    .with_cause(error)
+                                    .into_response(&CONVENTIONS, trace_id)
+                            })
+                    }
+                    ::audiences_server::runtime::Json::Raw(body) => {
+                        ::audiences_server::runtime::raw_json_response(
+                            ::audiences_server::runtime::status(200),
+                            "application/json; charset=utf-8",
+                            body.into_string(),
+                        )
+                    }
+                }
             }
             Self::Default { status, body } => {
                 ::audiences_server::runtime::json_response(status.status(), &body)
@@ -4258,7 +4280,7 @@ pub enum CreateShapeResponse {
     /// 201: Created; the area is computed.
     Created {
         /// The response body.
-        body: self::types::ShapeWithArea,
+        body: ::audiences_server::runtime::Json<self::types::ShapeWithArea>,
         /// `location` header: `Location`
         location: ::std::string::String,
     },
@@ -4296,15 +4318,26 @@ impl CreateShapeResponse {
         let _ = trace_id;
         match self {
             Self::Created { body, location } => {
-                let mut response = ::audiences_server::runtime::json_response(
-                        ::audiences_server::runtime::status(201),
-                        &body,
-                    )
-                    .unwrap_or_else(|error| {
-                        ::audiences_server::runtime::ApiError::internal()
-                            .with_cause(error)
-                            .into_response(&CONVENTIONS, trace_id)
-                    });
+                let mut response = match body {
+                    ::audiences_server::runtime::Json::Typed(body) => {
+                        ::audiences_server::runtime::json_response(
+                                ::audiences_server::runtime::status(201),
+                                &body,
+                            )
+                            .unwrap_or_else(|error| {
+                                ::audiences_server::runtime::ApiError::internal()
+                                    .with_cause(error)
+                                    .into_response(&CONVENTIONS, trace_id)
+                            })
+                    }
+                    ::audiences_server::runtime::Json::Raw(body) => {
+                        ::audiences_server::runtime::raw_json_response(
+                            ::audiences_server::runtime::status(201),
+                            "application/json",
+                            body.into_string(),
+                        )
+                    }
+                };
                 ::audiences_server::runtime::insert_header(
                     &mut response,
                     "location",
@@ -4339,7 +4372,7 @@ pub enum MeasureShapesResponse {
         /// The status, within the documented range.
         status: ::audiences_server::runtime::StatusInClass<2>,
         /// The response body.
-        body: ::std::vec::Vec<f64>,
+        body: ::audiences_server::runtime::Json<::std::vec::Vec<f64>>,
     },
 }
 impl MeasureShapesResponse {
@@ -4359,12 +4392,26 @@ impl MeasureShapesResponse {
         let _ = trace_id;
         match self {
             Self::Success { status, body } => {
-                ::audiences_server::runtime::json_response(status.status(), &body)
-                    .unwrap_or_else(|error| {
-                        ::audiences_server::runtime::ApiError::internal()
-                            .with_cause(error)
-                            .into_response(&CONVENTIONS, trace_id)
-                    })
+                match body {
+                    ::audiences_server::runtime::Json::Typed(body) => {
+                        ::audiences_server::runtime::json_response(
+                                status.status(),
+                                &body,
+                            )
+                            .unwrap_or_else(|error| {
+                                ::audiences_server::runtime::ApiError::internal()
+                                    .with_cause(error)
+                                    .into_response(&CONVENTIONS, trace_id)
+                            })
+                    }
+                    ::audiences_server::runtime::Json::Raw(body) => {
+                        ::audiences_server::runtime::raw_json_response(
+                            status.status(),
+                            "application/json",
+                            body.into_string(),
+                        )
+                    }
+                }
             }
         }
     }
@@ -4373,7 +4420,7 @@ impl MeasureShapesResponse {
 #[derive(Debug, Clone)]
 pub enum CheckMeasuredResponse {
     /// 200: Whether the area fits the shape (`null` for no body).
-    Ok(::std::option::Option<bool>),
+    Ok(::audiences_server::runtime::Json<::std::option::Option<bool>>),
 }
 impl CheckMeasuredResponse {
     /// The HTTP status of this result.
@@ -4392,15 +4439,26 @@ impl CheckMeasuredResponse {
         let _ = trace_id;
         match self {
             Self::Ok(body) => {
-                ::audiences_server::runtime::json_response(
-                        ::audiences_server::runtime::status(200),
-                        &body,
-                    )
-                    .unwrap_or_else(|error| {
-                        ::audiences_server::runtime::ApiError::internal()
-                            .with_cause(error)
-                            .into_response(&CONVENTIONS, trace_id)
-                    })
+                match body {
+                    ::audiences_server::runtime::Json::Typed(body) => {
+                        ::audiences_server::runtime::json_response(
+                                ::audiences_server::runtime::status(200),
+                                &body,
+                            )
+                            .unwrap_or_else(|error| {
+                                ::audiences_server::runtime::ApiError::internal()
+                                    .with_cause(error)
+                                    .into_response(&CONVENTIONS, trace_id)
+                            })
+                    }
+                    ::audiences_server::runtime::Json::Raw(body) => {
+                        ::audiences_server::runtime::raw_json_response(
+                            ::audiences_server::runtime::status(200),
+                            "application/json",
+                            body.into_string(),
+                        )
+                    }
+                }
             }
         }
     }
@@ -4409,7 +4467,7 @@ impl CheckMeasuredResponse {
 #[derive(Debug, Clone)]
 pub enum AddContactResponse {
     /// 200: The contact as understood.
-    Ok(self::types::Contact),
+    Ok(::audiences_server::runtime::Json<self::types::Contact>),
 }
 impl AddContactResponse {
     /// The HTTP status of this result.
@@ -4428,15 +4486,26 @@ impl AddContactResponse {
         let _ = trace_id;
         match self {
             Self::Ok(body) => {
-                ::audiences_server::runtime::json_response(
-                        ::audiences_server::runtime::status(200),
-                        &body,
-                    )
-                    .unwrap_or_else(|error| {
-                        ::audiences_server::runtime::ApiError::internal()
-                            .with_cause(error)
-                            .into_response(&CONVENTIONS, trace_id)
-                    })
+                match body {
+                    ::audiences_server::runtime::Json::Typed(body) => {
+                        ::audiences_server::runtime::json_response(
+                                ::audiences_server::runtime::status(200),
+                                &body,
+                            )
+                            .unwrap_or_else(|error| {
+                                ::audiences_server::runtime::ApiError::internal()
+                                    .with_cause(error)
+                                    .into_response(&CONVENTIONS, trace_id)
+                            })
+                    }
+                    ::audiences_server::runtime::Json::Raw(body) => {
+                        ::audiences_server::runtime::raw_json_response(
+                            ::audiences_server::runtime::status(200),
+                            "application/json",
+                            body.into_string(),
+                        )
+                    }
+                }
             }
         }
     }
@@ -4479,7 +4548,7 @@ impl PutLabelsPath {
 #[derive(Debug, Clone)]
 pub enum PutLabelsResponse {
     /// 200: The labels stored.
-    Ok(self::types::LabelSet),
+    Ok(::audiences_server::runtime::Json<self::types::LabelSet>),
 }
 impl PutLabelsResponse {
     /// The HTTP status of this result.
@@ -4498,15 +4567,26 @@ impl PutLabelsResponse {
         let _ = trace_id;
         match self {
             Self::Ok(body) => {
-                ::audiences_server::runtime::json_response(
-                        ::audiences_server::runtime::status(200),
-                        &body,
-                    )
-                    .unwrap_or_else(|error| {
-                        ::audiences_server::runtime::ApiError::internal()
-                            .with_cause(error)
-                            .into_response(&CONVENTIONS, trace_id)
-                    })
+                match body {
+                    ::audiences_server::runtime::Json::Typed(body) => {
+                        ::audiences_server::runtime::json_response(
+                                ::audiences_server::runtime::status(200),
+                                &body,
+                            )
+                            .unwrap_or_else(|error| {
+                                ::audiences_server::runtime::ApiError::internal()
+                                    .with_cause(error)
+                                    .into_response(&CONVENTIONS, trace_id)
+                            })
+                    }
+                    ::audiences_server::runtime::Json::Raw(body) => {
+                        ::audiences_server::runtime::raw_json_response(
+                            ::audiences_server::runtime::status(200),
+                            "application/json",
+                            body.into_string(),
+                        )
+                    }
+                }
             }
         }
     }
@@ -4703,7 +4783,7 @@ impl SearchQuery {
 #[derive(Debug, Clone)]
 pub enum SearchResponse {
     /// 200: What the server understood.
-    Ok(self::types::SearchEcho),
+    Ok(::audiences_server::runtime::Json<self::types::SearchEcho>),
 }
 impl SearchResponse {
     /// The HTTP status of this result.
@@ -4722,15 +4802,26 @@ impl SearchResponse {
         let _ = trace_id;
         match self {
             Self::Ok(body) => {
-                ::audiences_server::runtime::json_response(
-                        ::audiences_server::runtime::status(200),
-                        &body,
-                    )
-                    .unwrap_or_else(|error| {
-                        ::audiences_server::runtime::ApiError::internal()
-                            .with_cause(error)
-                            .into_response(&CONVENTIONS, trace_id)
-                    })
+                match body {
+                    ::audiences_server::runtime::Json::Typed(body) => {
+                        ::audiences_server::runtime::json_response(
+                                ::audiences_server::runtime::status(200),
+                                &body,
+                            )
+                            .unwrap_or_else(|error| {
+                                ::audiences_server::runtime::ApiError::internal()
+                                    .with_cause(error)
+                                    .into_response(&CONVENTIONS, trace_id)
+                            })
+                    }
+                    ::audiences_server::runtime::Json::Raw(body) => {
+                        ::audiences_server::runtime::raw_json_response(
+                            ::audiences_server::runtime::status(200),
+                            "application/json",
+                            body.into_string(),
+                        )
+                    }
+                }
             }
         }
     }
@@ -5012,7 +5103,7 @@ impl SubmitFormResponse {
 #[derive(Debug, Clone)]
 pub enum UploadResponse {
     /// 202: Accepted; the body says how many bytes arrived.
-    Accepted(self::types::Received),
+    Accepted(::audiences_server::runtime::Json<self::types::Received>),
 }
 impl UploadResponse {
     /// The HTTP status of this result.
@@ -5031,15 +5122,26 @@ impl UploadResponse {
         let _ = trace_id;
         match self {
             Self::Accepted(body) => {
-                ::audiences_server::runtime::json_response(
-                        ::audiences_server::runtime::status(202),
-                        &body,
-                    )
-                    .unwrap_or_else(|error| {
-                        ::audiences_server::runtime::ApiError::internal()
-                            .with_cause(error)
-                            .into_response(&CONVENTIONS, trace_id)
-                    })
+                match body {
+                    ::audiences_server::runtime::Json::Typed(body) => {
+                        ::audiences_server::runtime::json_response(
+                                ::audiences_server::runtime::status(202),
+                                &body,
+                            )
+                            .unwrap_or_else(|error| {
+                                ::audiences_server::runtime::ApiError::internal()
+                                    .with_cause(error)
+                                    .into_response(&CONVENTIONS, trace_id)
+                            })
+                    }
+                    ::audiences_server::runtime::Json::Raw(body) => {
+                        ::audiences_server::runtime::raw_json_response(
+                            ::audiences_server::runtime::status(202),
+                            "application/json",
+                            body.into_string(),
+                        )
+                    }
+                }
             }
         }
     }
@@ -5106,7 +5208,7 @@ impl WhoAmICookies {
 #[derive(Debug, Clone)]
 pub enum WhoAmIResponse {
     /// 200: Who the caller is.
-    Ok(self::types::Caller),
+    Ok(::audiences_server::runtime::Json<self::types::Caller>),
 }
 impl WhoAmIResponse {
     /// The HTTP status of this result.
@@ -5125,15 +5227,26 @@ impl WhoAmIResponse {
         let _ = trace_id;
         match self {
             Self::Ok(body) => {
-                ::audiences_server::runtime::json_response(
-                        ::audiences_server::runtime::status(200),
-                        &body,
-                    )
-                    .unwrap_or_else(|error| {
-                        ::audiences_server::runtime::ApiError::internal()
-                            .with_cause(error)
-                            .into_response(&CONVENTIONS, trace_id)
-                    })
+                match body {
+                    ::audiences_server::runtime::Json::Typed(body) => {
+                        ::audiences_server::runtime::json_response(
+                                ::audiences_server::runtime::status(200),
+                                &body,
+                            )
+                            .unwrap_or_else(|error| {
+                                ::audiences_server::runtime::ApiError::internal()
+                                    .with_cause(error)
+                                    .into_response(&CONVENTIONS, trace_id)
+                            })
+                    }
+                    ::audiences_server::runtime::Json::Raw(body) => {
+                        ::audiences_server::runtime::raw_json_response(
+                            ::audiences_server::runtime::status(200),
+                            "application/json",
+                            body.into_string(),
+                        )
+                    }
+                }
             }
         }
     }
@@ -5142,7 +5255,7 @@ impl WhoAmIResponse {
 #[derive(Debug, Clone)]
 pub enum SecureResponse {
     /// 200: Who the caller is.
-    Ok(self::types::Caller),
+    Ok(::audiences_server::runtime::Json<self::types::Caller>),
     /// 401: No acceptable credentials.
     Unauthorized(self::types::Problem),
 }
@@ -5164,15 +5277,26 @@ impl SecureResponse {
         let _ = trace_id;
         match self {
             Self::Ok(body) => {
-                ::audiences_server::runtime::json_response(
-                        ::audiences_server::runtime::status(200),
-                        &body,
-                    )
-                    .unwrap_or_else(|error| {
-                        ::audiences_server::runtime::ApiError::internal()
-                            .with_cause(error)
-                            .into_response(&CONVENTIONS, trace_id)
-                    })
+                match body {
+                    ::audiences_server::runtime::Json::Typed(body) => {
+                        ::audiences_server::runtime::json_response(
+                                ::audiences_server::runtime::status(200),
+                                &body,
+                            )
+                            .unwrap_or_else(|error| {
+                                ::audiences_server::runtime::ApiError::internal()
+                                    .with_cause(error)
+                                    .into_response(&CONVENTIONS, trace_id)
+                            })
+                    }
+                    ::audiences_server::runtime::Json::Raw(body) => {
+                        ::audiences_server::runtime::raw_json_response(
+                            ::audiences_server::runtime::status(200),
+                            "application/json",
+                            body.into_string(),
+                        )
+                    }
+                }
             }
             Self::Unauthorized(body) => {
                 ::audiences_server::runtime::json_response_as(

@@ -74,7 +74,7 @@ impl AudienceAdminApi for Admin {
             })
             .cloned()
             .collect();
-        ListAudiencesResponse::Ok(AudienceList { items })
+        ListAudiencesResponse::Ok(AudienceList { items }.into())
     }
 
     async fn create_audience(
@@ -101,7 +101,7 @@ impl AudienceAdminApi for Admin {
         audiences.push(audience.clone());
         let location = format!("/v1/accounts/{GROUP}/audiences/{}", audience.id);
         CreateAudienceResponse::Created {
-            data: audience,
+            data: audience.into(),
             location,
         }
     }
@@ -137,7 +137,7 @@ impl AudienceAdminApi for Admin {
                     audience.name = name;
                 }
                 audience.description = body.description;
-                UpdateAudienceResponse::Ok(audience.clone())
+                UpdateAudienceResponse::Ok(audience.clone().into())
             }
             None => UpdateAudienceResponse::NotFound(not_found()),
         }
@@ -158,7 +158,7 @@ impl AudienceAdminApi for Admin {
                 } else {
                     0
                 };
-                MoveAudiencesResponse::Accepted(MoveAudiences202Response { moved: moved as i64 })
+                MoveAudiencesResponse::Accepted(MoveAudiences202Response { moved: moved as i64 }.into())
             }
             _ => MoveAudiencesResponse::UnprocessableEntity(ErrorDetail {
                 code: "NOTHING_TO_MOVE".into(),

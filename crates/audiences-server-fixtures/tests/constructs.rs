@@ -88,31 +88,34 @@ impl ConstructsApi for Fixture {
                 body: problem(422, "small must not be zero here"),
             };
         }
-        EchoFormatsResponse::Ok(Formats {
-            id: path.id,
-            day: path.day,
-            at: query.at,
-            small: query.small,
-            medium: query.medium,
-            large: query.large,
-            byte: query.byte,
-            port: query.port,
-            count: query.count,
-            total: query.total,
-            ratio: query.ratio,
-            score: query.score,
-            address: query.address,
-            v4: query.v4,
-            v6: query.v6,
-            site: query.site,
-            mail: query.mail,
-            encoded: String::new(),
-            raw: String::new(),
-            secret: headers.x_correlation_id.to_string(),
-            flexible: 0,
-            attempt: headers.x_attempt,
-            note: None,
-        })
+        EchoFormatsResponse::Ok(
+            Formats {
+                id: path.id,
+                day: path.day,
+                at: query.at,
+                small: query.small,
+                medium: query.medium,
+                large: query.large,
+                byte: query.byte,
+                port: query.port,
+                count: query.count,
+                total: query.total,
+                ratio: query.ratio,
+                score: query.score,
+                address: query.address,
+                v4: query.v4,
+                v6: query.v6,
+                site: query.site,
+                mail: query.mail,
+                encoded: String::new(),
+                raw: String::new(),
+                secret: headers.x_correlation_id.to_string(),
+                flexible: 0,
+                attempt: headers.x_attempt,
+                note: None,
+            }
+            .into(),
+        )
     }
 
     async fn round_trip_formats(&self, _: RequestContext<()>, body: Formats) -> RoundTripFormatsResponse {
@@ -122,7 +125,7 @@ impl ConstructsApi for Fixture {
                 body: problem(418, "I'm a teapot"),
             };
         }
-        RoundTripFormatsResponse::Ok(body)
+        RoundTripFormatsResponse::Ok(body.into())
     }
 
     async fn create_shape(&self, _: RequestContext<()>, body: Shape) -> CreateShapeResponse {
@@ -141,14 +144,15 @@ impl ConstructsApi for Fixture {
             body: ShapeWithArea {
                 area: area(&body),
                 shape: body,
-            },
+            }
+            .into(),
         }
     }
 
     async fn measure_shapes(&self, _: RequestContext<()>, body: Vec<Shape>) -> MeasureShapesResponse {
         MeasureShapesResponse::Success {
             status: StatusInClass::new(if body.is_empty() { 203 } else { 200 }).unwrap(),
-            body: body.iter().map(area).collect(),
+            body: body.iter().map(area).collect::<Vec<f64>>().into(),
         }
     }
 
@@ -157,11 +161,14 @@ impl ConstructsApi for Fixture {
         _: RequestContext<()>,
         body: Option<ShapeWithArea>,
     ) -> CheckMeasuredResponse {
-        CheckMeasuredResponse::Ok(body.map(|measured| (area(&measured.shape) - measured.area).abs() < 1e-9))
+        CheckMeasuredResponse::Ok(
+            body.map(|measured| (area(&measured.shape) - measured.area).abs() < 1e-9)
+                .into(),
+        )
     }
 
     async fn add_contact(&self, _: RequestContext<()>, body: Contact) -> AddContactResponse {
-        AddContactResponse::Ok(body)
+        AddContactResponse::Ok(body.into())
     }
 
     async fn put_labels(
@@ -170,10 +177,13 @@ impl ConstructsApi for Fixture {
         path: PutLabelsPath,
         body: Option<HashMap<String, Option<String>>>,
     ) -> PutLabelsResponse {
-        PutLabelsResponse::Ok(LabelSet {
-            name: path.name,
-            labels: body.unwrap_or_default(),
-        })
+        PutLabelsResponse::Ok(
+            LabelSet {
+                name: path.name,
+                labels: body.unwrap_or_default(),
+            }
+            .into(),
+        )
     }
 
     async fn search(
@@ -182,21 +192,24 @@ impl ConstructsApi for Fixture {
         query: SearchQuery,
         body: Option<Filter>,
     ) -> SearchResponse {
-        SearchResponse::Ok(SearchEcho {
-            tag: query.tag,
-            ids: query.ids,
-            words: query.words,
-            labels: match query.label {
-                None => Vec::new(),
-                Some(SearchLabel::String(one)) => vec![one],
-                Some(SearchLabel::Array(many)) => many,
-            },
-            order: query.order,
-            target: query.target.map(|target| target.to_string()),
-            page: query.page.map(|page| page.get()),
-            filter: query.filter,
-            body,
-        })
+        SearchResponse::Ok(
+            SearchEcho {
+                tag: query.tag,
+                ids: query.ids,
+                words: query.words,
+                labels: match query.label {
+                    None => Vec::new(),
+                    Some(SearchLabel::String(one)) => vec![one],
+                    Some(SearchLabel::Array(many)) => many,
+                },
+                order: query.order,
+                target: query.target.map(|target| target.to_string()),
+                page: query.page.map(|page| page.get()),
+                filter: query.filter,
+                body,
+            }
+            .into(),
+        )
     }
 
     async fn append_note(&self, _: RequestContext<()>, body: String) -> AppendNoteResponse {
@@ -234,10 +247,13 @@ impl ConstructsApi for Fixture {
     }
 
     async fn upload(&self, _: RequestContext<()>, body: Blob) -> UploadResponse {
-        UploadResponse::Accepted(Received {
-            media_type: body.content_type,
-            bytes: body.bytes.len() as u64,
-        })
+        UploadResponse::Accepted(
+            Received {
+                media_type: body.content_type,
+                bytes: body.bytes.len() as u64,
+            }
+            .into(),
+        )
     }
 
     async fn forget_everything(&self, _: RequestContext<()>) -> ForgetEverythingResponse {
@@ -251,20 +267,26 @@ impl ConstructsApi for Fixture {
         cx: RequestContext<Option<Self::Principal>>,
         cookies: WhoAmICookies,
     ) -> WhoAmIResponse {
-        WhoAmIResponse::Ok(Caller {
-            scheme: cx.principal.as_ref().map(|(scheme, _)| scheme.clone()),
-            subject: Some(cx.principal.map_or_else(
-                || format!("anonymous with session {}", cookies.session),
-                |(_, subject)| subject,
-            )),
-        })
+        WhoAmIResponse::Ok(
+            Caller {
+                scheme: cx.principal.as_ref().map(|(scheme, _)| scheme.clone()),
+                subject: Some(cx.principal.map_or_else(
+                    || format!("anonymous with session {}", cookies.session),
+                    |(_, subject)| subject,
+                )),
+            }
+            .into(),
+        )
     }
 
     async fn secure(&self, cx: RequestContext<Self::Principal>) -> SecureResponse {
-        SecureResponse::Ok(Caller {
-            scheme: Some(cx.principal.0),
-            subject: Some(cx.principal.1),
-        })
+        SecureResponse::Ok(
+            Caller {
+                scheme: Some(cx.principal.0),
+                subject: Some(cx.principal.1),
+            }
+            .into(),
+        )
     }
 }
 

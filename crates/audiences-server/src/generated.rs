@@ -187,7 +187,7 @@ impl ListAudienceProspectsQuery {
 #[derive(Debug, Clone)]
 pub enum ListAudienceProspectsResponse {
     /// 200: Paginated prospects
-    Ok(::audiences_types::AudienceProspectPage),
+    Ok(crate::runtime::Json<::audiences_types::AudienceProspectPage>),
     /// 400: Request validation failed
     BadRequest(::audiences_types::ValidationErrorDetail),
     /// 401: Invalid or missing API key
@@ -240,20 +240,38 @@ impl ListAudienceProspectsResponse {
         let _ = trace_id;
         match self {
             Self::Ok(data) => {
-                crate::runtime::json_response(
-                        crate::runtime::status(200),
-                        &::audiences_types::AudienceProspectListSuccessResponse {
-                            success: true,
-                            data,
-                            error: ::std::option::Option::None,
-                            trace_id: trace_id.to_string(),
-                        },
-                    )
-                    .unwrap_or_else(|error| {
-                        crate::runtime::ApiError::internal()
-                            .with_cause(error)
-                            .into_response(&CONVENTIONS, trace_id)
-                    })
+                match data {
+                    crate::runtime::Json::Typed(data) => {
+                        crate::runtime::json_response(
+                                crate::runtime::status(200),
+                                &::audiences_types::AudienceProspectListSuccessResponse {
+                                    success: true,
+                                    data,
+                                    error: ::std::option::Option::None,
+                                    trace_id: trace_id.to_string(),
+                                },
+                            )
+                            .unwrap_or_else(|error| {
+                                crate::runtime::ApiError::internal()
+                                    .with_cause(error)
+                                    .into_response(&CONVENTIONS, trace_id)
+                            })
+                    }
+                    crate::runtime::Json::Raw(data) => {
+                        crate::runtime::raw_envelope_response(
+                            crate::runtime::status(200),
+                            "application/json",
+                            &crate::runtime::EnvelopeNames {
+                                success: "success",
+                                data: "data",
+                                error: "error",
+                                trace_id: "traceId",
+                            },
+                            data.as_str(),
+                            trace_id,
+                        )
+                    }
+                }
             }
             Self::BadRequest(error) => {
                 crate::runtime::json_response(
@@ -559,7 +577,8 @@ pub mod mock {
                             >(
                                     "{\"data\":{\"hasMore\":true,\"items\":[{\"about\":\"string\",\"chatStatus\":\"active\",\"company\":{\"about\":\"string\",\"followerCount\":25,\"founded\":\"string\",\"industry\":\"string\",\"linkedinIdentifier\":\"string\",\"linkedinUrl\":\"https://example.com/resource\",\"location\":\"string\",\"logoUrl\":\"https://example.com/resource\",\"name\":\"Avery Stone\",\"size\":\"string\",\"specialties\":\"string\",\"tagline\":\"string\",\"type\":\"string\",\"website\":\"https://example.com/resource\"},\"connectionStatus\":\"active\",\"emails\":[{\"deliverable\":\"string\",\"email\":\"person@example.com\",\"qualityScore\":\"string\"}],\"firstName\":\"Avery Stone\",\"headline\":\"string\",\"id\":\"507f1f77bcf86cd799439011\",\"isOpenProfile\":true,\"lastName\":\"Avery Stone\",\"linkedinUrl\":\"https://example.com/resource\",\"location\":{\"countryCode\":\"string\",\"text\":\"string\"},\"name\":\"Avery Stone\",\"photoUrl\":\"https://example.com/resource\",\"premium\":true,\"publicIdentifier\":\"string\",\"title\":\"string\"}],\"nextCursor\":\"eyJjcmVhdGVkQXQiOiIyMDI2LTA0LTI4VDE1OjMwOjAwLjAwMFoifQ\"},\"error\":null,\"success\":true,\"traceId\":\"507f1f77bcf86cd799439011\"}",
                                 )
-                                .data,
+                                .data
+                                .into(),
                         ),
                     )
                 }
@@ -791,5 +810,26 @@ pub mod mock {
             };
             ::std::future::ready(response)
         }
+    }
+}
+/// Builders of the raw JSON of schemas that hold arrays of
+/// components, for answers of raw JSON (`Json::Raw`).
+pub mod raw {
+    /// The raw JSON of a `AudienceProspectPage`: `items` as raw JSON of their items (passed through unparsed), the other properties typed.
+    pub fn audience_prospect_page(
+        items: crate::runtime::RawJsonArray<::audiences_types::AudienceProspect>,
+        next_cursor: &::std::option::Option<::std::string::String>,
+        has_more: &bool,
+    ) -> ::std::result::Result<
+        crate::runtime::RawJson<::audiences_types::AudienceProspectPage>,
+        ::serde_json::Error,
+    > {
+        let mut object = crate::runtime::RawObject::with_capacity(
+            0 + items.capacity_hint(),
+        );
+        object.raw("items", &items.finish())?;
+        object.value("nextCursor", next_cursor)?;
+        object.value("hasMore", has_more)?;
+        ::std::result::Result::Ok(object.finish())
     }
 }

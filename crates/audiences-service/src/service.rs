@@ -160,10 +160,13 @@ impl<S: Store> AudiencesApi for Service<S> {
             },
             _ => None,
         };
-        ListAudienceProspectsResponse::Ok(AudienceProspectPage {
-            has_more: next_cursor.is_some(),
-            next_cursor,
-            items: page.rows.into_iter().map(|row| row.prospect).collect(),
-        })
+        ListAudienceProspectsResponse::Ok(
+            AudienceProspectPage {
+                has_more: next_cursor.is_some(),
+                next_cursor,
+                items: page.rows.into_iter().map(|row| row.prospect).collect(),
+            }
+            .into(),
+        )
     }
 }

@@ -30,7 +30,12 @@ fn construct(
         Payload::None => None,
         Payload::Json(rust, _) => {
             let json = json()?;
-            Some((format_ident!("body"), quote! { decode::<#rust>(#json) }))
+            let value = if super::responses::is_success(reply.status) {
+                quote! { decode::<#rust>(#json).into() }
+            } else {
+                quote! { decode::<#rust>(#json) }
+            };
+            Some((format_ident!("body"), value))
         }
         Payload::Envelope {
             envelope: whole,
@@ -39,8 +44,13 @@ fn construct(
         } => {
             let json = json()?;
             let fields = envelope?;
-            let field = if *success { fields.data() } else { fields.error() };
-            Some((field.clone(), quote! { decode::<#whole>(#json).#field }))
+            if *success {
+                let field = fields.data();
+                Some((field.clone(), quote! { decode::<#whole>(#json).#field.into() }))
+            } else {
+                let field = fields.error();
+                Some((field.clone(), quote! { decode::<#whole>(#json).#field }))
+            }
         }
         Payload::Text(_) => {
             let text = text()?;

@@ -15,6 +15,7 @@ mod handlers;
 mod mock;
 mod model;
 mod params;
+mod raw;
 mod responses;
 pub mod schema;
 
@@ -128,11 +129,29 @@ fn option_tokens(value: Option<Literal>) -> TokenStream {
 /// Generates the server file of a normalized document.
 pub fn generate(document: &OpenAPI, settings: &ServerSettings) -> Result<Generated, String> {
     let api = model::build(document, &settings.types_path)?;
-    let tokens = handlers::emit(&api, &settings.runtime_path);
+    let handlers = handlers::emit(&api, &settings.runtime_path);
+    let raw = raw::module(document, &nested(&settings.types_path), &settings.runtime_path);
+    let tokens = quote! {
+        #handlers
+        #raw
+    };
     Ok(Generated {
         tokens,
         skipped: api.skipped,
     })
+}
+
+/// A path as written one module deeper: `self::types` becomes
+/// `super::types`; absolute paths stay.
+fn nested(path: &TokenStream) -> TokenStream {
+    let text = path.to_string().replace(' ', "");
+    match text.strip_prefix("self::") {
+        Some(rest) => format!("super::{rest}").parse().unwrap_or_else(|_| path.clone()),
+        None if text.starts_with("super::") => {
+            format!("super::{text}").parse().unwrap_or_else(|_| path.clone())
+        }
+        None => path.clone(),
+    }
 }
 
 /// The `PascalCase` of an operation id, the stem of its item names.

@@ -11,12 +11,13 @@ use super::doc;
 use super::field_ident;
 use super::model::{Envelope, Op, Payload, StatusSpec};
 
-/// The Rust names of the envelope's properties.
+/// The Rust names of the envelope's properties, and their JSON names.
 pub(super) struct EnvelopeFields {
     success: Ident,
     data: Ident,
     error: Ident,
     trace_id: Ident,
+    names: [String; 4],
 }
 
 impl EnvelopeFields {
@@ -36,6 +37,12 @@ impl EnvelopeFields {
             data: field_ident(&envelope.data),
             error: field_ident(&envelope.error),
             trace_id: field_ident(&envelope.trace_id),
+            names: [
+                envelope.success.clone(),
+                envelope.data.clone(),
+                envelope.error.clone(),
+                envelope.trace_id.clone(),
+            ],
         }
     }
 }
@@ -53,6 +60,12 @@ fn json_call(
     } else {
         quote! { #rt::json_response_as(#status, #media, #body).unwrap_or_else(#failed) }
     }
+}
+
+/// Whether a response is a success, whose JSON body may be raw JSON
+/// (`rt::Json`) as well as a typed value.
+pub(super) fn is_success(status: StatusSpec) -> bool {
+    matches!(status, StatusSpec::Code(200..=299) | StatusSpec::Class(2))
 }
 
 pub(super) fn response_enum(
@@ -97,6 +110,17 @@ pub(super) fn response_enum(
         };
         let (payload_field, payload_type, serialize) = match &reply.payload {
             Payload::None => (None, None, quote! { #rt::empty_response(#status_expr) }),
+            Payload::Json(rust, media) if is_success(reply.status) => {
+                (Some(format_ident!("body")), Some(quote! { #rt::Json<#rust> }), {
+                    let typed = json_call(rt, &status_expr, media, quote! { &body }, &failed);
+                    quote! {
+                        match body {
+                            #rt::Json::Typed(body) => #typed,
+                            #rt::Json::Raw(body) => #rt::raw_json_response(#status_expr, #media, body.into_string()),
+                        }
+                    }
+                })
+            }
             Payload::Json(rust, media) => (
                 Some(format_ident!("body")),
                 Some(rust.clone()),
@@ -129,6 +153,7 @@ pub(super) fn response_enum(
                     data,
                     error,
                     trace_id,
+                    names: [success_name, data_name, error_name, trace_name],
                 } = envelope.expect("an envelope payload comes with the document's convention");
                 let rust = if *payload_nullable {
                     quote! { ::std::option::Option<#payload> }
@@ -146,11 +171,31 @@ pub(super) fn response_enum(
                         quote! { #envelope_type { #success_field: false, #data: ::std::option::Option::None, #error, #trace_id: trace_id.to_string() } },
                     )
                 };
-                (
-                    Some(field),
-                    Some(rust),
-                    json_call(rt, &status_expr, media, quote! { &#build }, &failed),
-                )
+                if *success {
+                    let typed = json_call(rt, &status_expr, media, quote! { &#build }, &failed);
+                    (
+                        Some(field),
+                        Some(quote! { #rt::Json<#rust> }),
+                        quote! {
+                            match #data {
+                                #rt::Json::Typed(#data) => #typed,
+                                #rt::Json::Raw(#data) => #rt::raw_envelope_response(
+                                    #status_expr,
+                                    #media,
+                                    &#rt::EnvelopeNames { success: #success_name, data: #data_name, error: #error_name, trace_id: #trace_name },
+                                    #data.as_str(),
+                                    trace_id,
+                                ),
+                            }
+                        },
+                    )
+                } else {
+                    (
+                        Some(field),
+                        Some(rust),
+                        json_call(rt, &status_expr, media, quote! { &#build }, &failed),
+                    )
+                }
             }
         };
         let header_fields: Vec<&Ident> = reply.headers.iter().map(|header| &header.field).collect();

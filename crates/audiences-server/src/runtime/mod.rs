@@ -16,6 +16,7 @@ mod body;
 mod conventions;
 mod error;
 mod guard;
+mod json;
 mod loopback;
 mod metrics;
 mod params;
@@ -37,6 +38,7 @@ pub use guard::{
     CatchPanic, CatchPanicFuture, CatchPanicLayer, HeaderLimit, HeaderLimitLayer, Timeout, TimeoutFuture,
     TimeoutLayer,
 };
+pub use json::{Json, RawJson, RawJsonArray, RawObject};
 pub use loopback::{LoopbackServer, serve_loopback};
 pub use metrics::{
     DURATION, IN_FLIGHT, Metered, MeteredFuture, MetricsLayer, Operation, RATE_LIMITED, REQUESTS, UNMATCHED,
@@ -49,9 +51,10 @@ pub use parse::{
 };
 pub use pattern::Pattern;
 pub use response::{
-    AnyStatus, Blob, ClientErrorStatus, InformationalStatus, RedirectionStatus, ServerErrorStatus,
-    StatusInClass, StatusOutOfRange, SuccessStatus, blob_response, bytes_response, empty_response,
-    insert_header, insert_rate_limit_headers, json_response, json_response_as, status, text_response,
+    AnyStatus, Blob, ClientErrorStatus, EnvelopeNames, InformationalStatus, RedirectionStatus,
+    ServerErrorStatus, StatusInClass, StatusOutOfRange, SuccessStatus, blob_response, bytes_response,
+    empty_response, insert_header, insert_rate_limit_headers, json_response, json_response_as,
+    raw_envelope_response, raw_json_response, status, text_response,
 };
 pub use router::{RouterLimits, finish_router, finish_router_with};
 pub use security::{

@@ -35,6 +35,53 @@ pub fn json_response_as<T: Serialize + ?Sized>(
     ))
 }
 
+/// The property names of the document's envelope, for a success answered
+/// with raw data.
+#[derive(Debug, Clone, Copy)]
+pub struct EnvelopeNames {
+    /// The boolean property, `true`.
+    pub success: &'static str,
+    /// The data property: the raw JSON.
+    pub data: &'static str,
+    /// The error property, `null`.
+    pub error: &'static str,
+    /// The trace id property.
+    pub trace_id: &'static str,
+}
+
+/// A JSON response whose body is `json` as it is (raw JSON of the
+/// documented type: nothing is parsed or serialized).
+pub fn raw_json_response(status: StatusCode, media_type: &'static str, json: String) -> Response {
+    with_content_type(status, Body::from(json), HeaderValue::from_static(media_type))
+}
+
+/// A success response in the envelope around raw `data`, written without
+/// parsing it: `{"<success>":true,"<data>":DATA,"<error>":null,"<traceId>":"…"}`.
+pub fn raw_envelope_response(
+    status: StatusCode,
+    media_type: &'static str,
+    names: &EnvelopeNames,
+    data: &str,
+    trace_id: &super::trace::TraceId,
+) -> Response {
+    let quoted = |name: &str| serde_json::to_string(name).unwrap_or_else(|_| "\"\"".to_owned());
+    let mut body = Vec::with_capacity(data.len() + 128);
+    body.extend_from_slice(b"{");
+    body.extend_from_slice(quoted(names.success).as_bytes());
+    body.extend_from_slice(b":true,");
+    body.extend_from_slice(quoted(names.data).as_bytes());
+    body.push(b':');
+    body.extend_from_slice(data.as_bytes());
+    body.push(b',');
+    body.extend_from_slice(quoted(names.error).as_bytes());
+    body.extend_from_slice(b":null,");
+    body.extend_from_slice(quoted(names.trace_id).as_bytes());
+    body.extend_from_slice(b":\"");
+    body.extend_from_slice(trace_id.as_str().as_bytes());
+    body.extend_from_slice(b"\"}");
+    with_content_type(status, Body::from(body), HeaderValue::from_static(media_type))
+}
+
 /// A text response of the documented media type (`text/plain`, say), in UTF-8.
 pub fn text_response(status: StatusCode, media_type: &'static str, body: String) -> Response {
     let content_type = if media_type.starts_with("text/") && !media_type.contains("charset") {

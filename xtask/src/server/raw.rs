@@ -1,0 +1,126 @@
+//! Emits `raw`: for each component object with an array of components
+//! among its properties, a builder of its raw JSON from the raw JSON of
+//! those items (passed through: a server holding rows as JSON never parses
+//! them) and its other properties as typed values, so that the property
+//! names and types come from the document.
+
+use openapiv3::{OpenAPI, ReferenceOr, Schema, SchemaKind, Type};
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::schema::inline_type;
+use super::{doc, field_ident, type_ident};
+use crate::spec::ref_name;
+
+/// The component an array property holds, when it holds components.
+fn array_item(schema: &ReferenceOr<Box<Schema>>) -> Option<String> {
+    let ReferenceOr::Item(schema) = schema else {
+        return None;
+    };
+    match &schema.schema_kind {
+        SchemaKind::Type(Type::Array(array)) if !schema.schema_data.nullable => match &array.items {
+            Some(ReferenceOr::Reference { reference }) => {
+                ref_name(reference, "schemas").ok().map(str::to_owned)
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn unboxed(schema: &ReferenceOr<Box<Schema>>) -> ReferenceOr<Schema> {
+    match schema {
+        ReferenceOr::Reference { reference } => ReferenceOr::Reference {
+            reference: reference.clone(),
+        },
+        ReferenceOr::Item(schema) => ReferenceOr::Item((**schema).clone()),
+    }
+}
+
+/// The builder of one component, or `None` when it has no array of
+/// components or a property whose type cannot be written here.
+fn builder(name: &str, schema: &Schema, types: &TokenStream, rt: &TokenStream) -> Option<TokenStream> {
+    let SchemaKind::Type(Type::Object(object)) = &schema.schema_kind else {
+        return None;
+    };
+    let mut parameters = Vec::new();
+    let mut writes = Vec::new();
+    let mut raw_items = Vec::new();
+    for (property, property_schema) in &object.properties {
+        let field = field_ident(property);
+        let required = object.required.contains(property);
+        if let Some(item) = array_item(property_schema) {
+            let item = type_ident(&item);
+            parameters.push(quote! { #field: #rt::RawJsonArray<#types::#item> });
+            raw_items.push(field.clone());
+            writes.push(if required {
+                quote! { object.raw(#property, &#field.finish())?; }
+            } else {
+                quote! {
+                    if !#field.is_empty() {
+                        object.raw(#property, &#field.finish())?;
+                    }
+                }
+            });
+        } else {
+            let rust = inline_type(&unboxed(property_schema), types)?;
+            if required {
+                parameters.push(quote! { #field: &#rust });
+                writes.push(quote! { object.value(#property, #field)?; });
+            } else {
+                parameters.push(quote! { #field: ::std::option::Option<&#rust> });
+                writes.push(quote! {
+                    if let ::std::option::Option::Some(value) = #field {
+                        object.value(#property, value)?;
+                    }
+                });
+            }
+        }
+    }
+    if raw_items.is_empty() {
+        return None;
+    }
+    let function = field_ident(name);
+    let ty = type_ident(name);
+    let docs = doc(&format!(
+        "The raw JSON of a `{name}`: {} as raw JSON of their items (passed through unparsed), the other properties typed.",
+        raw_items
+            .iter()
+            .map(|field| format!("`{field}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let capacity = raw_items.iter().map(|field| quote! { + #field.capacity_hint() });
+    Some(quote! {
+        #docs
+        pub fn #function(#(#parameters),*) -> ::std::result::Result<#rt::RawJson<#types::#ty>, ::serde_json::Error> {
+            let mut object = #rt::RawObject::with_capacity(0 #(#capacity)*);
+            #(#writes)*
+            ::std::result::Result::Ok(object.finish())
+        }
+    })
+}
+
+/// The `raw` module of a document (empty when no component has an array of
+/// components).
+pub(super) fn module(document: &OpenAPI, types: &TokenStream, rt: &TokenStream) -> TokenStream {
+    let builders: Vec<TokenStream> = document
+        .components
+        .iter()
+        .flat_map(|components| components.schemas.iter())
+        .filter_map(|(name, schema)| match schema {
+            ReferenceOr::Item(schema) => builder(name, schema, types, rt),
+            ReferenceOr::Reference { .. } => None,
+        })
+        .collect();
+    if builders.is_empty() {
+        return quote! {};
+    }
+    quote! {
+        /// Builders of the raw JSON of schemas that hold arrays of
+        /// components, for answers of raw JSON (`Json::Raw`).
+        pub mod raw {
+            #(#builders)*
+        }
+    }
+}
