@@ -99,14 +99,15 @@ impl AudiencesApi for Fake {
         query: ListAudienceProspectsQuery,
     ) -> ListAudienceProspectsResponse {
         match path.audience_id.as_str() {
-            READY if path.account_group_id == GROUP => ListAudienceProspectsResponse::Ok(
-                AudienceProspectPage {
+            READY if path.account_group_id == GROUP => ListAudienceProspectsResponse::Ok {
+                data: AudienceProspectPage {
                     items: (0..query.limit).map(prospect).collect(),
                     next_cursor: query.cursor.map(|cursor| format!("after-{cursor}")),
                     has_more: false,
                 }
                 .into(),
-            ),
+                x_next_cursor: None,
+            },
             POPULATING => ListAudienceProspectsResponse::Conflict {
                 error: ErrorDetail::new("AUDIENCE_NOT_READY", "the audience is being populated"),
                 retry_after: 30,

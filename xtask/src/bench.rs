@@ -1,8 +1,8 @@
 //! `cargo xtask bench [--smoke]`: builds the measuring binary
-//! (`crates/audiences-service/examples/bench.rs`) in release, runs every
-//! benchmark on loopback with interleaved repetitions, and writes
-//! `BENCHMARKS.md` (or, with `--smoke`, a tiny run to `target/BENCHMARKS.smoke.md`
-//! that only keeps the benchmarks working).
+//! (`crates/audiences-service/examples/bench.rs`) and the CLI in release,
+//! runs every benchmark on loopback with interleaved repetitions, and writes
+//! `BENCHMARKS.md` (or, with `--smoke`, a tiny run to
+//! `target/BENCHMARKS.smoke.md` that only keeps the benchmarks working).
 //!
 //! Every figure that carries a target is a ratio against a baseline measured
 //! in the same run: these machines are shared and noisy.
@@ -16,9 +16,8 @@ use serde_json::Value;
 
 use crate::process::{KillOnDrop, free_port, wait_for};
 
+/// The demo key the bench seeds (the bench binary's own constant).
 const KEY: &str = "ak_bench_0123456789abcdef0123456789abcdef";
-const GROUP: &str = "6650a1b2c3d4e5f601234567";
-const AUDIENCE: &str = "6650a1b2c3d4e5f60123abcd";
 
 struct Sizes {
     large: u32,
@@ -26,6 +25,7 @@ struct Sizes {
     reps: usize,
     requests: usize,
     connections: usize,
+    callgrind_requests: usize,
 }
 
 fn sizes(smoke: bool) -> Sizes {
@@ -36,61 +36,132 @@ fn sizes(smoke: bool) -> Sizes {
             reps: 1,
             requests: 400,
             connections: 8,
+            callgrind_requests: 20,
         }
     } else {
         Sizes {
             large: 1_000_000,
             medium: 100_000,
             reps: 5,
-            requests: 20_000,
+            requests: 30_000,
             connections: 32,
+            callgrind_requests: 400,
         }
     }
 }
 
-struct Bench {
-    binary: PathBuf,
+/// The built binaries and a scratch folder.
+pub(crate) struct Bench {
+    pub(crate) binary: PathBuf,
+    cli: PathBuf,
     work: PathBuf,
+    group: String,
+    audience: String,
+}
+
+/// The three servers of `bench serve`, on their ports.
+struct Servers {
+    _process: KillOnDrop,
+    generated: u16,
+    handwritten: u16,
+    ceiling: u16,
 }
 
 impl Bench {
-    fn run(&self, args: &[&str]) -> Result<Vec<Value>, String> {
-        let output = Command::new(&self.binary)
-            .args(args)
-            .stderr(Stdio::inherit())
-            .output()
-            .map_err(|error| format!("cannot run the bench binary: {error}"))?;
-        if !output.status.success() {
-            return Err(format!("bench {} failed", args.join(" ")));
-        }
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(|line| serde_json::from_str(line).map_err(|error| format!("{line}: {error}")))
-            .collect()
+    /// Removes the scratch folder.
+    pub(crate) fn cleanup(&self) {
+        let _ = std::fs::remove_dir_all(&self.work);
+    }
+
+    pub(crate) fn run(&self, args: &[&str]) -> Result<Vec<Value>, String> {
+        run_json(Command::new(&self.binary).args(args))
     }
 
     fn sqlite(&self, name: &str) -> String {
         format!("sqlite://{}", self.work.join(name).display())
     }
 
-    fn serve_pair(&self, url: &str) -> Result<(KillOnDrop, u16, u16), String> {
-        let (generated, handwritten) = (free_port()?, free_port()?);
-        let child = Command::new(&self.binary)
-            .args([
-                "serve-pair",
-                url,
-                &generated.to_string(),
-                &handwritten.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|error| error.to_string())?;
-        let server = KillOnDrop(child);
-        wait_for(generated)?;
-        wait_for(handwritten)?;
-        Ok((server, generated, handwritten))
+    fn page_path(&self, limit: u32) -> String {
+        format!(
+            "/v1/accounts/{}/audiences/{}/prospects?limit={limit}",
+            self.group, self.audience
+        )
     }
+
+    /// `bench serve` on `url`; with `core`, pinned to that CPU.
+    fn serve(&self, url: &str, core: Option<usize>) -> Result<Servers, String> {
+        let ports = [free_port()?, free_port()?, free_port()?];
+        let ports_text = ports.map(|port| port.to_string());
+        let mut command = pinned(core, &self.binary);
+        command
+            .arg("serve")
+            .arg(url)
+            .args(&ports_text)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        let process = KillOnDrop(command.spawn().map_err(|error| error.to_string())?);
+        for port in ports {
+            wait_for(port)?;
+        }
+        Ok(Servers {
+            _process: process,
+            generated: ports[0],
+            handwritten: ports[1],
+            ceiling: ports[2],
+        })
+    }
+
+    /// One run of the load driver; with `core`, pinned to that CPU.
+    fn drive(
+        &self,
+        port: u16,
+        path: &str,
+        sizes: &Sizes,
+        requests: usize,
+        core: Option<usize>,
+    ) -> Result<Value, String> {
+        let mut command = pinned(core, &self.binary);
+        command.args([
+            "drive",
+            &format!("http://127.0.0.1:{port}{path}"),
+            "--connections",
+            &sizes.connections.to_string(),
+            "--requests",
+            &requests.to_string(),
+            "--key",
+            KEY,
+        ]);
+        run_json(&mut command)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| "no drive result".to_owned())
+    }
+}
+
+/// `program` under `taskset -c CORE` when a core is given.
+fn pinned(core: Option<usize>, program: &Path) -> Command {
+    match core {
+        Some(core) => {
+            let mut command = Command::new("taskset");
+            command.args(["-c", &core.to_string()]).arg(program);
+            command
+        }
+        None => Command::new(program),
+    }
+}
+
+fn run_json(command: &mut Command) -> Result<Vec<Value>, String> {
+    let output = command
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|error| format!("cannot run {command:?}: {error}"))?;
+    if !output.status.success() {
+        return Err(format!("{command:?} failed"));
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).map_err(|error| format!("{line}: {error}")))
+        .collect()
 }
 
 fn number(value: &Value, key: &str) -> f64 {
@@ -101,6 +172,10 @@ fn number(value: &Value, key: &str) -> f64 {
 fn spread(mut samples: Vec<f64>) -> (f64, f64, f64) {
     samples.sort_by(f64::total_cmp);
     (samples[0], samples[samples.len() / 2], samples[samples.len() - 1])
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "missed" }
 }
 
 fn machine() -> String {
@@ -133,10 +208,45 @@ fn machine() -> String {
     format!("{cores} cores ({cpu}), {memory}, {rustc}; shared machine, loopback only")
 }
 
+/// Builds the bench binary and the CLI in release; the bench.
+pub(crate) fn build(root: &Path) -> Result<Bench, String> {
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "-q",
+            "--example",
+            "bench",
+            "-p",
+            "audiences-service",
+            "--bin",
+            "audiences",
+            "-p",
+            "audiences-cli",
+        ])
+        .current_dir(root)
+        .status()
+        .map_err(|error| error.to_string())?;
+    if !status.success() {
+        return Err("cannot build the bench binary and the CLI".into());
+    }
+    let target = crate::target_dir(root);
+    let work = std::env::temp_dir().join(format!("audiences-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work).map_err(|error| error.to_string())?;
+    let (group, audience) = crate::demo_ids(root)?;
+    Ok(Bench {
+        binary: target.join("release/examples/bench"),
+        cli: target.join("release/audiences"),
+        work,
+        group,
+        audience,
+    })
+}
+
 /// Runs the benchmarks and writes the report; returns its path.
 pub fn run(root: &Path, smoke: bool) -> Result<PathBuf, String> {
     if !smoke && std::env::var_os("AUDIENCES_TEST_POSTGRES_URL").is_none() {
-        // The PostgreSQL table needs a server: run again under with-postgres.
+        // The PostgreSQL rows need a server: run again under with-postgres.
         let status = Command::new(root.join("scripts/with-postgres"))
             .arg(std::env::current_exe().map_err(|error| error.to_string())?)
             .arg("bench")
@@ -150,34 +260,12 @@ pub fn run(root: &Path, smoke: bool) -> Result<PathBuf, String> {
         };
     }
     let started = Instant::now();
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "-q",
-            "--example",
-            "bench",
-            "-p",
-            "audiences-service",
-        ])
-        .current_dir(root)
-        .status()
-        .map_err(|error| error.to_string())?;
-    if !status.success() {
-        return Err("cannot build the bench binary".into());
-    }
-    let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), PathBuf::from);
-    let work = std::env::temp_dir().join(format!("audiences-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&work).map_err(|error| error.to_string())?;
-    let bench = Bench {
-        binary: target.join("release/examples/bench"),
-        work: work.clone(),
-    };
+    let bench = build(root)?;
     let result = report(root, &bench, &sizes(smoke), smoke);
-    let _ = std::fs::remove_dir_all(&work);
+    bench.cleanup();
     let text = result?;
     let path = if smoke {
-        target.join("BENCHMARKS.smoke.md")
+        crate::target_dir(root).join("BENCHMARKS.smoke.md")
     } else {
         root.join("BENCHMARKS.md")
     };
@@ -190,6 +278,30 @@ pub fn run(root: &Path, smoke: bool) -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// A PostgreSQL database for the bench, fresh, on the server
+/// `AUDIENCES_TEST_POSTGRES_URL` names (none in smoke runs).
+fn postgres_database(name: &str) -> Result<Option<String>, String> {
+    let Ok(admin) = std::env::var("AUDIENCES_TEST_POSTGRES_URL") else {
+        return Ok(None);
+    };
+    let created = Command::new("psql")
+        .args([
+            admin.as_str(),
+            "-q",
+            "-c",
+            &format!("DROP DATABASE IF EXISTS {name}"),
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ])
+        .status()
+        .map_err(|error| error.to_string())?;
+    if !created.success() {
+        return Err(format!("cannot create the PostgreSQL database {name}"));
+    }
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+    Ok(Some(format!("{base}/{name}")))
+}
+
 fn report(root: &Path, bench: &Bench, sizes: &Sizes, smoke: bool) -> Result<String, String> {
     let mut out = String::new();
     let command = if smoke {
@@ -200,135 +312,193 @@ fn report(root: &Path, bench: &Bench, sizes: &Sizes, smoke: bool) -> Result<Stri
     let _ = writeln!(out, "# Benchmarks\n");
     let _ = writeln!(
         out,
-        "Written by `{command}` on {}. Machine: {}.\n\nEvery target is a ratio against a baseline measured in the same run, with repetitions interleaved (min / median / max over {} runs where shown).\n",
+        "Written by `{command}` on {}. Machine: {}.\n\nEvery target is a ratio against a baseline measured in the same run, with repetitions interleaved (min / median / max over {} runs where shown). Load comes from the bench binary's driver (`bench drive`: plain HTTP/1.1 over keep-alive connections, as lean as wrk, checking every status), {} connections.\n",
         chrono_free_date(),
         machine(),
-        sizes.reps
+        sizes.reps,
+        sizes.connections
     );
-
-    // 1. Generated-layer overhead.
-    println!("bench: generated layer against a hand-written handler");
     let small = bench.sqlite("small.db");
     bench.run(&["seed", &small, "1000"])?;
-    let (_server, generated, handwritten) = bench.serve_pair(&small)?;
-    let path = format!("/v1/accounts/{GROUP}/audiences/{AUDIENCE}/prospects?limit=25");
-    let (mut generated_runs, mut handwritten_runs) = (Vec::new(), Vec::new());
-    let requests = sizes.requests.to_string();
-    let connections = sizes.connections.to_string();
-    // Warm both up, then alternate which goes first.
-    for port in [generated, handwritten] {
-        bench.run(&[
-            "drive",
-            &format!("http://127.0.0.1:{port}{path}"),
-            &connections,
-            "200",
-        ])?;
-    }
-    for rep in 0..sizes.reps {
-        let order = if rep % 2 == 0 {
-            [generated, handwritten]
-        } else {
-            [handwritten, generated]
-        };
-        for port in order {
-            let result = bench.run(&[
-                "drive",
-                &format!("http://127.0.0.1:{port}{path}"),
-                &connections,
-                &requests,
-            ])?;
-            let result = result.into_iter().next().ok_or("no drive result")?;
-            if port == generated {
-                generated_runs.push(result);
-            } else {
-                handwritten_runs.push(result);
-            }
-        }
-    }
-    drop(_server);
-    let summarize = |runs: &[Value]| {
-        (
-            spread(runs.iter().map(|run| number(run, "rps")).collect()),
-            spread(runs.iter().map(|run| number(run, "p50_ms")).collect()).1,
-            spread(runs.iter().map(|run| number(run, "p99_ms")).collect()).1,
-        )
+    let postgres_small = if smoke {
+        None
+    } else {
+        postgres_database("audiences_bench_small")?
     };
-    let (generated_rps, generated_p50, generated_p99) = summarize(&generated_runs);
-    let (handwritten_rps, handwritten_p50, handwritten_p99) = summarize(&handwritten_runs);
+    if let Some(url) = &postgres_small {
+        bench.run(&["seed", url, "1000"])?;
+    }
+    service_section(&mut out, bench, sizes, &small, postgres_small.as_deref())?;
+    generated_section(&mut out, bench, sizes, &small)?;
+    pagination_section(&mut out, bench, sizes, smoke)?;
+    export_section(&mut out, bench, sizes)?;
+    generation_section(&mut out, root, sizes)?;
     let _ = writeln!(
         out,
-        "## 1. Generated-layer overhead\n\nA page of 25 from a 1,000-prospect audience (SQLite), {} requests over {} keep-alive connections per run, driven by the bench binary's own tokio driver (release build; it checks every status). Baseline: a hand-written axum handler (`Path`/`Query` extractors) doing the same work on the same store, limiter and cursor codec, served by the same process.\n",
-        sizes.requests, sizes.connections
+        "Reproduce with `{command}` (it starts its own PostgreSQL through `scripts/with-postgres`). The measuring code is `crates/audiences-service/examples/bench.rs`; the orchestration `xtask/src/bench.rs`."
+    );
+    Ok(out)
+}
+
+/// Requests/s (min, median, max), median p50 and median p99 of one server.
+type Measured = ((f64, f64, f64), f64, f64);
+
+/// Requests/s, p50 and p99 of interleaved runs against each port.
+fn interleaved(
+    bench: &Bench,
+    sizes: &Sizes,
+    path: &str,
+    ports: &[u16],
+    core: Option<usize>,
+) -> Result<Vec<Measured>, String> {
+    for &port in ports {
+        bench.drive(port, path, sizes, 500, core)?;
+    }
+    let mut runs: Vec<Vec<Value>> = vec![Vec::new(); ports.len()];
+    for rep in 0..sizes.reps {
+        for offset in 0..ports.len() {
+            let index = (rep + offset) % ports.len();
+            runs[index].push(bench.drive(ports[index], path, sizes, sizes.requests, core)?);
+        }
+    }
+    Ok(runs
+        .iter()
+        .map(|runs| {
+            (
+                spread(runs.iter().map(|run| number(run, "rps")).collect()),
+                spread(runs.iter().map(|run| number(run, "p50_ms")).collect()).1,
+                spread(runs.iter().map(|run| number(run, "p99_ms")).collect()).1,
+            )
+        })
+        .collect())
+}
+
+fn row(out: &mut String, name: &str, (rps, p50, p99): Measured) {
+    let _ = writeln!(
+        out,
+        "| {name} | {:.0} / {:.0} / {:.0} | {p50:.2} | {p99:.2} |",
+        rps.0, rps.1, rps.2
+    );
+}
+
+/// 1. The service against the HTTP stack's ceiling, as a user sees it.
+fn service_section(
+    out: &mut String,
+    bench: &Bench,
+    sizes: &Sizes,
+    sqlite: &str,
+    postgres: Option<&str>,
+) -> Result<(), String> {
+    println!("bench: the service against the ceiling");
+    let path = bench.page_path(25);
+    let _ = writeln!(
+        out,
+        "## 1. The service against the machine's ceiling\n\nA page of 25 from a 1,000-prospect audience, {} requests per run, server and driver sharing both cores as a user's would. The ceiling is a hand-written axum handler in the same process answering the same page (the same bytes) from memory: what the HTTP stack alone does on this machine. The service is the release build's generated router, trait and store (one statement per page, stored rows passed through).\n",
+        sizes.requests
+    );
+    let _ = writeln!(
+        out,
+        "| Store | server | requests/s (min / median / max) | p50 ms | p99 ms |\n|---|---|---|---|---|"
+    );
+    let mut ratios = Vec::new();
+    for (store, url, target) in [("SQLite", Some(sqlite), 0.5), ("PostgreSQL", postgres, 0.3)] {
+        let Some(url) = url else {
+            let _ = writeln!(out, "| {store} | not measured in this run | | | |");
+            continue;
+        };
+        let servers = bench.serve(url, None)?;
+        let results = interleaved(bench, sizes, &path, &[servers.generated, servers.ceiling], None)?;
+        row(out, &format!("{store} | service"), results[0]);
+        row(out, &format!("{store} | ceiling (from memory)"), results[1]);
+        ratios.push((store, results[0].0.1 / results[1].0.1, target));
+    }
+    let _ = writeln!(out);
+    for (store, ratio, target) in ratios {
+        let _ = writeln!(
+            out,
+            "{store}: service / ceiling (median requests/s) = **{ratio:.3}** (target at least {target}: {}).\n",
+            verdict(ratio >= target)
+        );
+    }
+    Ok(())
+}
+
+/// 2. The generated layer against the same work written by hand.
+fn generated_section(out: &mut String, bench: &Bench, sizes: &Sizes, sqlite: &str) -> Result<(), String> {
+    println!("bench: generated layer against a hand-written handler (pinned cores)");
+    let path = bench.page_path(25);
+    let pinned = std::thread::available_parallelism().map_or(1, usize::from) >= 2
+        && Command::new("taskset").arg("--version").output().is_ok();
+    let (server_core, driver_core) = if pinned { (Some(0), Some(1)) } else { (None, None) };
+    let servers = bench.serve(sqlite, server_core)?;
+    let results = interleaved(
+        bench,
+        sizes,
+        &path,
+        &[servers.generated, servers.handwritten],
+        driver_core,
+    )?;
+    drop(servers);
+    let _ = writeln!(
+        out,
+        "## 2. Generated-layer overhead\n\nThe same page, {}: the generated router and trait against a hand-written axum handler (`Path`/`Query` extractors) doing the same work (key cache, rate limit, the same store call, rows passed through, the same headers), served by the same process.\n",
+        if pinned {
+            "server pinned to core 0 and driver to core 1 (`taskset`)"
+        } else {
+            "unpinned (taskset or a second core missing)"
+        }
     );
     let _ = writeln!(
         out,
         "| Server | requests/s (min / median / max) | p50 ms | p99 ms |\n|---|---|---|---|"
     );
-    let _ = writeln!(
-        out,
-        "| generated router + trait | {:.0} / {:.0} / {:.0} | {generated_p50:.2} | {generated_p99:.2} |",
-        generated_rps.0, generated_rps.1, generated_rps.2
-    );
-    let _ = writeln!(
-        out,
-        "| hand-written handler | {:.0} / {:.0} / {:.0} | {handwritten_p50:.2} | {handwritten_p99:.2} |",
-        handwritten_rps.0, handwritten_rps.1, handwritten_rps.2
-    );
-    let ratio = generated_rps.1 / handwritten_rps.1;
+    row(out, "generated router + trait", results[0]);
+    row(out, "hand-written handler", results[1]);
+    let ratio = results[0].0.1 / results[1].0.1;
     let _ = writeln!(
         out,
         "\nRatio generated / hand-written (median requests/s): **{ratio:.3}** (target at least 0.97: {}).\n",
-        if ratio >= 0.97 { "met" } else { "missed" }
+        verdict(ratio >= 0.97)
     );
-    let instructions_requests = if smoke { 20 } else { 400 };
-    match instructions(bench, &small, &path, instructions_requests) {
+    match instructions(bench, sqlite, &path, sizes.callgrind_requests) {
         Ok((generated, handwritten)) => {
+            let ratio = handwritten / generated;
             let _ = writeln!(
                 out,
-                "Instructions per request under `valgrind --tool=callgrind` ({instructions_requests} requests over 4 connections, start-up subtracted; repeatable whatever the machine is doing): generated {generated:.0}, hand-written {handwritten:.0}; hand-written / generated = **{:.3}**.\n",
-                handwritten / generated
+                "Instructions per request under `valgrind --tool=callgrind` ({} requests over 4 connections, start-up subtracted; repeatable whatever the machine is doing): generated {generated:.0}, hand-written {handwritten:.0}; hand-written / generated = **{ratio:.3}** (target at least 0.99: {}).\n",
+                sizes.callgrind_requests,
+                verdict(ratio >= 0.99)
             );
         }
         Err(error) => {
             let _ = writeln!(out, "Instruction counts not measured: {error}.\n");
         }
     }
+    Ok(())
+}
 
-    // 2. Deep pagination.
+/// 3. Keyset pagination against OFFSET at depth.
+fn pagination_section(out: &mut String, bench: &Bench, sizes: &Sizes, smoke: bool) -> Result<(), String> {
     println!("bench: deep pagination");
     let large = bench.sqlite("large.db");
     let seeded = bench.run(&["seed", &large, &sizes.large.to_string()])?;
     let page_reps = if smoke { 3 } else { 21 };
     let mut page_rows = bench.run(&["pages", &large, &page_reps.to_string()])?;
-    let postgres = match std::env::var("AUDIENCES_TEST_POSTGRES_URL") {
-        Ok(admin) if !smoke => {
-            let url = format!(
-                "{}/audiences_bench",
-                admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base)
-            );
-            let created = Command::new("psql")
-                .args([
-                    admin.as_str(),
-                    "-q",
-                    "-c",
-                    "DROP DATABASE IF EXISTS audiences_bench",
-                    "-c",
-                    "CREATE DATABASE audiences_bench",
-                ])
-                .status()
-                .map_err(|error| error.to_string())?;
-            if !created.success() {
-                return Err("cannot create the PostgreSQL bench database".into());
-            }
+    let postgres = match postgres_database("audiences_bench")
+        .ok()
+        .flatten()
+        .filter(|_| !smoke)
+    {
+        Some(url) => {
             let seeded = bench.run(&["seed", &url, &sizes.large.to_string()])?;
             page_rows.extend(bench.run(&["pages", &url, &page_reps.to_string()])?);
             Some(seeded)
         }
-        _ => None,
+        None => None,
     };
     let _ = writeln!(
         out,
-        "## 2. Deep pagination\n\nOne page of 100 from a {}-prospect audience at each depth, store call plus row decoding; {} rounds, each visiting every depth (median, and minimum for keyset). Keyset is the service's query (row-value comparison on the index `(audience_id, created_at, id)`); OFFSET is the naive baseline on the same index. Seeding took {:.0} s (SQLite){}.\n",
+        "## 3. Deep pagination\n\nOne page of 100 from a {}-prospect audience at each depth: the store's page statement with the audience's state (rows handed over as stored JSON); {} rounds, each visiting every depth (median, and minimum for keyset). OFFSET is the naive baseline on the same index. Seeding took {:.0} s (SQLite){}.\n",
         sizes.large,
         page_reps,
         seeded.first().map_or(f64::NAN, |row| number(row, "seconds")),
@@ -366,7 +536,7 @@ fn report(root: &Path, bench: &Bench, sizes: &Sizes, smoke: bool) -> Result<Stri
             let _ = writeln!(
                 out,
                 "\n{store}: keyset last page / first page = **{ratio:.2}x** by medians, {min_ratio:.2}x by minimums (target at most 1.2x: {}).",
-                if ratio <= 1.2 { "met" } else { "missed" }
+                verdict(ratio <= 1.2)
             );
         }
     }
@@ -374,87 +544,135 @@ fn report(root: &Path, bench: &Bench, sizes: &Sizes, smoke: bool) -> Result<Stri
         let _ = writeln!(out, "\nPostgreSQL: not measured in this run.");
     }
     let _ = writeln!(out);
+    Ok(())
+}
 
-    // 3. Export.
+/// The CLI's export of the whole audience to /dev/null as JSON lines: (prospects, seconds).
+fn cli_export(bench: &Bench, base: &str) -> Result<(u64, f64), String> {
+    let started = Instant::now();
+    let output = Command::new(&bench.cli)
+        .args([
+            "--base-url",
+            base,
+            "prospects",
+            "list",
+            "--account-group",
+            &bench.group,
+            "--audience",
+            &bench.audience,
+            "--all",
+            "--format",
+            "jsonl",
+        ])
+        .env("AUDIENCES_API_KEY", KEY)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|error| format!("cannot run the CLI: {error}"))?;
+    let seconds = started.elapsed().as_secs_f64();
+    if !output.status.success() {
+        return Err("the CLI export failed".into());
+    }
+    let lines = output.stdout.iter().filter(|&&byte| byte == b'\n').count() as u64;
+    Ok((lines, seconds))
+}
+
+/// 4. Exporting an audience.
+fn export_section(out: &mut String, bench: &Bench, sizes: &Sizes) -> Result<(), String> {
     println!("bench: export");
     let medium = bench.sqlite("medium.db");
     bench.run(&["seed", &medium, &sizes.medium.to_string()])?;
+    let large = bench.sqlite("large.db");
+    let reps = sizes.reps.min(3);
     let _ = writeln!(
         out,
-        "## 3. Export\n\nEvery prospect of the audience in pages of 100 through the release service (generated router, SQLite) on loopback, by `AudiencesClient::prospects(..).items()` against a raw reqwest + serde_json loop over the same server; each run is its own process, whose peak RSS (VmHWM) is the client's memory. {} runs per row, interleaved.\n",
-        sizes.reps.min(3)
+        "## 4. Export\n\nEvery prospect of the audience in pages of 100 from the release service (generated router, SQLite) on loopback: by `AudiencesClient::prospects(..).items()` (which asks for the next page when a page's `X-Next-Cursor` header arrives, one page ahead at most), by the CLI (`audiences prospects list --all --format jsonl` to a pipe), and by a strictly sequential loop (reqwest + serde_json, the next request only once the page is parsed). Each run is its own process; the client's peak RSS (VmHWM) is its memory. {reps} runs per row, interleaved; prospects/s by medians.\n"
     );
     let _ = writeln!(
         out,
-        "| Audience | client prospects/s (median) | raw prospects/s (median) | client / raw | client peak RSS MiB | raw peak RSS MiB |\n|---|---|---|---|---|---|"
+        "| Audience | client items()/s | CLI/s | sequential/s | client / sequential | CLI / sequential | client peak RSS MiB |\n|---|---|---|---|---|---|---|"
     );
     let mut peaks = Vec::new();
+    let mut last = (0.0, 0.0, 0.0);
     for (url, size) in [(&medium, sizes.medium), (&large, sizes.large)] {
-        let (_server, generated, _) = bench.serve_pair(url)?;
-        let base = format!("http://127.0.0.1:{generated}");
-        let (mut client_runs, mut raw_runs) = (Vec::new(), Vec::new());
-        for rep in 0..sizes.reps.min(3) {
-            let order = if rep % 2 == 0 {
-                ["client", "raw"]
-            } else {
-                ["raw", "client"]
-            };
-            for mode in order {
-                let result = bench
-                    .run(&["export", &base, KEY, mode])?
-                    .into_iter()
-                    .next()
-                    .ok_or("no export result")?;
-                if number(&result, "prospects") as u32 != size {
-                    return Err(format!("the {mode} export saw {result} prospects of {size}"));
-                }
-                if mode == "client" {
-                    client_runs.push(result);
-                } else {
-                    raw_runs.push(result);
+        let servers = bench.serve(url, None)?;
+        let base = format!("http://127.0.0.1:{}", servers.generated);
+        let (mut client, mut cli, mut sequential, mut rss) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for rep in 0..reps {
+            for turn in 0..3 {
+                match (rep + turn) % 3 {
+                    0 | 1 => {
+                        let mode = if (rep + turn) % 3 == 0 {
+                            "client"
+                        } else {
+                            "sequential"
+                        };
+                        let result = bench
+                            .run(&["export", &base, KEY, mode])?
+                            .into_iter()
+                            .next()
+                            .ok_or("no export result")?;
+                        if number(&result, "prospects") as u32 != size {
+                            return Err(format!("the {mode} export saw {result} prospects of {size}"));
+                        }
+                        let rate = f64::from(size) / number(&result, "seconds");
+                        if mode == "client" {
+                            client.push(rate);
+                            rss.push(number(&result, "peak_rss_kib") / 1024.0);
+                        } else {
+                            sequential.push(rate);
+                        }
+                    }
+                    _ => {
+                        let (lines, seconds) = cli_export(bench, &base)?;
+                        if lines != u64::from(size) {
+                            return Err(format!("the CLI wrote {lines} lines of {size}"));
+                        }
+                        cli.push(f64::from(size) / seconds);
+                    }
                 }
             }
         }
-        let rate = |runs: &[Value]| {
-            spread(
-                runs.iter()
-                    .map(|run| f64::from(size) / number(run, "seconds"))
-                    .collect(),
-            )
-            .1
-        };
-        let peak = |runs: &[Value]| {
-            spread(
-                runs.iter()
-                    .map(|run| number(run, "peak_rss_kib") / 1024.0)
-                    .collect(),
-            )
-            .2
-        };
-        let (client_rate, raw_rate) = (rate(&client_runs), rate(&raw_runs));
-        peaks.push(peak(&client_runs));
+        let (client, cli, sequential) = (spread(client).1, spread(cli).1, spread(sequential).1);
+        let peak = spread(rss).2;
+        peaks.push(peak);
+        last = (client, cli, sequential);
         let _ = writeln!(
             out,
-            "| {size} | {client_rate:.0} | {raw_rate:.0} | **{:.3}** | {:.1} | {:.1} |",
-            client_rate / raw_rate,
-            peak(&client_runs),
-            peak(&raw_runs)
+            "| {size} | {client:.0} | {cli:.0} | {sequential:.0} | **{:.2}** | **{:.2}** | {peak:.1} |",
+            client / sequential,
+            cli / sequential
         );
     }
     let serde = bench.run(&["serde", &sizes.medium.to_string()])?;
     let serde = serde.first().ok_or("no serde result")?;
+    let parse = number(serde, "parse_per_s");
+    let (client, cli, sequential) = last;
     let _ = writeln!(
         out,
-        "\nTargets: client / raw at least 0.95; client memory flat in the audience size (peak at {} / peak at {} = **{:.2}x**).\n\nCeiling, serde_json alone on the same prospects ({} bytes each): serialize {:.0}/s, parse {:.0}/s.\n",
+        "\nCeiling, serde_json alone on one core on the same prospects ({:.0} bytes each): typed parse {parse:.0}/s, serialize {:.0}/s.\n",
+        number(serde, "bytes_per_prospect"),
+        number(serde, "serialize_per_s"),
+    );
+    let _ = writeln!(
+        out,
+        "At {}: client / serde parse = **{:.2}**, CLI / serde parse = **{:.2}** (target at least 0.5: {}); client / sequential = **{:.2}**, CLI / sequential = **{:.2}** (target at least 1.5: {}); client memory at {} / at {} = **{:.2}x** (flat: {}).\n",
+        sizes.large,
+        client / parse,
+        cli / parse,
+        verdict(client / parse >= 0.5 && cli / parse >= 0.5),
+        client / sequential,
+        cli / sequential,
+        verdict(client / sequential >= 1.5 && cli / sequential >= 1.5),
         sizes.large,
         sizes.medium,
         peaks[1] / peaks[0],
-        number(serde, "bytes_per_prospect"),
-        number(serde, "serialize_per_s"),
-        number(serde, "parse_per_s")
+        verdict(peaks[1] / peaks[0] <= 1.2)
     );
+    Ok(())
+}
 
-    // 4. Generation.
+/// 6. Generation and the edit loop.
+fn generation_section(out: &mut String, root: &Path, sizes: &Sizes) -> Result<(), String> {
     println!("bench: generation");
     let xtask = std::env::current_exe().map_err(|error| error.to_string())?;
     let mut generate_runs = Vec::new();
@@ -464,6 +682,7 @@ fn report(root: &Path, bench: &Bench, sizes: &Sizes, smoke: bool) -> Result<Stri
             .arg("generate")
             .current_dir(root)
             .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .status()
             .map_err(|error| error.to_string())?;
         if !status.success() {
@@ -475,14 +694,13 @@ fn report(root: &Path, bench: &Bench, sizes: &Sizes, smoke: bool) -> Result<Stri
     let incremental = incremental_build(root)?;
     let _ = writeln!(
         out,
-        "## 4. Generation\n\n| Step | wall time |\n|---|---|\n| `cargo xtask generate`, built (min / median / max) | {:.2} / {:.2} / {:.2} s |\n| one-field edit of the document, then `cargo xtask generate` and `cargo build -p audiences-service` (debug, dependencies built) | {incremental:.1} s |\n",
-        generate.0, generate.1, generate.2
+        "## 6. Generation\n\n| Step | wall time |\n|---|---|\n| `cargo xtask generate`, built (min / median / max) | {:.2} / {:.2} / {:.2} s |\n| one-field edit of the document, then `cargo xtask generate` and `cargo build -p audiences-service` (debug, dependencies built) | {incremental:.1} s (target at most 10 s: {}) |\n",
+        generate.0,
+        generate.1,
+        generate.2,
+        verdict(incremental <= 10.0)
     );
-    let _ = writeln!(
-        out,
-        "Reproduce with `{command}` (it starts its own PostgreSQL through `scripts/with-postgres`). The measuring code is `crates/audiences-service/examples/bench.rs`; the orchestration `xtask/src/bench.rs`."
-    );
-    Ok(out)
+    Ok(())
 }
 
 /// Instructions per request of the generated and the hand-written server,
@@ -492,7 +710,7 @@ fn instructions(bench: &Bench, url: &str, path: &str, requests: usize) -> Result
     for target in [None, Some(0), Some(1)] {
         let folder = bench.work.join(format!("callgrind-{}", totals.len()));
         std::fs::create_dir_all(&folder).map_err(|error| error.to_string())?;
-        let ports = [free_port()?, free_port()?];
+        let ports = [free_port()?, free_port()?, free_port()?];
         let mut child = Command::new("valgrind")
             .arg("--tool=callgrind")
             .arg(format!(
@@ -500,22 +718,26 @@ fn instructions(bench: &Bench, url: &str, path: &str, requests: usize) -> Result
                 folder.join("cg.out").display()
             ))
             .arg(&bench.binary)
-            .args(["serve-pair", url, &ports[0].to_string(), &ports[1].to_string()])
+            .args(["serve", url])
+            .args(ports.map(|port| port.to_string()))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .map_err(|error| format!("valgrind: {error}"))?;
-        let waited = wait_for(ports[0]).and_then(|()| wait_for(ports[1]));
+        let waited = ports.iter().try_for_each(|&port| wait_for(port));
         let driven = waited.and_then(|()| match target {
             None => Ok(()),
-            Some(index) => bench
-                .run(&[
-                    "drive",
-                    &format!("http://127.0.0.1:{}{path}", ports[index]),
-                    "4",
-                    &requests.to_string(),
-                ])
-                .map(drop),
+            Some(index) => run_json(Command::new(&bench.binary).args([
+                "drive",
+                &format!("http://127.0.0.1:{}{path}", ports[index]),
+                "--connections",
+                "4",
+                "--requests",
+                &requests.to_string(),
+                "--key",
+                KEY,
+            ]))
+            .map(drop),
         });
         let dumped = Command::new("callgrind_control")
             .args(["-d", &child.id().to_string()])
@@ -561,7 +783,7 @@ fn incremental_build(root: &Path) -> Result<f64, String> {
     if !status.success() {
         return Err("cannot copy the workspace".into());
     }
-    let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), PathBuf::from);
+    let target = crate::target_dir(root);
     let build = || {
         Command::new(env!("CARGO"))
             .args(["build", "-q", "-p", "audiences-service"])
@@ -590,6 +812,7 @@ fn incremental_build(root: &Path) -> Result<f64, String> {
         .env("CARGO_TARGET_DIR", &target)
         .current_dir(&copy)
         .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .status()
         .map_err(|error| error.to_string())?;
     let built = build().map_err(|error| error.to_string())?;

@@ -40,6 +40,28 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The cargo target folder (`CARGO_TARGET_DIR`, else `target/` of `root`).
+pub fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
+}
+
+/// The ids the document's parameters give as examples, `(account group,
+/// audience)`: the demo data's ids (the service seeds them), so that the
+/// developer commands read them from the document rather than repeat them.
+pub fn demo_ids(root: &Path) -> Result<(String, String), String> {
+    let text =
+        std::fs::read_to_string(root.join(DOCUMENT)).map_err(|error| format!("{DOCUMENT}: {error}"))?;
+    let document: serde_json::Value =
+        serde_yaml::from_str(&text).map_err(|error| format!("{DOCUMENT}: {error}"))?;
+    let example = |parameter: &str| {
+        document["components"]["parameters"][parameter]["example"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("{DOCUMENT}: the parameter {parameter} has no example id"))
+    };
+    Ok((example("AccountGroupId")?, example("AudienceId")?))
+}
+
 /// One generated file: where it goes and what it holds.
 pub struct Output {
     /// Path relative to the workspace root.

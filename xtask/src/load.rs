@@ -1,24 +1,20 @@
 //! `cargo xtask load`: a bounded load run against the release build of the
 //! reference service on loopback, then a shutdown under load.
 //!
-//! A small tokio driver (one reqwest client per connection, so N tasks hold N
-//! keep-alive connections) rather than wrk: it checks every answer (status,
-//! unique trace ids) as well as timing it, and needs nothing installed.
-//! Fails when an answer is neither 200 nor 429, a trace id repeats, the
-//! service's memory grows by more than half between the first quarter of the
-//! run and its end, or SIGTERM under load drops an in-flight request.
+//! The load comes from the bench binary's driver (`bench drive`, the same
+//! one `cargo xtask bench` measures with: plain HTTP/1.1 over keep-alive
+//! connections, checking every answer's status and trace id, nothing to
+//! install). Fails when an answer is neither 200 nor 429, a trace id is
+//! missing or repeats, the service's memory grows by more than half between
+//! the first quarter of the run and its end, or SIGTERM under load drops an
+//! in-flight request.
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::process::{KillOnDrop, free_port, wait_for};
 
-const GROUP: &str = "6650a1b2c3d4e5f601234567";
-const AUDIENCE: &str = "6650a1b2c3d4e5f60123abcd";
 const KEY: &str = "ak_load_0123456789abcdef0123456789abcdef";
 
 /// What `cargo xtask load` is asked for.
@@ -28,16 +24,6 @@ pub struct LoadOptions {
     pub connections: usize,
     /// Seconds of measured load.
     pub seconds: u64,
-}
-
-/// What one connection saw.
-#[derive(Default)]
-struct Tally {
-    latencies_us: Vec<u32>,
-    ok: u64,
-    limited: u64,
-    other: Vec<String>,
-    trace_ids: Vec<String>,
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {
@@ -62,7 +48,7 @@ fn start_service(root: &Path, work: &Path) -> Result<Service, String> {
     if !status.success() {
         return Err("cargo build --release -p audiences-service failed".into());
     }
-    let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), Into::into);
+    let target = crate::target_dir(root);
     let port = free_port()?;
     let child = Command::new(target.join("release/audiences-service"))
         .args([
@@ -91,56 +77,14 @@ fn start_service(root: &Path, work: &Path) -> Result<Service, String> {
     Ok(service)
 }
 
-async fn connection(base: String, stop: Arc<AtomicBool>, cursor: String) -> Result<Tally, String> {
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(1)
-        .build()
-        .map_err(|error| error.to_string())?;
-    let first = format!("{base}/v1/accounts/{GROUP}/audiences/{AUDIENCE}/prospects?limit=25");
-    let deeper = format!("{first}&cursor={cursor}");
-    let mut tally = Tally::default();
-    let mut turn = 0_u64;
-    while !stop.load(Ordering::Relaxed) {
-        turn += 1;
-        let url = if turn.is_multiple_of(2) { &first } else { &deeper };
-        let started = Instant::now();
-        let response = http
-            .get(url)
-            .bearer_auth(KEY)
-            .send()
-            .await
-            .map_err(|error| format!("request failed: {error}"))?;
-        let status = response.status().as_u16();
-        if let Some(trace) = response.headers().get("x-trace-id") {
-            tally
-                .trace_ids
-                .push(trace.to_str().unwrap_or_default().to_owned());
-        }
-        response
-            .bytes()
-            .await
-            .map_err(|error| format!("body failed: {error}"))?;
-        tally
-            .latencies_us
-            .push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
-        match status {
-            200 => tally.ok += 1,
-            429 => tally.limited += 1,
-            other => tally.other.push(format!("{other} from {url}")),
-        }
-    }
-    Ok(tally)
-}
-
 /// Load during shutdown: every request either completes (200) or is
 /// refused before a handler saw it (connection refused, or an idle
 /// keep-alive connection closed under it); no answer is cut off mid-way.
-async fn shutdown_connection(base: String, cursor: String) -> (u64, u64, Vec<String>) {
+async fn shutdown_connection(url: String) -> (u64, u64, Vec<String>) {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(1)
         .build()
         .expect("a client");
-    let url = format!("{base}/v1/accounts/{GROUP}/audiences/{AUDIENCE}/prospects?limit=100&cursor={cursor}");
     let (mut completed, mut refused, mut dropped) = (0, 0, Vec::new());
     let deadline = Instant::now() + Duration::from_secs(15);
     while Instant::now() < deadline {
@@ -164,14 +108,6 @@ async fn shutdown_connection(base: String, cursor: String) -> (u64, u64, Vec<Str
     (completed, refused, dropped)
 }
 
-fn percentile(sorted: &[u32], fraction: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
-    f64::from(sorted[index]) / 1000.0
-}
-
 /// Runs the load and prints the report; an error names what failed.
 pub fn run(root: &Path, options: &LoadOptions) -> Result<(), String> {
     let work = std::env::temp_dir().join(format!("audiences-load-{}", std::process::id()));
@@ -182,6 +118,9 @@ pub fn run(root: &Path, options: &LoadOptions) -> Result<(), String> {
 }
 
 fn run_in(root: &Path, work: &Path, options: &LoadOptions) -> Result<(), String> {
+    let bench = crate::bench::build(root)?;
+    bench.cleanup();
+    let (group, audience) = crate::demo_ids(root)?;
     let mut service = start_service(root, work)?;
     let pid = service.child.0.id();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -192,7 +131,7 @@ fn run_in(root: &Path, work: &Path, options: &LoadOptions) -> Result<(), String>
     let cursor: String = runtime.block_on(async {
         let body: serde_json::Value = reqwest::Client::new()
             .get(format!(
-                "{base}/v1/accounts/{GROUP}/audiences/{AUDIENCE}/prospects?limit=100"
+                "{base}/v1/accounts/{group}/audiences/{audience}/prospects?limit=100"
             ))
             .bearer_auth(KEY)
             .send()
@@ -211,43 +150,48 @@ fn run_in(root: &Path, work: &Path, options: &LoadOptions) -> Result<(), String>
         "load: {} connections for {} s against the release build on loopback (SQLite)",
         options.connections, options.seconds
     );
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..options.connections)
-        .map(|_| runtime.spawn(connection(base.clone(), Arc::clone(&stop), cursor.clone())))
-        .collect();
+    let path = format!("/v1/accounts/{group}/audiences/{audience}/prospects");
+    let mut driver = Command::new(&bench.binary)
+        .args([
+            "drive",
+            &format!("{base}{path}?limit=25"),
+            &format!("{base}{path}?limit=25&cursor={cursor}"),
+            "--connections",
+            &options.connections.to_string(),
+            "--seconds",
+            &options.seconds.to_string(),
+            "--key",
+            KEY,
+            "--allow",
+            "429",
+            "--trace-ids",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|error| format!("cannot start the load driver: {error}"))?;
     std::thread::sleep(Duration::from_secs(options.seconds.div_ceil(4)));
     let rss_early = rss_kib(pid).unwrap_or(0);
     std::thread::sleep(Duration::from_secs(options.seconds - options.seconds.div_ceil(4)));
     let rss_late = rss_kib(pid).unwrap_or(0);
-    stop.store(true, Ordering::Relaxed);
-    let elapsed = started.elapsed();
-    let mut total = Tally::default();
-    for task in tasks {
-        let tally = runtime.block_on(task).map_err(|error| error.to_string())??;
-        total.latencies_us.extend(tally.latencies_us);
-        total.ok += tally.ok;
-        total.limited += tally.limited;
-        total.other.extend(tally.other);
-        total.trace_ids.extend(tally.trace_ids);
+    let mut report = String::new();
+    if let Some(mut stdout) = driver.stdout.take() {
+        std::io::Read::read_to_string(&mut stdout, &mut report).map_err(|error| error.to_string())?;
     }
-    total.latencies_us.sort_unstable();
-    let requests = total.latencies_us.len();
-    let unique: HashSet<&String> = total.trace_ids.iter().collect();
+    let driven = driver.wait().map_err(|error| error.to_string())?;
+    let result: serde_json::Value = serde_json::from_str(report.trim()).unwrap_or_default();
+    let statuses = &result["statuses"];
     println!(
-        "load: {requests} requests, {:.0} requests/s; latency ms p50 {:.2}, p99 {:.2}, max {:.2}",
-        requests as f64 / elapsed.as_secs_f64(),
-        percentile(&total.latencies_us, 0.5),
-        percentile(&total.latencies_us, 0.99),
-        percentile(&total.latencies_us, 1.0),
+        "load: {} requests, {:.0} requests/s; latency ms p50 {:.2}, p99 {:.2}, max {:.2}",
+        result["requests"],
+        result["rps"].as_f64().unwrap_or(f64::NAN),
+        result["p50_ms"].as_f64().unwrap_or(f64::NAN),
+        result["p99_ms"].as_f64().unwrap_or(f64::NAN),
+        result["max_ms"].as_f64().unwrap_or(f64::NAN),
     );
     println!(
-        "load: statuses 200 x {}, 429 x {}, other x {}; {} unique trace ids of {}",
-        total.ok,
-        total.limited,
-        total.other.len(),
-        unique.len(),
-        total.trace_ids.len()
+        "load: statuses {statuses}; {} unique trace ids of {}",
+        result["unique_trace_ids"], result["trace_ids"]
     );
     println!(
         "load: service RSS {:.1} MiB after the first quarter, {:.1} MiB at the end",
@@ -257,7 +201,12 @@ fn run_in(root: &Path, work: &Path, options: &LoadOptions) -> Result<(), String>
 
     // Shutdown under load.
     let shutdown_tasks: Vec<_> = (0..options.connections.min(32))
-        .map(|_| runtime.spawn(shutdown_connection(base.clone(), cursor.clone())))
+        .map(|_| {
+            let url = format!(
+                "{base}/v1/accounts/{group}/audiences/{audience}/prospects?limit=100&cursor={cursor}"
+            );
+            runtime.spawn(shutdown_connection(url))
+        })
         .collect();
     std::thread::sleep(Duration::from_millis(500));
     let signalled = Instant::now();
@@ -289,14 +238,8 @@ fn run_in(root: &Path, work: &Path, options: &LoadOptions) -> Result<(), String>
     );
 
     let mut failures = Vec::new();
-    if !total.other.is_empty() {
-        failures.push(format!(
-            "answers other than 200 and 429: {:?}",
-            &total.other[..total.other.len().min(5)]
-        ));
-    }
-    if unique.len() != total.trace_ids.len() || total.trace_ids.len() != requests {
-        failures.push("trace ids missing or repeated".to_owned());
+    if !driven.success() {
+        failures.push("the load driver failed (an answer other than 200 and 429, or a missing or repeated trace id; see above)".to_owned());
     }
     if rss_late > rss_early + rss_early / 2 {
         failures.push(format!("memory grew from {rss_early} KiB to {rss_late} KiB"));

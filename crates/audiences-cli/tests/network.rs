@@ -16,15 +16,14 @@ const AUDIENCE: &str = "6650a1b2c3d4e5f60123abcd";
 
 fn one_page_mock() -> Arc<MockApi> {
     let mock = Arc::new(MockApi::new());
-    mock.on_list_audience_prospects(|_| {
-        ListAudienceProspectsResponse::Ok(
-            AudienceProspectPage {
-                items: vec![audiences_service::demo::prospect(7)],
-                next_cursor: None,
-                has_more: false,
-            }
-            .into(),
-        )
+    mock.on_list_audience_prospects(|_| ListAudienceProspectsResponse::Ok {
+        data: AudienceProspectPage {
+            items: vec![audiences_service::demo::prospect(7)],
+            next_cursor: None,
+            has_more: false,
+        }
+        .into(),
+        x_next_cursor: None,
     });
     mock
 }
@@ -182,14 +181,15 @@ async fn an_export_asks_for_the_largest_page_and_says_when_it_waits_for_the_rate
                 retry_after: 1,
             };
         }
-        ListAudienceProspectsResponse::Ok(
-            AudienceProspectPage {
+        ListAudienceProspectsResponse::Ok {
+            data: AudienceProspectPage {
                 items: (0..3).map(audiences_service::demo::prospect).collect(),
                 next_cursor: None,
                 has_more: false,
             }
             .into(),
-        )
+            x_next_cursor: None,
+        }
     });
     let server = serve_loopback(audiences_server::router(mock.clone()))
         .await

@@ -322,28 +322,17 @@ impl Prospects {
         self
     }
 
-    /// The pages, first to last.
+    /// The pages, first to last. The request for each page starts as soon
+    /// as the previous page's headers name its cursor, while that page is
+    /// still being read (at most one page ahead); see the crate docs.
     pub fn pages(self) -> impl Stream<Item = Result<Page, Error>> + Send + 'static {
-        let Prospects {
-            client,
-            account_group,
-            audience,
-            page_size,
-            cursor,
-        } = self;
-        futures_util::stream::try_unfold(Some(cursor), move |state| {
-            let client = client.clone();
-            let account_group = account_group.clone();
-            let audience = audience.clone();
-            async move {
-                let Some(cursor) = state else { return Ok(None) };
-                let page = client
-                    .list_prospects(&account_group, &audience, page_size, cursor.as_deref())
-                    .await?;
-                let next = page.next_cursor.clone().map(Some);
-                Ok(Some((page, next)))
-            }
-        })
+        crate::walk::pages(
+            self.client,
+            self.account_group,
+            self.audience,
+            self.page_size,
+            self.cursor,
+        )
     }
 
     /// The prospects, one by one.

@@ -70,7 +70,8 @@ progenitor client and the axum server trait from it.
   a corrupted, forged or foreign cursor is a `400 VALIDATION_ERROR`.
   `hasMore: false` always comes with `nextCursor: null`. Pages are ordered
   by creation time, then id, and stay consistent while prospects are added:
-  no prospect appears twice and none is skipped.
+  no prospect appears twice and none is skipped. A page that has a next
+  one also carries its cursor in the `X-Next-Cursor` header.
 - **Envelope.** Every response body, success or failure, is
   `{success, data, error, traceId}`. On success `error` is `null`; on
   failure `data` is `null` and `error` carries a stable machine `code`

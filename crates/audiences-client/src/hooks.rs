@@ -42,6 +42,9 @@ impl ClientHooks<()> for crate::Client {
         match &result {
             Ok(response) => {
                 span.record("status", response.status().as_u16());
+                if response.status().is_success() {
+                    crate::walk::announce(response.headers());
+                }
                 if let Some(trace_id) = response
                     .headers()
                     .get("x-trace-id")

@@ -8,6 +8,7 @@ mod client;
 mod error;
 mod hooks;
 mod retry;
+mod walk;
 
 pub use audiences_types as types;
 pub use client::{
@@ -20,3 +21,4 @@ pub use generated::{error_codes, parameters};
 /// The generated client's error (its `Error`, shadowed here by [`Error`]).
 pub use progenitor_client::Error as RawError;
 pub use retry::RetryPolicy;
+pub use walk::NEXT_CURSOR_HEADER;

@@ -191,15 +191,14 @@ fn the_table_covers_every_rule_of_the_document() {
 #[tokio::test]
 async fn every_rule_is_refused_with_the_validation_shape_naming_parameter_rule_and_value() {
     let mock = Arc::new(MockApi::new());
-    mock.on_list_audience_prospects(|_| {
-        ListAudienceProspectsResponse::Ok(
-            AudienceProspectPage {
-                items: Vec::new(),
-                next_cursor: None,
-                has_more: false,
-            }
-            .into(),
-        )
+    mock.on_list_audience_prospects(|_| ListAudienceProspectsResponse::Ok {
+        data: AudienceProspectPage {
+            items: Vec::new(),
+            next_cursor: None,
+            has_more: false,
+        }
+        .into(),
+        x_next_cursor: None,
     });
     let server = audiences_server::runtime::serve_loopback(audiences_server::router(mock.clone()))
         .await
@@ -277,4 +276,21 @@ fn page_carries_every_property_of_the_documented_page_and_the_trace_id() {
         other => panic!("{other}"),
     };
     assert_eq!(fields, documented, "Page must carry every documented property");
+}
+
+#[test]
+fn the_walk_reads_the_next_cursor_header_the_document_declares() {
+    let document = audiences_tests::document();
+    let headers = &document["paths"]["/v1/accounts/{accountGroupId}/audiences/{audienceId}/prospects"]["get"]
+        ["responses"]["200"]["headers"];
+    let declared: Vec<String> = headers
+        .as_object()
+        .expect("the 200 declares headers")
+        .keys()
+        .map(|name| name.to_ascii_lowercase())
+        .collect();
+    assert!(
+        declared.contains(&audiences_client::NEXT_CURSOR_HEADER.to_owned()),
+        "{declared:?}"
+    );
 }

@@ -16,15 +16,14 @@ const AUDIENCE: &str = "6650a1b2c3d4e5f60123abcd";
 
 fn empty_page_mock() -> Arc<MockApi> {
     let mock = Arc::new(MockApi::new());
-    mock.on_list_audience_prospects(|_| {
-        ListAudienceProspectsResponse::Ok(
-            AudienceProspectPage {
-                items: Vec::new(),
-                next_cursor: None,
-                has_more: false,
-            }
-            .into(),
-        )
+    mock.on_list_audience_prospects(|_| ListAudienceProspectsResponse::Ok {
+        data: AudienceProspectPage {
+            items: Vec::new(),
+            next_cursor: None,
+            has_more: false,
+        }
+        .into(),
+        x_next_cursor: None,
     });
     mock
 }

@@ -62,14 +62,15 @@ async fn a_consumer_tests_its_pagination_code_against_the_mock() {
             .as_deref()
             .map_or(0, |cursor| cursor.parse().unwrap());
         let end = (start + call.query.limit as usize).min(prospects.len());
-        ListAudienceProspectsResponse::Ok(
-            AudienceProspectPage {
+        ListAudienceProspectsResponse::Ok {
+            data: AudienceProspectPage {
                 items: prospects[start..end].to_vec(),
                 next_cursor: (end < prospects.len()).then(|| end.to_string()),
                 has_more: end < prospects.len(),
             }
             .into(),
-        )
+            x_next_cursor: None,
+        }
     });
     let (client, _server) = client_for(Arc::clone(&mock)).await;
 

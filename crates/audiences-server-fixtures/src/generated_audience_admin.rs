@@ -2421,12 +2421,18 @@ impl ListAudiencesResponse {
                         ::audiences_server::runtime::raw_envelope_response(
                             ::audiences_server::runtime::status(200),
                             "application/json",
-                            &::audiences_server::runtime::EnvelopeNames {
-                                success: "success",
-                                data: "data",
-                                error: "error",
-                                trace_id: "traceId",
-                            },
+                            &[
+                                ("data", ::audiences_server::runtime::EnvelopePart::Data),
+                                ("error", ::audiences_server::runtime::EnvelopePart::Null),
+                                (
+                                    "success",
+                                    ::audiences_server::runtime::EnvelopePart::True,
+                                ),
+                                (
+                                    "traceId",
+                                    ::audiences_server::runtime::EnvelopePart::TraceId,
+                                ),
+                            ],
                             data.as_str(),
                             trace_id,
                         )
@@ -2554,12 +2560,18 @@ impl CreateAudienceResponse {
                         ::audiences_server::runtime::raw_envelope_response(
                             ::audiences_server::runtime::status(201),
                             "application/json",
-                            &::audiences_server::runtime::EnvelopeNames {
-                                success: "success",
-                                data: "data",
-                                error: "error",
-                                trace_id: "traceId",
-                            },
+                            &[
+                                ("data", ::audiences_server::runtime::EnvelopePart::Data),
+                                ("error", ::audiences_server::runtime::EnvelopePart::Null),
+                                (
+                                    "success",
+                                    ::audiences_server::runtime::EnvelopePart::True,
+                                ),
+                                (
+                                    "traceId",
+                                    ::audiences_server::runtime::EnvelopePart::TraceId,
+                                ),
+                            ],
                             data.as_str(),
                             trace_id,
                         )
@@ -2775,12 +2787,18 @@ impl UpdateAudienceResponse {
                         ::audiences_server::runtime::raw_envelope_response(
                             ::audiences_server::runtime::status(200),
                             "application/json",
-                            &::audiences_server::runtime::EnvelopeNames {
-                                success: "success",
-                                data: "data",
-                                error: "error",
-                                trace_id: "traceId",
-                            },
+                            &[
+                                ("data", ::audiences_server::runtime::EnvelopePart::Data),
+                                ("error", ::audiences_server::runtime::EnvelopePart::Null),
+                                (
+                                    "success",
+                                    ::audiences_server::runtime::EnvelopePart::True,
+                                ),
+                                (
+                                    "traceId",
+                                    ::audiences_server::runtime::EnvelopePart::TraceId,
+                                ),
+                            ],
                             data.as_str(),
                             trace_id,
                         )

@@ -187,7 +187,14 @@ impl ListAudienceProspectsQuery {
 #[derive(Debug, Clone)]
 pub enum ListAudienceProspectsResponse {
     /// 200: Paginated prospects
-    Ok(crate::runtime::Json<::audiences_types::AudienceProspectPage>),
+    Ok {
+        /// The response body.
+        data: crate::runtime::Json<::audiences_types::AudienceProspectPage>,
+        /// `x-next-cursor` header: The `nextCursor` of this page's body, sent before the body: present
+        /// exactly when `hasMore` is `true`, so that a client walking an
+        /// audience can ask for the next page while it reads this one.
+        x_next_cursor: ::std::option::Option<::std::string::String>,
+    },
     /// 400: Request validation failed
     BadRequest(::audiences_types::ValidationErrorDetail),
     /// 401: Invalid or missing API key
@@ -219,7 +226,7 @@ impl ListAudienceProspectsResponse {
     /// The HTTP status of this result.
     pub fn status(&self) -> u16 {
         match self {
-            Self::Ok(..) => 200,
+            Self::Ok { .. } => 200,
             Self::BadRequest(..) => 400,
             Self::Unauthorized(..) => 401,
             Self::Forbidden(..) => 403,
@@ -239,8 +246,8 @@ impl ListAudienceProspectsResponse {
     ) -> ::axum::response::Response {
         let _ = trace_id;
         match self {
-            Self::Ok(data) => {
-                match data {
+            Self::Ok { data, x_next_cursor } => {
+                let mut response = match data {
                     crate::runtime::Json::Typed(data) => {
                         crate::runtime::json_response(
                                 crate::runtime::status(200),
@@ -261,17 +268,21 @@ impl ListAudienceProspectsResponse {
                         crate::runtime::raw_envelope_response(
                             crate::runtime::status(200),
                             "application/json",
-                            &crate::runtime::EnvelopeNames {
-                                success: "success",
-                                data: "data",
-                                error: "error",
-                                trace_id: "traceId",
-                            },
+                            &[
+                                ("data", crate::runtime::EnvelopePart::Data),
+                                ("error", crate::runtime::EnvelopePart::Null),
+                                ("success", crate::runtime::EnvelopePart::True),
+                                ("traceId", crate::runtime::EnvelopePart::TraceId),
+                            ],
                             data.as_str(),
                             trace_id,
                         )
                     }
+                };
+                if let ::std::option::Option::Some(value) = x_next_cursor {
+                    crate::runtime::insert_header(&mut response, "x-next-cursor", value);
                 }
+                response
             }
             Self::BadRequest(error) => {
                 crate::runtime::json_response(
@@ -570,17 +581,16 @@ pub mod mock {
             #[allow(unreachable_patterns)]
             match status {
                 200 => {
-                    ::std::option::Option::Some(
-                        ListAudienceProspectsResponse::Ok(
-                            decode::<
-                                ::audiences_types::AudienceProspectListSuccessResponse,
-                            >(
-                                    "{\"data\":{\"hasMore\":true,\"items\":[{\"about\":\"string\",\"chatStatus\":\"active\",\"company\":{\"about\":\"string\",\"followerCount\":25,\"founded\":\"string\",\"industry\":\"string\",\"linkedinIdentifier\":\"string\",\"linkedinUrl\":\"https://example.com/resource\",\"location\":\"string\",\"logoUrl\":\"https://example.com/resource\",\"name\":\"Avery Stone\",\"size\":\"string\",\"specialties\":\"string\",\"tagline\":\"string\",\"type\":\"string\",\"website\":\"https://example.com/resource\"},\"connectionStatus\":\"active\",\"emails\":[{\"deliverable\":\"string\",\"email\":\"person@example.com\",\"qualityScore\":\"string\"}],\"firstName\":\"Avery Stone\",\"headline\":\"string\",\"id\":\"507f1f77bcf86cd799439011\",\"isOpenProfile\":true,\"lastName\":\"Avery Stone\",\"linkedinUrl\":\"https://example.com/resource\",\"location\":{\"countryCode\":\"string\",\"text\":\"string\"},\"name\":\"Avery Stone\",\"photoUrl\":\"https://example.com/resource\",\"premium\":true,\"publicIdentifier\":\"string\",\"title\":\"string\"}],\"nextCursor\":\"eyJjcmVhdGVkQXQiOiIyMDI2LTA0LTI4VDE1OjMwOjAwLjAwMFoifQ\"},\"error\":null,\"success\":true,\"traceId\":\"507f1f77bcf86cd799439011\"}",
-                                )
-                                .data
-                                .into(),
-                        ),
-                    )
+                    ::std::option::Option::Some(ListAudienceProspectsResponse::Ok {
+                        data: decode::<
+                            ::audiences_types::AudienceProspectListSuccessResponse,
+                        >(
+                                "{\"data\":{\"hasMore\":true,\"items\":[{\"about\":\"string\",\"chatStatus\":\"active\",\"company\":{\"about\":\"string\",\"followerCount\":25,\"founded\":\"string\",\"industry\":\"string\",\"linkedinIdentifier\":\"string\",\"linkedinUrl\":\"https://example.com/resource\",\"location\":\"string\",\"logoUrl\":\"https://example.com/resource\",\"name\":\"Avery Stone\",\"size\":\"string\",\"specialties\":\"string\",\"tagline\":\"string\",\"type\":\"string\",\"website\":\"https://example.com/resource\"},\"connectionStatus\":\"active\",\"emails\":[{\"deliverable\":\"string\",\"email\":\"person@example.com\",\"qualityScore\":\"string\"}],\"firstName\":\"Avery Stone\",\"headline\":\"string\",\"id\":\"507f1f77bcf86cd799439011\",\"isOpenProfile\":true,\"lastName\":\"Avery Stone\",\"linkedinUrl\":\"https://example.com/resource\",\"location\":{\"countryCode\":\"string\",\"text\":\"string\"},\"name\":\"Avery Stone\",\"photoUrl\":\"https://example.com/resource\",\"premium\":true,\"publicIdentifier\":\"string\",\"title\":\"string\"}],\"nextCursor\":\"eyJjcmVhdGVkQXQiOiIyMDI2LTA0LTI4VDE1OjMwOjAwLjAwMFoifQ\"},\"error\":null,\"success\":true,\"traceId\":\"507f1f77bcf86cd799439011\"}",
+                            )
+                            .data
+                            .into(),
+                        x_next_cursor: ::std::option::Option::None,
+                    })
                 }
                 400 => {
                     ::std::option::Option::Some(
@@ -827,9 +837,9 @@ pub mod raw {
         let mut object = crate::runtime::RawObject::with_capacity(
             0 + items.capacity_hint(),
         );
+        object.value("hasMore", has_more)?;
         object.raw("items", &items.finish())?;
         object.value("nextCursor", next_cursor)?;
-        object.value("hasMore", has_more)?;
         ::std::result::Result::Ok(object.finish())
     }
 }

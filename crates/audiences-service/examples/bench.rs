@@ -1,31 +1,44 @@
-//! The measuring side of `cargo xtask bench` (which builds this in release
-//! and drives it); not a tool of its own.
+//! The measuring side of `cargo xtask bench` and `cargo xtask load` (which
+//! build this in release and drive it); not a tool of its own.
 //!
 //! ```text
-//! bench seed DATABASE_URL COUNT             demo data plus COUNT prospects in the ready audience
-//! bench serve-pair DATABASE_URL PORT PORT   the generated router, and a hand-written axum handler
-//!                                           doing the same work, over one store
-//! bench pages DATABASE_URL REPS             one page of 100 at depths 0, 10k, 100k, 500k and the
-//!                                           last, keyset against OFFSET (JSON lines)
-//! bench export BASE_URL KEY client|raw      every prospect of the ready audience, pages of 100
-//! bench serde COUNT                         serde_json serialize and parse of COUNT prospects
-//! bench drive URL CONNECTIONS REQUESTS      GET URL that many times over that many connections:
-//!                                           requests/s, p50, p99 (JSON); fails on a non-200
+//! bench seed DATABASE_URL COUNT          demo data plus COUNT prospects in the ready audience
+//! bench serve DATABASE_URL PORT PORT PORT
+//!                                        on three ports of one process: the generated router
+//!                                        and the service; a hand-written axum handler doing
+//!                                        the same work over the same store; and the ceiling,
+//!                                        a handler answering the same first page from memory
+//! bench pages DATABASE_URL REPS          one page of 100 at depths 0, 10k, 100k, 500k and the
+//!                                        last, keyset against OFFSET (JSON lines)
+//! bench export BASE_URL KEY client|sequential
+//!                                        every prospect of the ready audience in pages of 100:
+//!                                        the client's walk, or a strictly sequential loop
+//! bench serde COUNT                      serde_json serialize and typed parse of COUNT prospects
+//! bench drive URL... [--connections N] [--requests N | --seconds S] [--key KEY]
+//!             [--allow STATUS]... [--trace-ids]
+//!                                        the load driver: GET the URLs in turn over N keep-alive
+//!                                        connections (plain HTTP/1.1, as lean as wrk); prints
+//!                                        requests/s and latency percentiles (JSON); fails on a
+//!                                        status other than 200 and the allowed ones, and with
+//!                                        --trace-ids on a missing or repeated X-Trace-Id
 //! ```
 
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use audiences_server::runtime::{RouterLimits, TraceId};
+use audiences_server::runtime::{RawJsonArray, RouterLimits, TraceId};
 use audiences_service::cursor::CursorCodec;
 use audiences_service::demo::{self, ACCOUNT_GROUP_ID, READY_AUDIENCE_ID};
+use audiences_service::keys::{KEY_CACHE_TTL, KeyCache};
 use audiences_service::limits::{KeyRateLimiter, RateLimits};
 use audiences_service::service::Service;
-use audiences_service::store::{AnyStore, AudienceState, Position, Store, StoreLimits};
-use audiences_types::{AudienceProspectListSuccessResponse, AudienceProspectPage};
+use audiences_service::store::{AnyStore, KeyRecord, PageOutcome, Position, Store, StoreLimits};
+use audiences_types::AudienceProspectListSuccessResponse;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const KEY: &str = "ak_bench_0123456789abcdef0123456789abcdef";
 
@@ -63,20 +76,25 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+fn parse<T: std::str::FromStr>(text: &str) -> T
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse()
+        .unwrap_or_else(|error| fail(format!("`{text}`: {error}")))
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
-        ["seed", url, count] => seed(url, count.parse().unwrap_or_else(|error| fail(error))).await,
-        ["serve-pair", url, generated, handwritten] => serve_pair(url, generated, handwritten).await,
-        ["pages", url, reps] => pages(url, reps.parse().unwrap_or_else(|error| fail(error))).await,
+        ["seed", url, count] => seed(url, parse(count)).await,
+        ["serve", url, generated, handwritten, ceiling] => serve(url, generated, handwritten, ceiling).await,
+        ["pages", url, reps] => pages(url, parse(reps)).await,
         ["export", base, key, mode] => export(base, key, mode).await,
-        ["drive", url, connections, requests] => {
-            let parse = |text: &str| text.parse::<usize>().unwrap_or_else(|error| fail(error));
-            drive(url, parse(connections), parse(requests)).await;
-        }
-        ["serde", count] => serde_speed(count.parse().unwrap_or_else(|error| fail(error))),
+        ["serde", count] => serde_speed(parse(count)),
+        ["drive", rest @ ..] => drive(DriveOptions::parse(rest)).await,
         _ => fail("see the module docs for the commands"),
     }
 }
@@ -101,10 +119,11 @@ async fn seed(url: &str, count: u32) {
     );
 }
 
-/// What the hand-written handler needs: the same store, limiter and cursor
-/// codec as the service.
+/// What the hand-written handler needs: the same store, key cache, limiter
+/// and cursor codec as the service.
 struct Baseline {
     store: AnyStore,
+    keys: KeyCache<KeyRecord>,
     limiter: KeyRateLimiter,
     cursors: CursorCodec,
 }
@@ -129,8 +148,13 @@ fn failure(status: StatusCode, code: &str, trace_id: &TraceId) -> Response {
         .into_response()
 }
 
-/// The same work as the generated router plus the service, written by hand
-/// the way an axum user would.
+fn header_value(value: impl ToString) -> HeaderValue {
+    HeaderValue::from_str(&value.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The same work as the generated router plus the service (key cache, rate
+/// limit, one store statement, stored rows passed through, the same headers),
+/// written by hand the way an axum user would.
 async fn handwritten(
     State(baseline): State<Arc<Baseline>>,
     Path((group, audience)): Path<(String, String)>,
@@ -145,14 +169,23 @@ async fn handwritten(
     else {
         return failure(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", &trace_id);
     };
-    let key = match baseline
-        .store
-        .key_by_hash(&audiences_service::keys::hash(secret))
-        .await
-    {
-        Ok(Some(key)) => key,
-        Ok(None) => return failure(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", &trace_id),
-        Err(_) => return failure(StatusCode::BAD_GATEWAY, "UPSTREAM_ERROR", &trace_id),
+    let hash = audiences_service::keys::hash(secret);
+    let key = match baseline.keys.get(&hash) {
+        Some(key) => key,
+        None => {
+            let read_at = Instant::now();
+            match baseline.store.key_by_hash(&hash).await {
+                Ok(key) => {
+                    let key = key.map(Arc::new);
+                    baseline.keys.put(hash, read_at, key.clone());
+                    key
+                }
+                Err(_) => return failure(StatusCode::BAD_GATEWAY, "UPSTREAM_ERROR", &trace_id),
+            }
+        }
+    };
+    let Some(key) = key else {
+        return failure(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", &trace_id);
     };
     if !key
         .permissions
@@ -164,13 +197,10 @@ async fn handwritten(
     let Ok(rate) = baseline.limiter.check(&key.id) else {
         return failure(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", &trace_id);
     };
+    let group = group.to_ascii_lowercase();
+    let audience = audience.to_ascii_lowercase();
     if key.account_group_id != group {
         return failure(StatusCode::NOT_FOUND, "NOT_FOUND", &trace_id);
-    }
-    match baseline.store.audience_state(&group, &audience).await {
-        Ok(Some(AudienceState::Ready)) => {}
-        Ok(_) => return failure(StatusCode::NOT_FOUND, "NOT_FOUND", &trace_id),
-        Err(_) => return failure(StatusCode::BAD_GATEWAY, "UPSTREAM_ERROR", &trace_id),
     }
     let after = match query
         .cursor
@@ -182,44 +212,47 @@ async fn handwritten(
         Some(Err(_)) => return failure(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", &trace_id),
     };
     let limit = query.limit.unwrap_or(25).clamp(1, 100);
-    let page = match baseline.store.page(&audience, after.as_ref(), limit).await {
-        Ok(page) => page,
+    let page = match baseline
+        .store
+        .page(&group, &audience, after.as_ref(), limit)
+        .await
+    {
+        Ok(PageOutcome::Page(page)) => page,
+        Ok(_) => return failure(StatusCode::NOT_FOUND, "NOT_FOUND", &trace_id),
         Err(_) => return failure(StatusCode::BAD_GATEWAY, "UPSTREAM_ERROR", &trace_id),
     };
     let next_cursor = page
-        .rows
-        .last()
+        .last
+        .as_ref()
         .filter(|_| page.has_more)
-        .and_then(|last| baseline.cursors.encode(&audience, &last.position));
-    let body = AudienceProspectListSuccessResponse {
-        data: AudienceProspectPage {
-            has_more: next_cursor.is_some(),
-            next_cursor,
-            items: page.rows.into_iter().map(|row| row.prospect).collect(),
-        },
-        error: None,
-        success: true,
-        trace_id: trace_id.as_str().to_owned(),
-    };
-    let bytes = serde_json::to_vec(&body).unwrap_or_default();
-    (
-        [
-            (header::CONTENT_TYPE, "application/json".to_owned()),
-            (
-                header::HeaderName::from_static("x-trace-id"),
-                trace_id.as_str().to_owned(),
-            ),
-            (
-                header::HeaderName::from_static("x-ratelimit-remaining"),
-                rate.remaining.to_string(),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
+        .and_then(|last| baseline.cursors.encode(&audience, last));
+    let items = page.items.finish();
+    let mut body = String::with_capacity(items.as_str().len() + 256);
+    body.push_str("{\"success\":true,\"data\":{\"items\":");
+    body.push_str(items.as_str());
+    body.push_str(",\"nextCursor\":");
+    body.push_str(&serde_json::to_string(&next_cursor).unwrap_or_default());
+    body.push_str(if next_cursor.is_some() {
+        ",\"hasMore\":true},\"error\":null,\"traceId\":\""
+    } else {
+        ",\"hasMore\":false},\"error\":null,\"traceId\":\""
+    });
+    body.push_str(trace_id.as_str());
+    body.push_str("\"}");
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert("x-trace-id", header_value(trace_id.as_str()));
+    headers.insert("x-ratelimit-limit", header_value(rate.limit));
+    headers.insert("x-ratelimit-remaining", header_value(rate.remaining));
+    headers.insert("x-ratelimit-reset", header_value(rate.reset_seconds));
+    if let Some(cursor) = &next_cursor {
+        headers.insert("x-next-cursor", header_value(cursor));
+    }
+    response
 }
 
-async fn serve_pair(url: &str, generated_port: &str, handwritten_port: &str) {
+async fn serve(url: &str, generated_port: &str, handwritten_port: &str, ceiling_port: &str) {
     let store = open(url).await;
     let secret = demo::cursor_secret(&store)
         .await
@@ -229,31 +262,66 @@ async fn serve_pair(url: &str, generated_port: &str, handwritten_port: &str) {
         CursorCodec::new(secret.clone()),
         limits(),
     ));
-    let generated = audiences_service::app(service, RouterLimits::default(), None);
+    let generated = audiences_service::app(Arc::clone(&service), RouterLimits::default(), None);
     let baseline = Arc::new(Baseline {
         store,
+        keys: KeyCache::new(KEY_CACHE_TTL),
         limiter: KeyRateLimiter::new(limits()),
         cursors: CursorCodec::new(secret),
     });
+    let route = "/v1/accounts/{group}/audiences/{audience}/prospects";
     let handwritten_app = axum::Router::new()
-        .route(
-            "/v1/accounts/{group}/audiences/{audience}/prospects",
-            axum::routing::get(handwritten),
-        )
-        .with_state(baseline);
-    let bind = |port: &str| format!("127.0.0.1:{port}");
-    let first = tokio::net::TcpListener::bind(bind(generated_port))
+        .route(route, axum::routing::get(handwritten))
+        .with_state(Arc::clone(&baseline));
+    // The ceiling: the first page of 25, as the service answers it, served
+    // from memory by the same HTTP stack.
+    let first_page = handwritten(
+        State(baseline),
+        Path((ACCOUNT_GROUP_ID.to_owned(), READY_AUDIENCE_ID.to_owned())),
+        Query(PageQuery {
+            limit: Some(25),
+            cursor: None,
+        }),
+        HeaderMap::from_iter([(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer ak_bench_0123456789abcdef0123456789abcdef"),
+        )]),
+    )
+    .await;
+    if first_page.status() != StatusCode::OK {
+        fail(format!("the ceiling's page: {}", first_page.status()));
+    }
+    let body = axum::body::to_bytes(first_page.into_body(), usize::MAX)
         .await
         .unwrap_or_else(|error| fail(error));
-    let second = tokio::net::TcpListener::bind(bind(handwritten_port))
-        .await
-        .unwrap_or_else(|error| fail(error));
-    println!("ready");
-    let (a, b) = tokio::join!(
-        axum::serve(first, generated),
-        axum::serve(second, handwritten_app)
+    let ceiling_app = axum::Router::new().route(
+        route,
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move { ([(header::CONTENT_TYPE, "application/json")], body) }
+        }),
     );
-    a.and(b).unwrap_or_else(|error| fail(error));
+    let bind = |port: &str| format!("127.0.0.1:{port}");
+    let listen = |port: &str| {
+        let address = bind(port);
+        async move {
+            tokio::net::TcpListener::bind(address)
+                .await
+                .unwrap_or_else(|error| fail(error))
+        }
+    };
+    let (first, second, third) = (
+        listen(generated_port).await,
+        listen(handwritten_port).await,
+        listen(ceiling_port).await,
+    );
+    println!("ready");
+    let (a, b, c) = tokio::join!(
+        axum::serve(first, generated),
+        axum::serve(second, handwritten_app),
+        axum::serve(third, ceiling_app)
+    );
+    a.and(b).and(c).unwrap_or_else(|error| fail(error));
 }
 
 fn median(mut samples: Vec<f64>) -> f64 {
@@ -280,14 +348,16 @@ async fn pages(url: &str, reps: usize) {
             let after = (*depth > 0).then(|| demo::stored(depth - 1).position);
             let started = Instant::now();
             let page = store
-                .page(READY_AUDIENCE_ID, after.as_ref(), 100)
+                .page(ACCOUNT_GROUP_ID, READY_AUDIENCE_ID, after.as_ref(), 100)
                 .await
                 .unwrap_or_else(|error| fail(error));
             keyset[slot].push(started.elapsed().as_secs_f64() * 1000.0);
-            assert_eq!(
-                page.rows.first().map(|row| &row.position),
-                Some(&demo::stored(*depth).position)
-            );
+            let PageOutcome::Page(page) = page else {
+                fail("the ready audience is not ready");
+            };
+            let first = page.items.finish();
+            let expected = demo::stored(*depth).position.id;
+            assert!(first.as_str().starts_with(&format!("[{{\"id\":\"{expected}\"")));
             let started = Instant::now();
             let first = offset_page(&store, *depth).await;
             offset[slot].push(started.elapsed().as_secs_f64() * 1000.0);
@@ -306,15 +376,20 @@ async fn pages(url: &str, reps: usize) {
     }
 }
 
-/// The naive baseline: the same page by OFFSET, with the same row decoding.
+/// The naive baseline: the same page by OFFSET, rows handed over the same way.
 async fn offset_page(store: &AnyStore, depth: u32) -> Option<Position> {
     const SQL: &str = "SELECT created_at, id, data FROM prospects WHERE audience_id = $1 \
                        ORDER BY created_at, id LIMIT 100 OFFSET $2";
     let rows: Vec<(i64, String, String)> = match store {
-        AnyStore::Sqlite(sqlite) => sqlx::query_as(SQL)
-            .bind(READY_AUDIENCE_ID)
-            .bind(i64::from(depth))
-            .fetch_all(sqlite.pool())
+        AnyStore::Sqlite(sqlite) => sqlite
+            .call("offset_page", None, move |connection| {
+                let mut statement = connection.prepare_cached(SQL)?;
+                let rows = statement
+                    .query_map(rusqlite::params![READY_AUDIENCE_ID, i64::from(depth)], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                    })?;
+                rows.collect()
+            })
             .await
             .unwrap_or_else(|error| fail(error)),
         AnyStore::Postgres(postgres) => sqlx::query_as(SQL)
@@ -324,10 +399,11 @@ async fn offset_page(store: &AnyStore, depth: u32) -> Option<Position> {
             .await
             .unwrap_or_else(|error| fail(error)),
     };
+    let mut items = RawJsonArray::<audiences_types::AudienceProspect>::with_capacity(100 * 1_024);
     for (_, _, data) in &rows {
-        let _: audiences_types::AudienceProspect =
-            serde_json::from_str(data).unwrap_or_else(|error| fail(error));
+        items.push_trusted(data);
     }
+    std::hint::black_box(items.finish());
     rows.first().map(|(created_at, id, _)| Position {
         created_at: *created_at,
         id: id.clone(),
@@ -356,7 +432,9 @@ async fn export(base: &str, key: &str, mode: &str) {
             }
             count
         }
-        "raw" => {
+        "sequential" => {
+            // Strictly one request at a time: the next cursor is known only
+            // once the whole page is parsed.
             let http = reqwest::Client::new();
             let mut cursor: Option<String> = None;
             let mut count = 0;
@@ -420,48 +498,269 @@ fn serde_speed(count: u32) {
     );
 }
 
-async fn drive(url: &str, connections: usize, requests: usize) {
-    let per_connection = requests.div_ceil(connections);
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..connections)
-        .map(|_| {
-            let url = url.to_owned();
-            tokio::spawn(async move {
-                let http = reqwest::Client::builder()
-                    .pool_max_idle_per_host(1)
-                    .build()
-                    .unwrap_or_else(|error| fail(error));
-                let mut latencies = Vec::with_capacity(per_connection);
-                for _ in 0..per_connection {
-                    let sent = Instant::now();
-                    let response = http
-                        .get(&url)
-                        .bearer_auth(KEY)
-                        .send()
-                        .await
-                        .unwrap_or_else(|error| fail(error));
-                    if response.status() != StatusCode::OK {
-                        fail(format!("status {} from {url}", response.status()));
-                    }
-                    response.bytes().await.unwrap_or_else(|error| fail(error));
-                    latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+/// What `bench drive` is asked for.
+struct DriveOptions {
+    urls: Vec<String>,
+    connections: usize,
+    requests: Option<usize>,
+    seconds: Option<f64>,
+    key: String,
+    allow: Vec<u16>,
+    trace_ids: bool,
+}
+
+impl DriveOptions {
+    fn parse(args: &[&str]) -> Self {
+        let mut options = DriveOptions {
+            urls: Vec::new(),
+            connections: 32,
+            requests: None,
+            seconds: None,
+            key: KEY.to_owned(),
+            allow: Vec::new(),
+            trace_ids: false,
+        };
+        let mut args = args.iter();
+        while let Some(&arg) = args.next() {
+            let mut value = || {
+                *args
+                    .next()
+                    .unwrap_or_else(|| fail(format!("{arg} needs a value")))
+            };
+            match arg {
+                "--connections" => options.connections = parse(value()),
+                "--requests" => options.requests = Some(parse(value())),
+                "--seconds" => options.seconds = Some(parse(value())),
+                "--key" => options.key = value().to_owned(),
+                "--allow" => options.allow.push(parse(value())),
+                "--trace-ids" => options.trace_ids = true,
+                url if !url.starts_with("--") => options.urls.push(url.to_owned()),
+                other => fail(format!("unknown option {other}")),
+            }
+        }
+        if options.urls.is_empty() || options.requests.is_some() == options.seconds.is_some() {
+            fail("drive needs URLs and one of --requests and --seconds");
+        }
+        options
+    }
+}
+
+/// `q` of the sorted latencies (in microseconds), in milliseconds: the
+/// nearest rank. The one percentile function of the bench and the load run.
+fn percentile(sorted_us: &[u32], q: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((sorted_us.len() as f64 * q).ceil() as usize).clamp(1, sorted_us.len());
+    f64::from(sorted_us[rank - 1]) / 1000.0
+}
+
+/// What one connection saw.
+#[derive(Default)]
+struct Tally {
+    latencies_us: Vec<u32>,
+    statuses: BTreeMap<u16, u64>,
+    trace_ids: Vec<String>,
+    missing_trace_ids: u64,
+}
+
+/// One response read off a keep-alive connection: status, the trace id
+/// header, and whether the server asked to close.
+struct Answer {
+    status: u16,
+    trace_id: Option<String>,
+    close: bool,
+}
+
+/// Reads one HTTP/1.1 response (with a Content-Length body) from `stream`
+/// into `buffer`, consuming it.
+async fn read_answer(stream: &mut tokio::net::TcpStream, buffer: &mut Vec<u8>) -> Result<Answer, String> {
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut response = httparse::Response::new(&mut headers);
+        if let httparse::Status::Complete(head) = response.parse(buffer).map_err(|error| error.to_string())? {
+            let mut length = None;
+            let (mut trace_id, mut close) = (None, false);
+            for header in response.headers.iter() {
+                if header.name.eq_ignore_ascii_case("content-length") {
+                    length = std::str::from_utf8(header.value)
+                        .ok()
+                        .and_then(|v| v.parse::<usize>().ok());
+                } else if header.name.eq_ignore_ascii_case("x-trace-id") {
+                    trace_id = Some(String::from_utf8_lossy(header.value).into_owned());
+                } else if header.name.eq_ignore_ascii_case("connection") {
+                    close = header.value.eq_ignore_ascii_case(b"close");
                 }
-                latencies
-            })
+            }
+            let status = response.code.unwrap_or(0);
+            let length = length.ok_or("a response without Content-Length")?;
+            while buffer.len() < head + length {
+                read_more(stream, buffer).await?;
+            }
+            buffer.drain(..head + length);
+            return Ok(Answer {
+                status,
+                trace_id,
+                close,
+            });
+        }
+        read_more(stream, buffer).await?;
+    }
+}
+
+async fn read_more(stream: &mut tokio::net::TcpStream, buffer: &mut Vec<u8>) -> Result<(), String> {
+    buffer.reserve(64 * 1024);
+    let read = stream.read_buf(buffer).await.map_err(|error| error.to_string())?;
+    if read == 0 {
+        return Err("the server closed the connection".into());
+    }
+    Ok(())
+}
+
+/// One keep-alive connection sending `requests` in turn until `quota` or
+/// `deadline`.
+async fn drive_connection(
+    address: String,
+    requests: Arc<Vec<Vec<u8>>>,
+    quota: Option<usize>,
+    deadline: Option<Instant>,
+    trace_ids: bool,
+) -> Result<Tally, String> {
+    let connect = || async {
+        let stream = tokio::net::TcpStream::connect(&address)
+            .await
+            .map_err(|error| format!("cannot connect to {address}: {error}"))?;
+        stream.set_nodelay(true).map_err(|error| error.to_string())?;
+        Ok::<_, String>(stream)
+    };
+    let mut stream = connect().await?;
+    let mut buffer = Vec::with_capacity(64 * 1024);
+    let mut tally = Tally::default();
+    let mut sent = 0_usize;
+    loop {
+        if quota.is_some_and(|quota| sent >= quota)
+            || deadline.is_some_and(|deadline| Instant::now() >= deadline)
+        {
+            return Ok(tally);
+        }
+        let started = Instant::now();
+        stream
+            .write_all(&requests[sent % requests.len()])
+            .await
+            .map_err(|error| error.to_string())?;
+        let answer = read_answer(&mut stream, &mut buffer).await?;
+        tally
+            .latencies_us
+            .push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
+        *tally.statuses.entry(answer.status).or_default() += 1;
+        if trace_ids {
+            match answer.trace_id {
+                Some(trace_id) => tally.trace_ids.push(trace_id),
+                None => tally.missing_trace_ids += 1,
+            }
+        }
+        sent += 1;
+        if answer.close {
+            stream = connect().await?;
+            buffer.clear();
+        }
+    }
+}
+
+/// The load driver: see the module docs.
+async fn drive(options: DriveOptions) {
+    let mut address = None;
+    let requests: Vec<Vec<u8>> = options
+        .urls
+        .iter()
+        .map(|url| {
+            let rest = url
+                .strip_prefix("http://")
+                .unwrap_or_else(|| fail(format!("{url}: plain http:// URLs only")));
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            address.get_or_insert_with(|| authority.to_owned());
+            let path = if path.is_empty() { "/" } else { path };
+            format!(
+                "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {}\r\nAccept: application/json\r\n\r\n",
+                options.key
+            )
+            .into_bytes()
         })
         .collect();
-    let mut latencies = Vec::new();
+    let address = address.unwrap_or_else(|| fail("no URL"));
+    let requests = Arc::new(requests);
+    let deadline = options
+        .seconds
+        .map(|seconds| Instant::now() + Duration::from_secs_f64(seconds));
+    let quota = options
+        .requests
+        .map(|requests| requests.div_ceil(options.connections));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..options.connections)
+        .map(|_| {
+            tokio::spawn(drive_connection(
+                address.clone(),
+                Arc::clone(&requests),
+                quota,
+                deadline,
+                options.trace_ids,
+            ))
+        })
+        .collect();
+    let mut total = Tally::default();
     for task in tasks {
-        latencies.extend(task.await.unwrap_or_else(|error| fail(error)));
+        let tally = task
+            .await
+            .unwrap_or_else(|error| fail(error))
+            .unwrap_or_else(|error| fail(error));
+        total.latencies_us.extend(tally.latencies_us);
+        for (status, count) in tally.statuses {
+            *total.statuses.entry(status).or_default() += count;
+        }
+        total.trace_ids.extend(tally.trace_ids);
+        total.missing_trace_ids += tally.missing_trace_ids;
     }
     let seconds = started.elapsed().as_secs_f64();
-    latencies.sort_by(f64::total_cmp);
-    let at = |fraction: f64| latencies[((latencies.len() - 1) as f64 * fraction) as usize];
+    total.latencies_us.sort_unstable();
+    let unique: HashSet<&String> = total.trace_ids.iter().collect();
+    let statuses: Vec<String> = total
+        .statuses
+        .iter()
+        .map(|(status, count)| format!("\"{status}\":{count}"))
+        .collect();
     println!(
-        "{{\"requests\":{},\"rps\":{:.1},\"p50_ms\":{:.3},\"p99_ms\":{:.3}}}",
-        latencies.len(),
-        latencies.len() as f64 / seconds,
-        at(0.5),
-        at(0.99)
+        "{{\"requests\":{},\"seconds\":{seconds:.3},\"rps\":{:.1},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3},\"statuses\":{{{}}},\"trace_ids\":{},\"unique_trace_ids\":{},\"missing_trace_ids\":{}}}",
+        total.latencies_us.len(),
+        total.latencies_us.len() as f64 / seconds,
+        percentile(&total.latencies_us, 0.5),
+        percentile(&total.latencies_us, 0.99),
+        percentile(&total.latencies_us, 1.0),
+        statuses.join(","),
+        total.trace_ids.len(),
+        unique.len(),
+        total.missing_trace_ids
     );
+    if let Some((status, _)) = total
+        .statuses
+        .iter()
+        .find(|(status, _)| **status != 200 && !options.allow.contains(status))
+    {
+        fail(format!("status {status} from {}", options.urls.join(" ")));
+    }
+    if options.trace_ids && (unique.len() != total.trace_ids.len() || total.missing_trace_ids > 0) {
+        fail("trace ids missing or repeated");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn percentiles_are_nearest_ranks() {
+        let sorted: Vec<u32> = (1..=100).map(|ms| ms * 1000).collect();
+        assert_eq!(super::percentile(&sorted, 0.5), 50.0);
+        assert_eq!(super::percentile(&sorted, 0.99), 99.0);
+        assert_eq!(super::percentile(&sorted, 1.0), 100.0);
+        assert_eq!(super::percentile(&[7000], 0.99), 7.0);
+        assert!(super::percentile(&[], 0.5).is_nan());
+    }
 }

@@ -2,7 +2,7 @@
 //! ids match the parameter examples of `openapi/audiences.yaml`.
 
 use crate::keys;
-use crate::store::{AudienceState, Position, Store, StoreError, StoredProspect};
+use crate::store::{AudienceState, NewKey, Position, Seed, Store, StoreError, StoredProspect};
 use audiences_types::{AudienceProspect, ProspectCompany, ProspectEmail, ProspectLocation};
 
 /// The demo account group.
@@ -173,6 +173,21 @@ pub async fn insert_prospects(
     Ok(())
 }
 
+/// A new key for `permissions` (or for the secret `key`): the key to store
+/// and its secret, shown once.
+pub fn new_key(permissions: &[&str], key: Option<String>) -> (NewKey, String) {
+    let key = key.unwrap_or_else(keys::generate);
+    let new = NewKey {
+        id: keys::new_id(),
+        hash: keys::hash(&key),
+        permissions: permissions
+            .iter()
+            .map(|&permission| permission.to_owned())
+            .collect(),
+    };
+    (new, key)
+}
+
 /// Creates an API key for `group` with `permissions` (or uses `key`); returns
 /// (id, key). Only the key's hash is stored.
 pub async fn create_key(
@@ -181,43 +196,40 @@ pub async fn create_key(
     permissions: &[&str],
     key: Option<String>,
 ) -> Result<(String, String), StoreError> {
-    let key = key.unwrap_or_else(keys::generate);
-    let id = keys::new_id();
-    store
-        .create_key(&id, group, &keys::hash(&key), permissions)
-        .await?;
-    Ok((id, key))
+    let (new, key) = new_key(permissions, key);
+    store.create_key(group, &new).await?;
+    Ok((new.id, key))
 }
 
-/// Seeds the demo data unless the demo account group exists; returns the new
-/// keys when it seeded.
+/// Seeds the demo data, in one transaction, unless the demo account group
+/// exists; returns the new keys when it seeded. Several instances starting
+/// at once seed it once.
 pub async fn seed(store: &impl Store, demo_key: Option<String>) -> Result<Option<DemoKeys>, StoreError> {
     if store.account_group_exists(ACCOUNT_GROUP_ID).await? {
         return Ok(None);
     }
-    store
-        .create_account_group(ACCOUNT_GROUP_ID, "Demo account group")
-        .await?;
-    store
-        .create_audience(
-            READY_AUDIENCE_ID,
-            ACCOUNT_GROUP_ID,
-            "Revenue leaders in Europe",
-            AudienceState::Ready,
-        )
-        .await?;
-    store
-        .create_audience(
-            POPULATING_AUDIENCE_ID,
-            ACCOUNT_GROUP_ID,
-            "Founders, being populated",
-            AudienceState::Populating,
-        )
-        .await?;
-    insert_prospects(store, READY_AUDIENCE_ID, 0, READY_AUDIENCE_SIZE).await?;
-    let (_, full) = create_key(store, ACCOUNT_GROUP_ID, keys::ALL_PERMISSIONS, demo_key).await?;
-    let (_, without_prospects) = create_key(store, ACCOUNT_GROUP_ID, &["audiences:read"], None).await?;
-    Ok(Some(DemoKeys {
+    let (full_key, full) = new_key(keys::ALL_PERMISSIONS, demo_key);
+    let (reader_key, without_prospects) = new_key(&["audiences:read"], None);
+    let seed = Seed {
+        account_group: ACCOUNT_GROUP_ID.to_owned(),
+        name: "Demo account group".to_owned(),
+        audiences: vec![
+            (
+                READY_AUDIENCE_ID.to_owned(),
+                "Revenue leaders in Europe".to_owned(),
+                AudienceState::Ready,
+                (0..READY_AUDIENCE_SIZE).map(stored).collect(),
+            ),
+            (
+                POPULATING_AUDIENCE_ID.to_owned(),
+                "Founders, being populated".to_owned(),
+                AudienceState::Populating,
+                Vec::new(),
+            ),
+        ],
+        keys: vec![full_key, reader_key],
+    };
+    Ok(store.seed(&seed).await?.then_some(DemoKeys {
         full,
         without_prospects,
     }))

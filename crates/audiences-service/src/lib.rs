@@ -116,7 +116,7 @@ pub fn app<S: Store + Clone>(
 }
 
 /// Everything the service can be configured with.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct Config {
     /// Per-key rate limits.
     pub rate_limits: limits::RateLimits,
@@ -124,6 +124,20 @@ pub struct Config {
     pub store_limits: store::StoreLimits,
     /// Request timeout and header limit.
     pub router_limits: RouterLimits,
+    /// How long what was read of a key is trusted (the bound on a
+    /// revocation's delay); zero asks the store on every request.
+    pub key_cache_ttl: std::time::Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            rate_limits: limits::RateLimits::default(),
+            store_limits: store::StoreLimits::default(),
+            router_limits: RouterLimits::default(),
+            key_cache_ttl: keys::KEY_CACHE_TTL,
+        }
+    }
 }
 
 /// The service with its demo data, served on a loopback port inside this
@@ -147,11 +161,14 @@ impl DemoServer {
             store::StoreError::Rejected("the database already holds the demo data".to_owned())
         })?;
         let secret = demo::cursor_secret(&store).await?;
-        let service = Arc::new(Service::new(
-            store.clone(),
-            cursor::CursorCodec::new(secret),
-            config.rate_limits,
-        ));
+        let service = Arc::new(
+            Service::new(
+                store.clone(),
+                cursor::CursorCodec::new(secret),
+                config.rate_limits,
+            )
+            .with_key_cache_ttl(config.key_cache_ttl),
+        );
         let metrics = metrics::recorder().map_err(store::StoreError::Unavailable)?;
         let server =
             audiences_server::runtime::serve_loopback(app(service, config.router_limits, Some(metrics)))

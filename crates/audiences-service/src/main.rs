@@ -94,6 +94,10 @@ struct ServeArgs {
     /// Time in-flight requests have to finish after SIGTERM, in milliseconds.
     #[arg(long, env = "AUDIENCES_DRAIN_TIMEOUT_MS", default_value_t = millis(ServeOptions::default().drain_timeout))]
     drain_timeout_ms: u64,
+    /// How long an instance trusts what it read of an API key, in milliseconds: a revoked
+    /// key is refused by every instance within this bound (0: read the key on every request).
+    #[arg(long, env = "AUDIENCES_KEY_CACHE_TTL_MS", default_value_t = millis(audiences_service::keys::KEY_CACHE_TTL))]
+    key_cache_ttl_ms: u64,
     /// Serve `/metrics` (Prometheus) on this address instead of the API's own, to keep it private.
     #[arg(long, env = "AUDIENCES_METRICS_BIND")]
     metrics_bind: Option<SocketAddr>,
@@ -270,14 +274,17 @@ async fn serve(store: AnyStore, args: ServeArgs) -> Result<(), String> {
     };
     let secret = demo::cursor_secret(&store).await.map_err(|e| e.to_string())?;
     let kind = store.kind();
-    let service = Arc::new(Service::new(
-        store,
-        CursorCodec::new(secret),
-        RateLimits {
-            per_second: args.rate_limit_per_second,
-            burst: args.rate_limit_burst,
-        },
-    ));
+    let service = Arc::new(
+        Service::new(
+            store,
+            CursorCodec::new(secret),
+            RateLimits {
+                per_second: args.rate_limit_per_second,
+                burst: args.rate_limit_burst,
+            },
+        )
+        .with_key_cache_ttl(Duration::from_millis(args.key_cache_ttl_ms)),
+    );
     let cleanup = Arc::clone(&service);
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(60));

@@ -1,16 +1,19 @@
 //! The implementation of the generated trait on a [`Store`].
 
 use audiences_server::runtime::{ApiError, Credentials, RateLimitStatus, RequestContext, Security, TraceId};
+use std::sync::Arc;
+
 use audiences_server::{
     AudiencesApi, ListAudienceProspectsPath, ListAudienceProspectsQuery, ListAudienceProspectsResponse,
-    error_codes,
+    error_codes, raw,
 };
-use audiences_types::{AudienceProspectPage, ErrorDetail, ValidationErrorDetail};
+use audiences_types::{ErrorDetail, ValidationErrorDetail};
 
 use crate::cursor::CursorCodec;
 use crate::keys;
+use crate::keys::KeyCache;
 use crate::limits::{KeyRateLimiter, RateLimits};
-use crate::store::{AudienceState, KeyRecord, Store, StoreError};
+use crate::store::{AudienceState, KeyRecord, PageOutcome, Store, StoreError};
 
 /// Seconds a client should wait before asking again for an audience being populated.
 pub const POPULATING_RETRY_AFTER: u64 = 30;
@@ -20,6 +23,7 @@ pub struct Service<S> {
     store: S,
     cursors: CursorCodec,
     limiter: KeyRateLimiter,
+    keys: KeyCache<KeyRecord>,
 }
 
 impl<S: Store> Service<S> {
@@ -30,7 +34,16 @@ impl<S: Store> Service<S> {
             store,
             cursors,
             limiter: KeyRateLimiter::new(limits),
+            keys: KeyCache::new(crate::keys::KEY_CACHE_TTL),
         }
+    }
+
+    /// Trusts what it read of a key for `ttl` (zero: asks the store on every
+    /// request); see [`crate::keys::KEY_CACHE_TTL`].
+    #[must_use]
+    pub fn with_key_cache_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.keys = KeyCache::new(ttl);
+        self
     }
 
     /// The rate limiter, for periodic clean-up.
@@ -68,30 +81,41 @@ fn store_failure(error: &StoreError, trace_id: &TraceId) -> ListAudienceProspect
 }
 
 impl<S: Store> Security for Service<S> {
-    type Principal = KeyRecord;
+    type Principal = Arc<KeyRecord>;
 
     async fn authenticate(
         &self,
         credentials: Credentials<'_>,
         trace_id: &TraceId,
-    ) -> Result<KeyRecord, ApiError> {
-        match self.store.key_by_hash(&keys::hash(credentials.secret)).await {
-            Ok(Some(key)) => Ok(key),
-            Ok(None) => Err(ApiError::unauthorized("unknown or revoked API key")),
-            Err(error) => {
-                tracing::error!(%trace_id, %error, "key lookup failed");
-                Err(ApiError::upstream())
+    ) -> Result<Arc<KeyRecord>, ApiError> {
+        let hash = keys::hash(credentials.secret);
+        let found = match self.keys.get(&hash) {
+            Some(cached) => cached,
+            None => {
+                let read_at = std::time::Instant::now();
+                match self.store.key_by_hash(&hash).await {
+                    Ok(key) => {
+                        let key = key.map(Arc::new);
+                        self.keys.put(hash, read_at, key.clone());
+                        key
+                    }
+                    Err(error) => {
+                        tracing::error!(%trace_id, %error, "key lookup failed");
+                        return Err(ApiError::upstream());
+                    }
+                }
             }
-        }
+        };
+        found.ok_or_else(|| ApiError::unauthorized("unknown or revoked API key"))
     }
 
-    fn has_permission(&self, principal: &KeyRecord, permission: &str) -> bool {
+    fn has_permission(&self, principal: &Arc<KeyRecord>, permission: &str) -> bool {
         principal.permissions.iter().any(|held| held == permission)
     }
 
     async fn admit(
         &self,
-        principal: &KeyRecord,
+        principal: &Arc<KeyRecord>,
         _operation_id: &'static str,
     ) -> Result<Option<RateLimitStatus>, ApiError> {
         self.limiter
@@ -101,10 +125,41 @@ impl<S: Store> Security for Service<S> {
     }
 }
 
+impl<S: Store> Service<S> {
+    /// The answer to a cursor that does not decode: as for any request, a
+    /// missing or populating audience is said first.
+    async fn bad_cursor(
+        &self,
+        group: &str,
+        audience: &str,
+        message: String,
+        trace_id: &TraceId,
+    ) -> ListAudienceProspectsResponse {
+        match self.store.audience_state(group, audience).await {
+            Ok(None) => not_found(),
+            Ok(Some(AudienceState::Populating)) => populating(),
+            Ok(Some(AudienceState::Ready)) => {
+                ListAudienceProspectsResponse::BadRequest(ValidationErrorDetail::new(message, "cursor"))
+            }
+            Err(error) => store_failure(&error, trace_id),
+        }
+    }
+}
+
+fn populating() -> ListAudienceProspectsResponse {
+    ListAudienceProspectsResponse::Conflict {
+        error: ErrorDetail::new(
+            error_codes::AUDIENCE_NOT_READY,
+            "the audience is still being populated by an active prospecting job",
+        ),
+        retry_after: POPULATING_RETRY_AFTER,
+    }
+}
+
 impl<S: Store> AudiencesApi for Service<S> {
     async fn list_audience_prospects(
         &self,
-        cx: RequestContext<KeyRecord>,
+        cx: RequestContext<Arc<KeyRecord>>,
         path: ListAudienceProspectsPath,
         query: ListAudienceProspectsQuery,
     ) -> ListAudienceProspectsResponse {
@@ -114,20 +169,6 @@ impl<S: Store> AudiencesApi for Service<S> {
         if cx.principal.account_group_id != group {
             return not_found();
         }
-        match self.store.audience_state(&group, &audience).await {
-            Ok(None) => return not_found(),
-            Ok(Some(AudienceState::Populating)) => {
-                return ListAudienceProspectsResponse::Conflict {
-                    error: ErrorDetail::new(
-                        error_codes::AUDIENCE_NOT_READY,
-                        "the audience is still being populated by an active prospecting job",
-                    ),
-                    retry_after: POPULATING_RETRY_AFTER,
-                };
-            }
-            Ok(Some(AudienceState::Ready)) => {}
-            Err(error) => return store_failure(&error, &cx.trace_id),
-        }
         let after = match query
             .cursor
             .as_deref()
@@ -136,37 +177,39 @@ impl<S: Store> AudiencesApi for Service<S> {
             None => None,
             Some(Ok(position)) => Some(position),
             Some(Err(error)) => {
-                return ListAudienceProspectsResponse::BadRequest(ValidationErrorDetail::new(
-                    error.to_string(),
-                    "cursor",
-                ));
+                return self
+                    .bad_cursor(&group, &audience, error.to_string(), &cx.trace_id)
+                    .await;
             }
         };
         let limit = u32::try_from(query.limit).unwrap_or(1);
-        let page = match self.store.page(&audience, after.as_ref(), limit).await {
-            Ok(page) => page,
+        // One statement: the audience's state and the page together.
+        let page = match self.store.page(&group, &audience, after.as_ref(), limit).await {
+            Ok(PageOutcome::Page(page)) => page,
+            Ok(PageOutcome::NotFound) => return not_found(),
+            Ok(PageOutcome::Populating) => return populating(),
             Err(error) => return store_failure(&error, &cx.trace_id),
         };
-        let next_cursor = match page.rows.last() {
-            Some(last) if page.has_more => match self.cursors.encode(&audience, &last.position) {
+        let next_cursor = match &page.last {
+            Some(last) if page.has_more => match self.cursors.encode(&audience, last) {
                 Some(cursor) => Some(cursor),
                 None => {
-                    let error = StoreError::Corrupt(format!(
-                        "prospect id `{}` is not 24 hex digits",
-                        last.position.id
-                    ));
+                    let error =
+                        StoreError::Corrupt(format!("prospect id `{}` is not 24 hex digits", last.id));
                     return store_failure(&error, &cx.trace_id);
                 }
             },
             _ => None,
         };
-        ListAudienceProspectsResponse::Ok(
-            AudienceProspectPage {
-                has_more: next_cursor.is_some(),
-                next_cursor,
-                items: page.rows.into_iter().map(|row| row.prospect).collect(),
-            }
-            .into(),
-        )
+        let has_more = next_cursor.is_some();
+        // The stored rows are passed through; the page around them is
+        // written by the builder generated from the document.
+        match raw::audience_prospect_page(page.items, &next_cursor, &has_more) {
+            Ok(body) => ListAudienceProspectsResponse::Ok {
+                data: body.into(),
+                x_next_cursor: next_cursor,
+            },
+            Err(error) => store_failure(&StoreError::Corrupt(error.to_string()), &cx.trace_id),
+        }
     }
 }

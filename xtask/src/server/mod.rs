@@ -141,6 +141,20 @@ pub fn generate(document: &OpenAPI, settings: &ServerSettings) -> Result<Generat
     })
 }
 
+/// `items` in the order typify declares (and serde serializes) the
+/// properties of the same names: the order of schemars' map, which typify
+/// builds its structs from (sorted by name unless schemars'
+/// `preserve_order` is on, then as written). Raw JSON written in this order
+/// is byte for byte what the typed value serializes to.
+pub(crate) fn serialization_order<T>(items: Vec<(String, T)>) -> Vec<(String, T)> {
+    let mut order: schemars::Map<String, usize> = schemars::Map::new();
+    for (index, (name, _)) in items.iter().enumerate() {
+        order.insert(name.clone(), index);
+    }
+    let mut slots: Vec<Option<(String, T)>> = items.into_iter().map(Some).collect();
+    order.values().filter_map(|&index| slots[index].take()).collect()
+}
+
 /// A path as written one module deeper: `self::types` becomes
 /// `super::types`; absolute paths stay.
 fn nested(path: &TokenStream) -> TokenStream {

@@ -53,33 +53,46 @@ fn builder(name: &str, schema: &Schema, types: &TokenStream, rt: &TokenStream) -
             let item = type_ident(&item);
             parameters.push(quote! { #field: #rt::RawJsonArray<#types::#item> });
             raw_items.push(field.clone());
-            writes.push(if required {
-                quote! { object.raw(#property, &#field.finish())?; }
-            } else {
-                quote! {
-                    if !#field.is_empty() {
-                        object.raw(#property, &#field.finish())?;
+            writes.push((
+                property.clone(),
+                if required {
+                    quote! { object.raw(#property, &#field.finish())?; }
+                } else {
+                    quote! {
+                        if !#field.is_empty() {
+                            object.raw(#property, &#field.finish())?;
+                        }
                     }
-                }
-            });
+                },
+            ));
         } else {
             let rust = inline_type(&unboxed(property_schema), types)?;
             if required {
                 parameters.push(quote! { #field: &#rust });
-                writes.push(quote! { object.value(#property, #field)?; });
+                writes.push((property.clone(), quote! { object.value(#property, #field)?; }));
             } else {
                 parameters.push(quote! { #field: ::std::option::Option<&#rust> });
-                writes.push(quote! {
-                    if let ::std::option::Option::Some(value) = #field {
-                        object.value(#property, value)?;
-                    }
-                });
+                writes.push((
+                    property.clone(),
+                    quote! {
+                        if let ::std::option::Option::Some(value) = #field {
+                            object.value(#property, value)?;
+                        }
+                    },
+                ));
             }
         }
     }
     if raw_items.is_empty() {
         return None;
     }
+    // Parameters in the document's order; properties written in the order
+    // the typed struct serializes them, so that raw and typed answers are
+    // the same bytes.
+    let writes: Vec<TokenStream> = super::serialization_order(writes)
+        .into_iter()
+        .map(|(_, write)| write)
+        .collect();
     let function = field_ident(name);
     let ty = type_ident(name);
     let docs = doc(&format!(

@@ -173,6 +173,16 @@ pub(super) fn response_enum(
                 };
                 if *success {
                     let typed = json_call(rt, &status_expr, media, quote! { &#build }, &failed);
+                    // In the order the typed struct serializes them, so that
+                    // raw and typed answers are the same bytes.
+                    let envelope_parts = super::serialization_order(vec![
+                        (success_name.clone(), quote! { #rt::EnvelopePart::True }),
+                        (data_name.clone(), quote! { #rt::EnvelopePart::Data }),
+                        (error_name.clone(), quote! { #rt::EnvelopePart::Null }),
+                        (trace_name.clone(), quote! { #rt::EnvelopePart::TraceId }),
+                    ])
+                    .into_iter()
+                    .map(|(name, part)| quote! { (#name, #part) });
                     (
                         Some(field),
                         Some(quote! { #rt::Json<#rust> }),
@@ -182,7 +192,7 @@ pub(super) fn response_enum(
                                 #rt::Json::Raw(#data) => #rt::raw_envelope_response(
                                     #status_expr,
                                     #media,
-                                    &#rt::EnvelopeNames { success: #success_name, data: #data_name, error: #error_name, trace_id: #trace_name },
+                                    &[#(#envelope_parts),*],
                                     #data.as_str(),
                                     trace_id,
                                 ),

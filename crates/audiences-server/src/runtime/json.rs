@@ -131,6 +131,12 @@ impl<T> RawJsonArray<T> {
     }
 }
 
+impl<T> fmt::Debug for RawJsonArray<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RawJsonArray({} items, {} bytes)", self.count, self.text.len())
+    }
+}
+
 impl<T> Default for RawJsonArray<T> {
     fn default() -> Self {
         Self::with_capacity(0)

@@ -51,7 +51,7 @@ pub use parse::{
 };
 pub use pattern::Pattern;
 pub use response::{
-    AnyStatus, Blob, ClientErrorStatus, EnvelopeNames, InformationalStatus, RedirectionStatus,
+    AnyStatus, Blob, ClientErrorStatus, EnvelopePart, InformationalStatus, RedirectionStatus,
     ServerErrorStatus, StatusInClass, StatusOutOfRange, SuccessStatus, blob_response, bytes_response,
     empty_response, insert_header, insert_rate_limit_headers, json_response, json_response_as,
     raw_envelope_response, raw_json_response, status, text_response,

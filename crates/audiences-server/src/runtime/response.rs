@@ -35,18 +35,18 @@ pub fn json_response_as<T: Serialize + ?Sized>(
     ))
 }
 
-/// The property names of the document's envelope, for a success answered
-/// with raw data.
-#[derive(Debug, Clone, Copy)]
-pub struct EnvelopeNames {
-    /// The boolean property, `true`.
-    pub success: &'static str,
+/// One property of a raw success envelope, named by the document's
+/// `x-envelope`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvelopePart {
+    /// The boolean property: `true`.
+    True,
     /// The data property: the raw JSON.
-    pub data: &'static str,
-    /// The error property, `null`.
-    pub error: &'static str,
+    Data,
+    /// The error property: `null`.
+    Null,
     /// The trace id property.
-    pub trace_id: &'static str,
+    TraceId,
 }
 
 /// A JSON response whose body is `json` as it is (raw JSON of the
@@ -56,29 +56,34 @@ pub fn raw_json_response(status: StatusCode, media_type: &'static str, json: Str
 }
 
 /// A success response in the envelope around raw `data`, written without
-/// parsing it: `{"<success>":true,"<data>":DATA,"<error>":null,"<traceId>":"…"}`.
+/// parsing it: the `parts` in their order (the order the typed envelope
+/// serializes in, so both are the same bytes), such as
+/// `{"data":DATA,"error":null,"success":true,"traceId":"…"}`.
 pub fn raw_envelope_response(
     status: StatusCode,
     media_type: &'static str,
-    names: &EnvelopeNames,
+    parts: &[(&'static str, EnvelopePart)],
     data: &str,
     trace_id: &super::trace::TraceId,
 ) -> Response {
-    let quoted = |name: &str| serde_json::to_string(name).unwrap_or_else(|_| "\"\"".to_owned());
     let mut body = Vec::with_capacity(data.len() + 128);
-    body.extend_from_slice(b"{");
-    body.extend_from_slice(quoted(names.success).as_bytes());
-    body.extend_from_slice(b":true,");
-    body.extend_from_slice(quoted(names.data).as_bytes());
-    body.push(b':');
-    body.extend_from_slice(data.as_bytes());
-    body.push(b',');
-    body.extend_from_slice(quoted(names.error).as_bytes());
-    body.extend_from_slice(b":null,");
-    body.extend_from_slice(quoted(names.trace_id).as_bytes());
-    body.extend_from_slice(b":\"");
-    body.extend_from_slice(trace_id.as_str().as_bytes());
-    body.extend_from_slice(b"\"}");
+    body.push(b'{');
+    for (index, (name, part)) in parts.iter().enumerate() {
+        if index > 0 {
+            body.push(b',');
+        }
+        serde_json::to_writer(&mut body, name).expect("a string serializes");
+        body.push(b':');
+        match part {
+            EnvelopePart::True => body.extend_from_slice(b"true"),
+            EnvelopePart::Data => body.extend_from_slice(data.as_bytes()),
+            EnvelopePart::Null => body.extend_from_slice(b"null"),
+            EnvelopePart::TraceId => {
+                serde_json::to_writer(&mut body, trace_id.as_str()).expect("a string serializes");
+            }
+        }
+    }
+    body.push(b'}');
     with_content_type(status, Body::from(body), HeaderValue::from_static(media_type))
 }
 

@@ -117,13 +117,7 @@ impl Database {
 /// (every query waits for its acquire timeout).
 pub async fn stall(store: &AnyStore, database: &Database) -> Stall {
     match store {
-        AnyStore::Sqlite(sqlite) => {
-            let mut held = Vec::new();
-            for _ in 0..sqlite.pool().options().get_max_connections() {
-                held.push(sqlite.pool().acquire().await.unwrap());
-            }
-            Stall::Sqlite(held)
-        }
+        AnyStore::Sqlite(sqlite) => Stall::Sqlite(sqlite.hold_all().await),
         AnyStore::Postgres(_) => {
             let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&database.url)
                 .await
@@ -140,7 +134,7 @@ pub async fn stall(store: &AnyStore, database: &Database) -> Stall {
 
 /// A stalled database; see [`stall`].
 pub enum Stall {
-    Sqlite(Vec<sqlx::pool::PoolConnection<sqlx::Sqlite>>),
+    Sqlite(audiences_service::store::Held),
     Postgres(sqlx::PgConnection),
 }
 
@@ -170,6 +164,7 @@ pub fn options() -> Config {
             max_connections: 8,
         },
         router_limits: RouterLimits::default(),
+        key_cache_ttl: audiences_service::keys::KEY_CACHE_TTL,
     }
 }
 
@@ -209,18 +204,20 @@ pub const SECOND_AUDIENCE: &str = "6650a1b2c3d4e5f60123abc0";
 /// prospects each; returns a key of the other group with `prospects:read`.
 pub async fn add_neighbours(store: &AnyStore, prospects: u32) -> String {
     use audiences_service::demo;
-    use audiences_service::store::{AudienceState, Store};
-    store
-        .create_account_group(OTHER_GROUP, "Another group")
-        .await
-        .unwrap();
-    store
-        .create_audience(OTHER_AUDIENCE, OTHER_GROUP, "Theirs", AudienceState::Ready)
-        .await
-        .unwrap();
-    demo::insert_prospects(store, OTHER_AUDIENCE, 5_000, prospects)
-        .await
-        .unwrap();
+    use audiences_service::store::{AudienceState, Seed, Store};
+    let (key, secret) = demo::new_key(&["prospects:read"], None);
+    let seed = Seed {
+        account_group: OTHER_GROUP.to_owned(),
+        name: "Another group".to_owned(),
+        audiences: vec![(
+            OTHER_AUDIENCE.to_owned(),
+            "Theirs".to_owned(),
+            AudienceState::Ready,
+            (5_000..5_000 + prospects).map(demo::stored).collect(),
+        )],
+        keys: vec![key],
+    };
+    assert!(store.seed(&seed).await.unwrap());
     store
         .create_audience(
             SECOND_AUDIENCE,
@@ -233,10 +230,7 @@ pub async fn add_neighbours(store: &AnyStore, prospects: u32) -> String {
     demo::insert_prospects(store, SECOND_AUDIENCE, 6_000, prospects)
         .await
         .unwrap();
-    demo::create_key(store, OTHER_GROUP, &["prospects:read"], None)
-        .await
-        .unwrap()
-        .1
+    secret
 }
 
 /// The generated client, sending `key` as a bearer token.

@@ -1,0 +1,458 @@
+//! The PostgreSQL store (sqlx), for several instances on one database.
+
+use std::future::Future;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+
+use super::{
+    ACQUIRE_DURATION, AudienceState, KeyRecord, NewKey, PageOutcome, PoolStats, Position, QUERY_DURATION,
+    Seed, Store, StoreError, StoreLimits, StoredProspect, page_with_capacity, push_row, stored_json,
+    unix_seconds,
+};
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Rows per INSERT statement when adding prospects (4 parameters a row, far
+/// below PostgreSQL's limit of 65,535).
+const INSERT_BATCH: usize = 500;
+
+/// The advisory lock seeders take, so that instances starting at once on an
+/// empty database seed it once.
+const SEED_LOCK: i64 = 0x6175_6469_656e_6365; // "audience"
+
+/// The PostgreSQL store, for scale.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    limits: StoreLimits,
+}
+
+pub(crate) fn failed(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::TypeNotFound { .. } => StoreError::Corrupt(error.to_string()),
+        sqlx::Error::Database(database)
+            if database.is_unique_violation() || database.is_foreign_key_violation() =>
+        {
+            StoreError::Rejected(database.message().to_owned())
+        }
+        _ => StoreError::Unavailable(error.to_string()),
+    }
+}
+
+/// Runs one database call, named `query`, under `limit`, and records how
+/// long it took.
+pub(crate) async fn timed<T>(
+    limit: Duration,
+    query: &'static str,
+    call: impl Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, StoreError> {
+    let started = Instant::now();
+    let outcome = tokio::time::timeout(limit, call).await;
+    metrics::histogram!(QUERY_DURATION, "query" => query).record(started.elapsed().as_secs_f64());
+    match outcome {
+        Ok(result) => result.map_err(failed),
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "no answer within {} ms",
+            limit.as_millis()
+        ))),
+    }
+}
+
+/// The page and the audience's state in one statement: the audience by its
+/// primary key, its rows by one range scan of `prospects_page` (LATERAL,
+/// so that the limit applies to the prospects); see the SQLite store's
+/// `PAGE_SQL` for the shape of the answer.
+const PAGE_SQL: &str = "\
+    SELECT a.status, p.created_at, p.id, p.data \
+    FROM audiences a \
+    LEFT JOIN LATERAL ( \
+        SELECT created_at, id, data FROM prospects \
+        WHERE a.status = 'ready' AND audience_id = a.id AND (created_at, id) > ($3, $4) \
+        ORDER BY created_at, id LIMIT $5 \
+    ) p ON true \
+    WHERE a.id = $1 AND a.account_group_id = $2 \
+    ORDER BY p.created_at, p.id";
+
+impl PostgresStore {
+    /// Connects to `url` and applies the migrations (once, whatever the
+    /// number of instances starting: sqlx's migrator holds an advisory lock).
+    pub async fn open(url: &str, limits: StoreLimits) -> Result<Self, StoreError> {
+        let statement_timeout = format!("{}", limits.query_timeout.as_millis());
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|error| StoreError::Rejected(format!("bad PostgreSQL URL: {error}")))?
+            .options([("statement_timeout", statement_timeout)]);
+        let pool = PgPoolOptions::new()
+            .max_connections(limits.max_connections)
+            .acquire_timeout(limits.query_timeout)
+            .connect_with(options)
+            .await
+            .map_err(failed)?;
+        MIGRATIONS
+            .run(&pool)
+            .await
+            .map_err(|error| StoreError::Unavailable(format!("migrations failed: {error}")))?;
+        Ok(Self { pool, limits })
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The store's limits.
+    pub fn limits(&self) -> StoreLimits {
+        self.limits
+    }
+
+    async fn connection(&self) -> Result<sqlx::pool::PoolConnection<Postgres>, StoreError> {
+        let started = Instant::now();
+        let connection = self.pool.acquire().await;
+        metrics::histogram!(ACQUIRE_DURATION).record(started.elapsed().as_secs_f64());
+        connection.map_err(failed)
+    }
+}
+
+async fn insert_rows(
+    connection: &mut sqlx::PgConnection,
+    audience: &str,
+    rows: &[(Position, String)],
+) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(INSERT_BATCH) {
+        let mut insert =
+            QueryBuilder::<Postgres>::new("INSERT INTO prospects (audience_id, id, created_at, data) ");
+        insert.push_values(chunk, |mut row, (position, data)| {
+            row.push_bind(audience)
+                .push_bind(position.id.as_str())
+                .push_bind(position.created_at)
+                .push_bind(data.as_str());
+        });
+        insert.build().execute(&mut *connection).await?;
+    }
+    Ok(())
+}
+
+fn key_insert<'a>(
+    account_group: &'a str,
+    key: &'a NewKey,
+) -> sqlx::query::Query<'a, Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query("INSERT INTO api_keys (id, account_group_id, key_hash, permissions) VALUES ($1, $2, $3, $4)")
+        .bind(key.id.as_str())
+        .bind(account_group)
+        .bind(key.hash.as_slice())
+        .bind(key.permissions.join(" "))
+}
+
+fn stored_rows(prospects: &[StoredProspect]) -> Result<Vec<(Position, String)>, StoreError> {
+    prospects
+        .iter()
+        .map(|p| Ok((p.position.clone(), stored_json(p)?)))
+        .collect()
+}
+
+impl Store for PostgresStore {
+    async fn key_by_hash(&self, hash: &[u8]) -> Result<Option<KeyRecord>, StoreError> {
+        let mut connection = self.connection().await?;
+        let row = timed(
+            self.limits.query_timeout,
+            "key_by_hash",
+            sqlx::query(
+                "SELECT id, account_group_id, permissions FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+            )
+            .bind(hash)
+            .fetch_optional(&mut *connection),
+        )
+        .await?;
+        row.map(|row| {
+            Ok(KeyRecord {
+                id: row.try_get(0)?,
+                account_group_id: row.try_get(1)?,
+                permissions: row
+                    .try_get::<String, _>(2)?
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect(),
+            })
+        })
+        .transpose()
+        .map_err(failed)
+    }
+
+    async fn page(
+        &self,
+        account_group: &str,
+        audience: &str,
+        after: Option<&Position>,
+        limit: u32,
+    ) -> Result<PageOutcome, StoreError> {
+        let (after_created, after_id) = after.map_or((i64::MIN, ""), |p| (p.created_at, p.id.as_str()));
+        let mut connection = self.connection().await?;
+        let rows = timed(
+            self.limits.query_timeout,
+            "page",
+            sqlx::query(PAGE_SQL)
+                .bind(audience)
+                .bind(account_group)
+                .bind(after_created)
+                .bind(after_id)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(&mut *connection),
+        )
+        .await?;
+        let Some(first) = rows.first() else {
+            return Ok(PageOutcome::NotFound);
+        };
+        if AudienceState::parse(first.try_get(0).map_err(failed)?)? == AudienceState::Populating {
+            return Ok(PageOutcome::Populating);
+        }
+        let mut page = page_with_capacity(limit);
+        for (index, row) in rows.iter().enumerate() {
+            let Some(created_at) = row.try_get::<Option<i64>, _>(1).map_err(failed)? else {
+                break;
+            };
+            if index == limit as usize {
+                page.has_more = true;
+                break;
+            }
+            push_row(
+                &mut page,
+                created_at,
+                row.try_get(2).map_err(failed)?,
+                row.try_get(3).map_err(failed)?,
+            )?;
+        }
+        Ok(PageOutcome::Page(page))
+    }
+
+    async fn audience_state(
+        &self,
+        account_group: &str,
+        audience: &str,
+    ) -> Result<Option<AudienceState>, StoreError> {
+        let status: Option<String> = timed(
+            self.limits.query_timeout,
+            "audience_state",
+            sqlx::query_scalar("SELECT status FROM audiences WHERE id = $1 AND account_group_id = $2")
+                .bind(audience)
+                .bind(account_group)
+                .fetch_optional(&self.pool),
+        )
+        .await?;
+        status.as_deref().map(AudienceState::parse).transpose()
+    }
+
+    async fn set_audience_state(&self, audience: &str, state: AudienceState) -> Result<bool, StoreError> {
+        let done = timed(
+            self.limits.query_timeout,
+            "set_audience_state",
+            sqlx::query("UPDATE audiences SET status = $1 WHERE id = $2")
+                .bind(state.as_str())
+                .bind(audience)
+                .execute(&self.pool),
+        )
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        // A query on a table the API reads, so that a locked table counts
+        // as not ready.
+        timed(
+            self.limits.query_timeout,
+            "ping",
+            sqlx::query("SELECT 1 FROM audiences LIMIT 1").fetch_optional(&self.pool),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn account_group_exists(&self, account_group: &str) -> Result<bool, StoreError> {
+        let found: Option<i32> = timed(
+            self.limits.query_timeout,
+            "account_group_exists",
+            sqlx::query_scalar("SELECT 1 FROM account_groups WHERE id = $1")
+                .bind(account_group)
+                .fetch_optional(&self.pool),
+        )
+        .await?;
+        Ok(found.is_some())
+    }
+
+    async fn create_account_group(&self, id: &str, name: &str) -> Result<(), StoreError> {
+        timed(
+            self.limits.query_timeout,
+            "create_account_group",
+            sqlx::query("INSERT INTO account_groups (id, name) VALUES ($1, $2)")
+                .bind(id)
+                .bind(name)
+                .execute(&self.pool),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn seed(&self, seed: &Seed) -> Result<bool, StoreError> {
+        let rows = seed
+            .audiences
+            .iter()
+            .map(|(_, _, _, prospects)| stored_rows(prospects))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // Bulk loads may take long; no query timeout beyond the server's
+        // statement timeout. The transaction-scoped advisory lock makes
+        // concurrent seeders wait for the first, which commits or rolls back
+        // as a whole.
+        let mut transaction = self.pool.begin().await.map_err(failed)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(SEED_LOCK)
+            .execute(&mut *transaction)
+            .await
+            .map_err(failed)?;
+        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM account_groups WHERE id = $1")
+            .bind(&seed.account_group)
+            .fetch_optional(&mut *transaction)
+            .await
+            .map_err(failed)?;
+        if exists.is_some() {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO account_groups (id, name) VALUES ($1, $2)")
+            .bind(&seed.account_group)
+            .bind(&seed.name)
+            .execute(&mut *transaction)
+            .await
+            .map_err(failed)?;
+        for ((id, name, state, _), rows) in seed.audiences.iter().zip(&rows) {
+            sqlx::query("INSERT INTO audiences (id, account_group_id, name, status) VALUES ($1, $2, $3, $4)")
+                .bind(id)
+                .bind(&seed.account_group)
+                .bind(name)
+                .bind(state.as_str())
+                .execute(&mut *transaction)
+                .await
+                .map_err(failed)?;
+            insert_rows(&mut transaction, id, rows).await.map_err(failed)?;
+        }
+        for key in &seed.keys {
+            key_insert(&seed.account_group, key)
+                .execute(&mut *transaction)
+                .await
+                .map_err(failed)?;
+        }
+        transaction.commit().await.map_err(failed)?;
+        Ok(true)
+    }
+
+    async fn create_audience(
+        &self,
+        id: &str,
+        account_group: &str,
+        name: &str,
+        state: AudienceState,
+    ) -> Result<(), StoreError> {
+        timed(
+            self.limits.query_timeout,
+            "create_audience",
+            sqlx::query("INSERT INTO audiences (id, account_group_id, name, status) VALUES ($1, $2, $3, $4)")
+                .bind(id)
+                .bind(account_group)
+                .bind(name)
+                .bind(state.as_str())
+                .execute(&self.pool),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_prospects(&self, audience: &str, prospects: &[StoredProspect]) -> Result<(), StoreError> {
+        let rows = stored_rows(prospects)?;
+        // Bulk loads may take long; they run without the query timeout.
+        let mut transaction = self.pool.begin().await.map_err(failed)?;
+        insert_rows(&mut transaction, audience, &rows)
+            .await
+            .map_err(failed)?;
+        transaction.commit().await.map_err(failed)
+    }
+
+    async fn delete_prospect(&self, audience: &str, id: &str) -> Result<bool, StoreError> {
+        let done = timed(
+            self.limits.query_timeout,
+            "delete_prospect",
+            sqlx::query("DELETE FROM prospects WHERE audience_id = $1 AND id = $2")
+                .bind(audience)
+                .bind(id)
+                .execute(&self.pool),
+        )
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn prospect_count(&self, audience: &str) -> Result<u64, StoreError> {
+        let count: i64 = timed(
+            self.limits.query_timeout,
+            "prospect_count",
+            sqlx::query_scalar("SELECT COUNT(*) FROM prospects WHERE audience_id = $1")
+                .bind(audience)
+                .fetch_one(&self.pool),
+        )
+        .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn create_key(&self, account_group: &str, key: &NewKey) -> Result<(), StoreError> {
+        timed(
+            self.limits.query_timeout,
+            "create_key",
+            key_insert(account_group, key).execute(&self.pool),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn revoke_key(&self, id: &str) -> Result<bool, StoreError> {
+        let done = timed(
+            self.limits.query_timeout,
+            "revoke_key",
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(unix_seconds())
+                .bind(id)
+                .execute(&self.pool),
+        )
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn setting_or_insert(&self, name: &str, value: &str) -> Result<String, StoreError> {
+        // Two statements: the SELECT's snapshot is taken after the INSERT,
+        // so it sees a value another instance committed meanwhile.
+        timed(
+            self.limits.query_timeout,
+            "setting_insert",
+            sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                .bind(name)
+                .bind(value)
+                .execute(&self.pool),
+        )
+        .await?;
+        timed(
+            self.limits.query_timeout,
+            "setting_select",
+            sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+                .bind(name)
+                .fetch_one(&self.pool),
+        )
+        .await
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        PoolStats {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }
+    }
+}
