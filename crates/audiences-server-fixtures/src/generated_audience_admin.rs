@@ -2433,7 +2433,7 @@ impl ListAudiencesResponse {
                                     ::audiences_server::runtime::EnvelopePart::TraceId,
                                 ),
                             ],
-                            data.as_str(),
+                            data,
                             trace_id,
                         )
                     }
@@ -2572,7 +2572,7 @@ impl CreateAudienceResponse {
                                     ::audiences_server::runtime::EnvelopePart::TraceId,
                                 ),
                             ],
-                            data.as_str(),
+                            data,
                             trace_id,
                         )
                     }
@@ -2799,7 +2799,7 @@ impl UpdateAudienceResponse {
                                     ::audiences_server::runtime::EnvelopePart::TraceId,
                                 ),
                             ],
-                            data.as_str(),
+                            data,
                             trace_id,
                         )
                     }
@@ -2925,7 +2925,7 @@ impl MoveAudiencesResponse {
                         ::audiences_server::runtime::raw_json_response(
                             ::audiences_server::runtime::status(202),
                             "application/json",
-                            body.into_string(),
+                            body,
                         )
                     }
                 }
@@ -3891,10 +3891,8 @@ pub mod raw {
         ::audiences_server::runtime::RawJson<super::types::AudienceList>,
         ::serde_json::Error,
     > {
-        let mut object = ::audiences_server::runtime::RawObject::with_capacity(
-            0 + items.capacity_hint(),
-        );
-        object.raw("items", &items.finish())?;
+        let mut object = ::audiences_server::runtime::RawObject::new();
+        object.raw("items", items.finish())?;
         ::std::result::Result::Ok(object.finish())
     }
 }

@@ -4190,7 +4190,7 @@ impl EchoFormatsResponse {
                         ::audiences_server::runtime::raw_json_response(
                             ::audiences_server::runtime::status(200),
                             "application/json",
-                            body.into_string(),
+                            body,
                         )
                     }
                 }
@@ -4258,7 +4258,7 @@ impl RoundTripFormatsResponse {
                         ::audiences_server::runtime::raw_json_response(
                             ::audiences_server::runtime::status(200),
                             "application/json; charset=utf-8",
-                            body.into_string(),
+                            body,
                         )
                     }
                 }
@@ -4334,7 +4334,7 @@ impl CreateShapeResponse {
                         ::audiences_server::runtime::raw_json_response(
                             ::audiences_server::runtime::status(201),
                             "application/json",
-                            body.into_string(),
+                            body,
                         )
                     }
                 };
@@ -4408,7 +4408,7 @@ impl MeasureShapesResponse {
                         ::audiences_server::runtime::raw_json_response(
                             status.status(),
                             "application/json",
-                            body.into_string(),
+                            body,
                         )
                     }
                 }
@@ -4455,7 +4455,7 @@ impl CheckMeasuredResponse {
                         ::audiences_server::runtime::raw_json_response(
                             ::audiences_server::runtime::status(200),
                             "application/json",
-                            body.into_string(),
+                            body,
                         )
                     }
                 }
@@ -4502,7 +4502,7 @@ impl AddContactResponse {
                         ::audiences_server::runtime::raw_json_response(
                             ::audiences_server::runtime::status(200),
                             "application/json",
-                            body.into_string(),
+                            body,
                         )
                     }
                 }
@@ -4583,7 +4583,7 @@ impl PutLabelsResponse {
                         ::audiences_server::runtime::raw_json_response(
                             ::audiences_server::runtime::status(200),
                             "application/json",
-                            body.into_string(),
+                            body,
                         )
                     }
                 }
@@ -4818,7 +4818,7 @@ impl SearchResponse {
                         ::audiences_server::runtime::raw_json_response(
                             ::audiences_server::runtime::status(200),
                             "application/json",
-                            body.into_string(),
+                            body,
                         )
                     }
                 }
@@ -5138,7 +5138,7 @@ impl UploadResponse {
                         ::audiences_server::runtime::raw_json_response(
                             ::audiences_server::runtime::status(202),
                             "application/json",
-                            body.into_string(),
+                            body,
                         )
                     }
                 }
@@ -5243,7 +5243,7 @@ impl WhoAmIResponse {
                         ::audiences_server::runtime::raw_json_response(
                             ::audiences_server::runtime::status(200),
                             "application/json",
-                            body.into_string(),
+                            body,
                         )
                     }
                 }
@@ -5293,7 +5293,7 @@ impl SecureResponse {
                         ::audiences_server::runtime::raw_json_response(
                             ::audiences_server::runtime::status(200),
                             "application/json",
-                            body.into_string(),
+                            body,
                         )
                     }
                 }

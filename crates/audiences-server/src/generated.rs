@@ -274,7 +274,7 @@ impl ListAudienceProspectsResponse {
                                 ("success", crate::runtime::EnvelopePart::True),
                                 ("traceId", crate::runtime::EnvelopePart::TraceId),
                             ],
-                            data.as_str(),
+                            data,
                             trace_id,
                         )
                     }
@@ -834,11 +834,9 @@ pub mod raw {
         crate::runtime::RawJson<::audiences_types::AudienceProspectPage>,
         ::serde_json::Error,
     > {
-        let mut object = crate::runtime::RawObject::with_capacity(
-            0 + items.capacity_hint(),
-        );
+        let mut object = crate::runtime::RawObject::new();
         object.value("hasMore", has_more)?;
-        object.raw("items", &items.finish())?;
+        object.raw("items", items.finish())?;
         object.value("nextCursor", next_cursor)?;
         ::std::result::Result::Ok(object.finish())
     }

@@ -78,6 +78,10 @@ pub fn app<S: Store + Clone>(
         get(move |Extension(trace_id): Extension<TraceId>| {
             let service = Arc::clone(&ready);
             async move {
+                if service.is_draining() {
+                    return ApiError::unavailable("the instance is shutting down")
+                        .into_response(&CONVENTIONS, &trace_id);
+                }
                 match service.store().ping().await {
                     Ok(()) => envelope(serde_json::json!({ "status": "ready" }), &trace_id),
                     Err(error) => ApiError::unavailable("the database does not answer")
@@ -127,6 +131,9 @@ pub struct Config {
     /// How long what was read of a key is trusted (the bound on a
     /// revocation's delay); zero asks the store on every request.
     pub key_cache_ttl: std::time::Duration,
+    /// Keeps rate limits in the database when it can (PostgreSQL), shared
+    /// by every instance; else in this process.
+    pub shared_rate_limits: bool,
 }
 
 impl Default for Config {
@@ -136,6 +143,7 @@ impl Default for Config {
             store_limits: store::StoreLimits::default(),
             router_limits: RouterLimits::default(),
             key_cache_ttl: keys::KEY_CACHE_TTL,
+            shared_rate_limits: true,
         }
     }
 }

@@ -1,7 +1,13 @@
-//! Per-key rate limiting with `governor` (GCRA): each API key has a bucket of
-//! `burst` requests refilled at `per_second`. Every admitted response carries
+//! Per-key rate limiting (GCRA): each API key has a bucket of `burst`
+//! requests refilled at `per_second`. Every admitted response carries
 //! `X-RateLimit-Limit`, `-Remaining` and `-Reset`; a refused one is a 429 with
 //! `Retry-After` as well.
+//!
+//! The bucket lives in this process ([`KeyRateLimiter`], `governor`) for
+//! one instance, or in PostgreSQL (one statement per request,
+//! see `migrations/postgres/0002_rate_limits.sql`) so that several instances
+//! on one database hold a key to its limit together ([`Taken`] is its
+//! answer).
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -105,6 +111,52 @@ impl KeyRateLimiter {
     pub fn forget_idle(&self) {
         self.limiter.retain_recent();
         self.limiter.shrink_to_fit();
+    }
+}
+
+/// What the shared bucket said of one request (see the store's
+/// `take_rate_token`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Taken {
+    /// Whether the request is admitted.
+    pub admitted: bool,
+    /// Requests left.
+    pub remaining: u64,
+    /// Seconds until the bucket is full again.
+    pub reset_seconds: f64,
+    /// When refused, seconds until one request is admitted.
+    pub retry_after_seconds: f64,
+}
+
+fn ceil_f64_seconds(seconds: f64) -> u64 {
+    if seconds.is_finite() && seconds > 0.0 {
+        seconds.ceil() as u64
+    } else {
+        0
+    }
+}
+
+impl Taken {
+    /// The headers to send, or the 429 to answer.
+    pub fn into_status(self, limits: RateLimits) -> Result<RateLimitStatus, Refused> {
+        let status = RateLimitStatus {
+            limit: u64::from(limits.burst.get()),
+            remaining: self.remaining.min(u64::from(limits.burst.get())),
+            reset_seconds: ceil_f64_seconds(self.reset_seconds),
+        };
+        if self.admitted {
+            Ok(status)
+        } else {
+            let retry_after = ceil_f64_seconds(self.retry_after_seconds).max(1);
+            Err(Refused {
+                retry_after,
+                status: RateLimitStatus {
+                    remaining: 0,
+                    reset_seconds: status.reset_seconds.max(retry_after),
+                    ..status
+                },
+            })
+        }
     }
 }
 

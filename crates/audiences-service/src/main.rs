@@ -91,9 +91,20 @@ struct ServeArgs {
     /// read timeout).
     #[arg(long, env = "AUDIENCES_KEEP_ALIVE_TIMEOUT_MS", default_value_t = millis(ServeOptions::default().keep_alive_timeout))]
     keep_alive_timeout_ms: u64,
-    /// Time in-flight requests have to finish after SIGTERM, in milliseconds.
+    /// After SIGTERM, keep serving this long with `/readyz` failing, in milliseconds, so that
+    /// a load balancer health-checking it stops sending requests before the listener closes
+    /// (set it above the balancer's check interval times its fall count).
+    #[arg(long, env = "AUDIENCES_DRAIN_DELAY_MS", default_value_t = 0)]
+    drain_delay_ms: u64,
+    /// Time in-flight requests have to finish after SIGTERM (and the drain delay), in milliseconds.
     #[arg(long, env = "AUDIENCES_DRAIN_TIMEOUT_MS", default_value_t = millis(ServeOptions::default().drain_timeout))]
     drain_timeout_ms: u64,
+    /// Keep each key's rate limit in this process even on PostgreSQL (one instance only:
+    /// N instances would then admit N times the limit). By default the limit lives in
+    /// PostgreSQL, shared by every instance (one statement per request); SQLite always
+    /// keeps it in process.
+    #[arg(long, env = "AUDIENCES_RATE_LIMITS_IN_PROCESS")]
+    rate_limits_in_process: bool,
     /// How long an instance trusts what it read of an API key, in milliseconds: a revoked
     /// key is refused by every instance within this bound (0: read the key on every request).
     #[arg(long, env = "AUDIENCES_KEY_CACHE_TTL_MS", default_value_t = millis(audiences_service::keys::KEY_CACHE_TTL))]
@@ -283,7 +294,8 @@ async fn serve(store: AnyStore, args: ServeArgs) -> Result<(), String> {
                 burst: args.rate_limit_burst,
             },
         )
-        .with_key_cache_ttl(Duration::from_millis(args.key_cache_ttl_ms)),
+        .with_key_cache_ttl(Duration::from_millis(args.key_cache_ttl_ms))
+        .with_shared_rate_limits(!args.rate_limits_in_process),
     );
     let cleanup = Arc::clone(&service);
     tokio::spawn(async move {
@@ -293,7 +305,21 @@ async fn serve(store: AnyStore, args: ServeArgs) -> Result<(), String> {
             cleanup.limiter().forget_idle();
         }
     });
-    let shutdown = shutdown_signal()?;
+    let signalled = shutdown_signal()?;
+    let draining = Arc::clone(&service);
+    let drain_delay = Duration::from_millis(args.drain_delay_ms);
+    let shutdown = async move {
+        signalled.await;
+        draining.begin_draining();
+        if !drain_delay.is_zero() {
+            tracing::info!(
+                delay_ms = drain_delay.as_millis() as u64,
+                "draining: /readyz fails; still serving"
+            );
+            tokio::time::sleep(drain_delay).await;
+        }
+        tracing::info!("shutting down: finishing in-flight requests");
+    };
     let header_read_timeout = Duration::from_millis(args.header_read_timeout_ms.max(1));
     let keep_alive_timeout = Duration::from_millis(args.keep_alive_timeout_ms.max(1));
     if keep_alive_timeout > header_read_timeout {
@@ -401,6 +427,5 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
             _ = terminate.recv() => {},
             _ = interrupt.recv() => {},
         }
-        tracing::info!("shutting down: finishing in-flight requests");
     })
 }

@@ -23,7 +23,9 @@ pub struct Service<S> {
     store: S,
     cursors: CursorCodec,
     limiter: KeyRateLimiter,
+    shared_limits: bool,
     keys: KeyCache<KeyRecord>,
+    draining: std::sync::atomic::AtomicBool,
 }
 
 impl<S: Store> Service<S> {
@@ -34,8 +36,22 @@ impl<S: Store> Service<S> {
             store,
             cursors,
             limiter: KeyRateLimiter::new(limits),
+            shared_limits: false,
             keys: KeyCache::new(crate::keys::KEY_CACHE_TTL),
+            draining: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Marks the instance as shutting down: `/readyz` fails from now on, so
+    /// that a load balancer stops sending it requests while those in flight
+    /// finish.
+    pub fn begin_draining(&self) {
+        self.draining.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether [`Service::begin_draining`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Trusts what it read of a key for `ttl` (zero: asks the store on every
@@ -43,6 +59,16 @@ impl<S: Store> Service<S> {
     #[must_use]
     pub fn with_key_cache_ttl(mut self, ttl: std::time::Duration) -> Self {
         self.keys = KeyCache::new(ttl);
+        self
+    }
+
+    /// Keeps each key's bucket in the store, shared by every instance on it,
+    /// when the store can (PostgreSQL); else (SQLite) in this process.
+    /// When the store cannot answer, the request is a 502: a limit is never
+    /// lifted because its store is down.
+    #[must_use]
+    pub fn with_shared_rate_limits(mut self, shared: bool) -> Self {
+        self.shared_limits = shared;
         self
     }
 
@@ -118,6 +144,25 @@ impl<S: Store> Security for Service<S> {
         principal: &Arc<KeyRecord>,
         _operation_id: &'static str,
     ) -> Result<Option<RateLimitStatus>, ApiError> {
+        if self.shared_limits {
+            match self
+                .store
+                .take_rate_token(&principal.id, self.limiter.limits())
+                .await
+            {
+                Ok(Some(taken)) => {
+                    return taken
+                        .into_status(self.limiter.limits())
+                        .map(Some)
+                        .map_err(ApiError::from);
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::error!(%error, key = %principal.id, "the shared rate limit did not answer");
+                    return Err(ApiError::upstream());
+                }
+            }
+        }
         self.limiter
             .check(&principal.id)
             .map(Some)

@@ -409,3 +409,54 @@ fn the_http_limits_hold_on_raw_sockets() {
     assert!(terminate(service).success());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// On SIGTERM with a drain delay, `/readyz` fails at once (a load balancer
+/// stops sending traffic) while the API still answers; then it exits cleanly.
+#[test]
+fn sigterm_fails_readiness_first_then_drains_and_exits() {
+    let dir = std::env::temp_dir().join(format!("audiences-drain-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("drain.db").display());
+    let port = free_port();
+    let key = "ak_drain_0123456789abcdef0123456789abcdef";
+    let mut service = start(&url, port, &["--demo-key", key, "--drain-delay-ms", "1500"]);
+    let base = format!("http://127.0.0.1:{port}");
+    let page = format!(
+        "{base}/v1/accounts/6650a1b2c3d4e5f601234567/audiences/6650a1b2c3d4e5f60123abcd/prospects?limit=1"
+    );
+    let bearer = format!("Bearer {key}");
+    assert_eq!(http_get(&format!("{base}/readyz"), None).0, 200);
+    let signalled = Instant::now();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &service.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let (status, body) = http_get(&format!("{base}/readyz"), None);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("NOT_READY"), "{body}");
+    assert_eq!(
+        http_get(&page, Some(&bearer)).0,
+        200,
+        "still serving while draining"
+    );
+    let exit = loop {
+        if let Some(status) = service.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(10),
+            "still running 10 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        signalled.elapsed() >= Duration::from_millis(1500),
+        "exited before its drain delay"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -56,11 +56,11 @@ fn builder(name: &str, schema: &Schema, types: &TokenStream, rt: &TokenStream) -
             writes.push((
                 property.clone(),
                 if required {
-                    quote! { object.raw(#property, &#field.finish())?; }
+                    quote! { object.raw(#property, #field.finish())?; }
                 } else {
                     quote! {
                         if !#field.is_empty() {
-                            object.raw(#property, &#field.finish())?;
+                            object.raw(#property, #field.finish())?;
                         }
                     }
                 },
@@ -103,11 +103,10 @@ fn builder(name: &str, schema: &Schema, types: &TokenStream, rt: &TokenStream) -
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    let capacity = raw_items.iter().map(|field| quote! { + #field.capacity_hint() });
     Some(quote! {
         #docs
         pub fn #function(#(#parameters),*) -> ::std::result::Result<#rt::RawJson<#types::#ty>, ::serde_json::Error> {
-            let mut object = #rt::RawObject::with_capacity(0 #(#capacity)*);
+            let mut object = #rt::RawObject::new();
             #(#writes)*
             ::std::result::Result::Ok(object.finish())
         }

@@ -116,7 +116,7 @@ pub(super) fn response_enum(
                     quote! {
                         match body {
                             #rt::Json::Typed(body) => #typed,
-                            #rt::Json::Raw(body) => #rt::raw_json_response(#status_expr, #media, body.into_string()),
+                            #rt::Json::Raw(body) => #rt::raw_json_response(#status_expr, #media, body),
                         }
                     }
                 })
@@ -193,7 +193,7 @@ pub(super) fn response_enum(
                                     #status_expr,
                                     #media,
                                     &[#(#envelope_parts),*],
-                                    #data.as_str(),
+                                    #data,
                                     trace_id,
                                 ),
                             }

@@ -38,7 +38,7 @@ pub use guard::{
     CatchPanic, CatchPanicFuture, CatchPanicLayer, HeaderLimit, HeaderLimitLayer, Timeout, TimeoutFuture,
     TimeoutLayer,
 };
-pub use json::{Json, RawJson, RawJsonArray, RawObject};
+pub use json::{EnvelopePart, Json, RawJson, RawJsonArray, RawObject, envelope};
 pub use loopback::{LoopbackServer, serve_loopback};
 pub use metrics::{
     DURATION, IN_FLIGHT, Metered, MeteredFuture, MetricsLayer, Operation, RATE_LIMITED, REQUESTS, UNMATCHED,
@@ -51,10 +51,10 @@ pub use parse::{
 };
 pub use pattern::Pattern;
 pub use response::{
-    AnyStatus, Blob, ClientErrorStatus, EnvelopePart, InformationalStatus, RedirectionStatus,
-    ServerErrorStatus, StatusInClass, StatusOutOfRange, SuccessStatus, blob_response, bytes_response,
-    empty_response, insert_header, insert_rate_limit_headers, json_response, json_response_as,
-    raw_envelope_response, raw_json_response, status, text_response,
+    AnyStatus, Blob, ClientErrorStatus, InformationalStatus, RedirectionStatus, ServerErrorStatus,
+    StatusInClass, StatusOutOfRange, SuccessStatus, blob_response, bytes_response, empty_response,
+    insert_header, insert_rate_limit_headers, json_response, json_response_as, raw_envelope_response,
+    raw_json_response, status, text_response,
 };
 pub use router::{RouterLimits, finish_router, finish_router_with};
 pub use security::{

@@ -9,6 +9,7 @@ use axum::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use axum::response::Response;
 use serde::Serialize;
 
+use super::json::{EnvelopePart, RawJson};
 use super::security::RateLimitStatus;
 
 /// Serializes `body` as the JSON response with `status`; the generated code
@@ -35,56 +36,33 @@ pub fn json_response_as<T: Serialize + ?Sized>(
     ))
 }
 
-/// One property of a raw success envelope, named by the document's
-/// `x-envelope`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EnvelopePart {
-    /// The boolean property: `true`.
-    True,
-    /// The data property: the raw JSON.
-    Data,
-    /// The error property: `null`.
-    Null,
-    /// The trace id property.
-    TraceId,
-}
-
 /// A JSON response whose body is `json` as it is (raw JSON of the
-/// documented type: nothing is parsed or serialized).
-pub fn raw_json_response(status: StatusCode, media_type: &'static str, json: String) -> Response {
-    with_content_type(status, Body::from(json), HeaderValue::from_static(media_type))
+/// documented type: nothing is parsed, serialized or copied).
+pub fn raw_json_response<T>(status: StatusCode, media_type: &'static str, json: RawJson<T>) -> Response {
+    with_content_type(
+        status,
+        Body::from(json.into_bytes()),
+        HeaderValue::from_static(media_type),
+    )
 }
 
 /// A success response in the envelope around raw `data`, written without
-/// parsing it: the `parts` in their order (the order the typed envelope
-/// serializes in, so both are the same bytes), such as
-/// `{"data":DATA,"error":null,"success":true,"traceId":"…"}`.
-pub fn raw_envelope_response(
+/// parsing or copying it: the `parts` in their order (see
+/// [`super::json::envelope`]).
+pub fn raw_envelope_response<T>(
     status: StatusCode,
     media_type: &'static str,
     parts: &[(&'static str, EnvelopePart)],
-    data: &str,
+    data: RawJson<T>,
     trace_id: &super::trace::TraceId,
 ) -> Response {
-    let mut body = Vec::with_capacity(data.len() + 128);
-    body.push(b'{');
-    for (index, (name, part)) in parts.iter().enumerate() {
-        if index > 0 {
-            body.push(b',');
-        }
-        serde_json::to_writer(&mut body, name).expect("a string serializes");
-        body.push(b':');
-        match part {
-            EnvelopePart::True => body.extend_from_slice(b"true"),
-            EnvelopePart::Data => body.extend_from_slice(data.as_bytes()),
-            EnvelopePart::Null => body.extend_from_slice(b"null"),
-            EnvelopePart::TraceId => {
-                serde_json::to_writer(&mut body, trace_id.as_str()).expect("a string serializes");
-            }
-        }
-    }
-    body.push(b'}');
-    with_content_type(status, Body::from(body), HeaderValue::from_static(media_type))
+    // Only names, `true`, `null` and a string are written: they serialize.
+    let body = super::json::envelope(parts, data, trace_id.as_str()).expect("envelope parts serialize");
+    with_content_type(
+        status,
+        Body::from(body.into_bytes()),
+        HeaderValue::from_static(media_type),
+    )
 }
 
 /// A text response of the documented media type (`text/plain`, say), in UTF-8.

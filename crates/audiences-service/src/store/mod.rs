@@ -17,6 +17,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use audiences_server::runtime::{RawJson, RawJsonArray};
 use audiences_types::AudienceProspect;
 
+use crate::limits::{RateLimits, Taken};
+
 pub use postgres::PostgresStore;
 pub use sqlite::{Held, SqliteStore};
 
@@ -260,6 +262,15 @@ pub trait Store: Send + Sync + 'static {
         value: &str,
     ) -> impl Future<Output = Result<String, StoreError>> + Send;
 
+    /// Takes one request from `key_id`'s bucket in the database, shared by
+    /// every instance on it (see [`crate::limits`]); `None` when this store
+    /// keeps no shared buckets (SQLite: one process, whose own limiter holds).
+    fn take_rate_token(
+        &self,
+        key_id: &str,
+        limits: RateLimits,
+    ) -> impl Future<Output = Result<Option<Taken>, StoreError>> + Send;
+
     /// The connection pool's occupancy, for metrics.
     fn pool_stats(&self) -> PoolStats;
 }
@@ -310,25 +321,42 @@ fn stored_json(stored: &StoredProspect) -> Result<String, StoreError> {
 /// client. It costs a substring search, not a parse (a full check of the
 /// JSON syntax alone would cost about 0.9 µs a row, see BENCHMARKS.md).
 pub fn row_is_framed(id: &str, data: &str) -> bool {
-    const KEY: &str = "\"id\":\"";
+    static KEY: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"id\":\""));
+    let bytes = data.as_bytes();
+    let width = KEY.needle().len();
     data.starts_with('{')
         && data.ends_with('}')
-        && data.match_indices(KEY).any(|(at, _)| {
-            data[at + KEY.len()..]
-                .strip_prefix(id)
-                .is_some_and(|rest| rest.starts_with('"'))
+        && KEY.find_iter(bytes).any(|at| {
+            bytes[at + width..]
+                .strip_prefix(id.as_bytes())
+                .is_some_and(|rest| rest.first() == Some(&b'"'))
         })
 }
 
-/// Appends one fetched row to `page`, after checking its framing.
-fn push_row(page: &mut Page, created_at: i64, id: String, data: &str) -> Result<(), StoreError> {
-    if !row_is_framed(&id, data) {
-        return Err(StoreError::Corrupt(format!(
-            "prospect `{id}`: stored data is not as written"
-        )));
+/// Appends one fetched row to `page`, after checking that it is UTF-8 and
+/// framed as written; the last row's position is kept without an
+/// allocation per row.
+fn push_row(page: &mut Page, created_at: i64, id: &str, data: &[u8]) -> Result<(), StoreError> {
+    let corrupt = || StoreError::Corrupt(format!("prospect `{id}`: stored data is not as written"));
+    let data = simdutf8::basic::from_utf8(data).map_err(|_| corrupt())?;
+    if !row_is_framed(id, data) {
+        return Err(corrupt());
     }
     page.items.push_trusted(data);
-    page.last = Some(Position { created_at, id });
+    match &mut page.last {
+        Some(last) => {
+            last.created_at = created_at;
+            last.id.clear();
+            last.id.push_str(id);
+        }
+        None => {
+            page.last = Some(Position {
+                created_at,
+                id: id.to_owned(),
+            });
+        }
+    }
     Ok(())
 }
 
@@ -457,6 +485,10 @@ impl Store for AnyStore {
 
     async fn setting_or_insert(&self, name: &str, value: &str) -> Result<String, StoreError> {
         dispatch!(self, store => store.setting_or_insert(name, value).await)
+    }
+
+    async fn take_rate_token(&self, key_id: &str, limits: RateLimits) -> Result<Option<Taken>, StoreError> {
+        dispatch!(self, store => store.take_rate_token(key_id, limits).await)
     }
 
     fn pool_stats(&self) -> PoolStats {

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 
+use crate::limits::{RateLimits, Taken};
+
 use super::{
     ACQUIRE_DURATION, AudienceState, KeyRecord, NewKey, PageOutcome, PoolStats, Position, QUERY_DURATION,
     Seed, Store, StoreError, StoreLimits, StoredProspect, page_with_capacity, push_row, stored_json,
@@ -219,11 +221,12 @@ impl Store for PostgresStore {
                 page.has_more = true;
                 break;
             }
+            let data: &str = row.try_get(3).map_err(failed)?;
             push_row(
                 &mut page,
                 created_at,
                 row.try_get(2).map_err(failed)?,
-                row.try_get(3).map_err(failed)?,
+                data.as_bytes(),
             )?;
         }
         Ok(PageOutcome::Page(page))
@@ -446,6 +449,30 @@ impl Store for PostgresStore {
                 .fetch_one(&self.pool),
         )
         .await
+    }
+
+    async fn take_rate_token(&self, key_id: &str, limits: RateLimits) -> Result<Option<Taken>, StoreError> {
+        let interval = 1.0 / f64::from(limits.per_second.get());
+        let burst = i32::try_from(limits.burst.get()).unwrap_or(i32::MAX);
+        let mut connection = self.connection().await?;
+        let row = timed(
+            self.limits.query_timeout,
+            "rate_limit_take",
+            sqlx::query(
+                "SELECT admitted, remaining, reset_seconds, retry_after FROM rate_limit_take($1, $2, $3)",
+            )
+            .bind(key_id)
+            .bind(interval)
+            .bind(burst)
+            .fetch_one(&mut *connection),
+        )
+        .await?;
+        Ok(Some(Taken {
+            admitted: row.try_get(0).map_err(failed)?,
+            remaining: u64::try_from(row.try_get::<i32, _>(1).map_err(failed)?).unwrap_or(0),
+            reset_seconds: row.try_get(2).map_err(failed)?,
+            retry_after_seconds: row.try_get(3).map_err(failed)?,
+        }))
     }
 
     fn pool_stats(&self) -> PoolStats {

@@ -14,6 +14,8 @@ use sqlx::ConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::limits::{RateLimits, Taken};
+
 use super::{
     ACQUIRE_DURATION, AudienceState, KeyRecord, NewKey, PageOutcome, PoolStats, Position, QUERY_DURATION,
     Seed, Store, StoreError, StoreLimits, StoredProspect, page_with_capacity, push_row, stored_json,
@@ -129,15 +131,9 @@ impl SqliteStore {
         )
     }
 
-    /// Runs `work` on a pooled connection on the blocking pool, within the
-    /// query timeout (`None`: no timeout, for bulk loads); past it the
-    /// statement is interrupted.
-    pub async fn call<T: Send + 'static>(
-        &self,
-        query: &'static str,
-        timeout: Option<Duration>,
-        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
-    ) -> Result<T, StoreError> {
+    /// A permit and a pooled connection (opened on the blocking pool when
+    /// none is idle), waiting at most the query timeout.
+    async fn checkout(&self) -> Result<(OwnedSemaphorePermit, Connection), StoreError> {
         let limit = self.pool.limits.query_timeout;
         let waited = Instant::now();
         let permit = tokio::time::timeout(limit, Arc::clone(&self.pool.permits).acquire_owned()).await;
@@ -154,8 +150,7 @@ impl SqliteStore {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop();
-        let started = Instant::now();
-        let mut connection = match idle {
+        let connection = match idle {
             Some(connection) => connection,
             None => {
                 let pool = Arc::clone(&self.pool);
@@ -164,6 +159,40 @@ impl SqliteStore {
                     .map_err(|error| StoreError::Unavailable(error.to_string()))??
             }
         };
+        Ok((permit, connection))
+    }
+
+    /// Runs a read on a pooled connection on this task's own thread: the
+    /// reads of a request (a key, a page of at most 101 rows off an index)
+    /// take tens of microseconds and, in WAL mode, never wait for a lock,
+    /// so handing them to the blocking pool would cost more (two thread
+    /// wake-ups) than they do. Writes, which may wait for the write lock,
+    /// go through [`SqliteStore::call`].
+    async fn read<T>(
+        &self,
+        query: &'static str,
+        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let (permit, mut connection) = self.checkout().await?;
+        let started = Instant::now();
+        let outcome = work(&mut connection);
+        metrics::histogram!(QUERY_DURATION, "query" => query).record(started.elapsed().as_secs_f64());
+        self.pool.give_back(connection);
+        drop(permit);
+        outcome.map_err(failed)
+    }
+
+    /// Runs `work` on a pooled connection on the blocking pool, within the
+    /// query timeout (`None`: no timeout, for bulk loads); past it the
+    /// statement is interrupted.
+    pub async fn call<T: Send + 'static>(
+        &self,
+        query: &'static str,
+        timeout: Option<Duration>,
+        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (permit, mut connection) = self.checkout().await?;
+        let started = Instant::now();
         let interrupt = connection.get_interrupt_handle();
         let pool = Arc::clone(&self.pool);
         let task = tokio::task::spawn_blocking(move || {
@@ -237,11 +266,15 @@ fn page_rows(rows: &mut rusqlite::Rows<'_>, limit: u32) -> Result<PageOutcome, S
             break;
         }
         seen += 1;
-        let id: String = row.get(2).map_err(failed)?;
+        let id = row
+            .get_ref(2)
+            .map_err(failed)?
+            .as_str()
+            .map_err(|error| failed(error.into()))?;
         let data = row
             .get_ref(3)
             .map_err(failed)?
-            .as_str()
+            .as_bytes()
             .map_err(|error| failed(error.into()))?;
         push_row(&mut page, created_at, id, data)?;
     }
@@ -254,8 +287,7 @@ fn page_rows(rows: &mut rusqlite::Rows<'_>, limit: u32) -> Result<PageOutcome, S
 
 impl Store for SqliteStore {
     async fn key_by_hash(&self, hash: &[u8]) -> Result<Option<KeyRecord>, StoreError> {
-        let hash = hash.to_vec();
-        self.query("key_by_hash", move |connection| {
+        self.read("key_by_hash", |connection| {
             connection
                 .prepare_cached(
                     "SELECT id, account_group_id, permissions FROM api_keys \
@@ -284,10 +316,8 @@ impl Store for SqliteStore {
         after: Option<&Position>,
         limit: u32,
     ) -> Result<PageOutcome, StoreError> {
-        let (account_group, audience) = (account_group.to_owned(), audience.to_owned());
-        let (after_created, after_id) =
-            after.map_or((i64::MIN, String::new()), |p| (p.created_at, p.id.clone()));
-        self.query("page", move |connection| {
+        let (after_created, after_id) = after.map_or((i64::MIN, ""), |p| (p.created_at, p.id.as_str()));
+        self.read("page", |connection| {
             let mut statement = connection.prepare_cached(PAGE_SQL)?;
             let mut rows = statement.query(params![
                 audience,
@@ -306,9 +336,8 @@ impl Store for SqliteStore {
         account_group: &str,
         audience: &str,
     ) -> Result<Option<AudienceState>, StoreError> {
-        let (account_group, audience) = (account_group.to_owned(), audience.to_owned());
         let status: Option<String> = self
-            .query("audience_state", move |connection| {
+            .read("audience_state", |connection| {
                 connection
                     .prepare_cached("SELECT status FROM audiences WHERE id = ?1 AND account_group_id = ?2")?
                     .query_row(params![audience, account_group], |row| row.get(0))
@@ -332,7 +361,7 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         // A query on a table the API reads, so that a locked table counts
         // as not ready.
-        self.query("ping", |connection| {
+        self.read("ping", |connection| {
             connection
                 .prepare_cached("SELECT 1 FROM audiences LIMIT 1")?
                 .query_row([], |_| Ok(()))
@@ -343,8 +372,7 @@ impl Store for SqliteStore {
     }
 
     async fn account_group_exists(&self, account_group: &str) -> Result<bool, StoreError> {
-        let account_group = account_group.to_owned();
-        self.query("account_group_exists", move |connection| {
+        self.read("account_group_exists", |connection| {
             connection
                 .prepare_cached("SELECT 1 FROM account_groups WHERE id = ?1")?
                 .exists(params![account_group])
@@ -503,6 +531,10 @@ impl Store for SqliteStore {
             )
         })
         .await
+    }
+
+    async fn take_rate_token(&self, _key_id: &str, _limits: RateLimits) -> Result<Option<Taken>, StoreError> {
+        Ok(None)
     }
 
     fn pool_stats(&self) -> PoolStats {

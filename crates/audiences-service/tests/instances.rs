@@ -1,0 +1,164 @@
+//! Several instances on one database behave as one API: a key's rate limit
+//! holds across them (PostgreSQL), a revoked key is refused by all within
+//! the cache bound, a cursor from one pages on another, and instances
+//! starting at once on an empty database seed it once.
+
+mod support;
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use audiences_server::runtime::{LoopbackServer, RouterLimits, serve_loopback};
+use audiences_service::cursor::CursorCodec;
+use audiences_service::demo::{self, ACCOUNT_GROUP_ID, READY_AUDIENCE_ID};
+use audiences_service::keys::{self, KEY_CACHE_TTL};
+use audiences_service::limits::RateLimits;
+use audiences_service::service::Service;
+use audiences_service::store::{AnyStore, Store, StoreLimits};
+use support::{Database, Kind};
+
+both_stores!(
+    instances_starting_at_once_seed_once,
+    a_revoked_key_is_refused_by_every_instance_within_the_bound
+);
+
+/// One more instance of the service on `url` (already seeded), limiting
+/// each key to `limits`.
+async fn instance(url: &str, limits: RateLimits) -> (AnyStore, LoopbackServer) {
+    let store = AnyStore::open(url, StoreLimits::default()).await.unwrap();
+    let secret = demo::cursor_secret(&store).await.unwrap();
+    let service = Service::new(store.clone(), CursorCodec::new(secret), limits).with_shared_rate_limits(true);
+    let server = serve_loopback(audiences_service::app(
+        Arc::new(service),
+        RouterLimits::default(),
+        None,
+    ))
+    .await
+    .unwrap();
+    (store, server)
+}
+
+async fn status(base: &str, key: &str, query: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(format!(
+            "{base}/v1/accounts/{ACCOUNT_GROUP_ID}/audiences/{READY_AUDIENCE_ID}/prospects{query}"
+        ))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Three seeders at once on an empty database: one seeds, the others find
+/// the demo group whole.
+async fn instances_starting_at_once_seed_once(kind: Kind) {
+    let Some(database) = Database::fresh(kind).await else {
+        return;
+    };
+    let mut stores = Vec::new();
+    for _ in 0..3 {
+        stores.push(
+            AnyStore::open(&database.url, StoreLimits::default())
+                .await
+                .unwrap(),
+        );
+    }
+    let seeded = futures_util::future::join_all(stores.iter().map(|store| demo::seed(store, None))).await;
+    let seeded: Vec<bool> = seeded
+        .into_iter()
+        .map(|outcome| outcome.unwrap().is_some())
+        .collect();
+    assert_eq!(seeded.iter().filter(|&&seeded| seeded).count(), 1, "{seeded:?}");
+    assert_eq!(
+        stores[2].prospect_count(READY_AUDIENCE_ID).await.unwrap(),
+        u64::from(demo::READY_AUDIENCE_SIZE)
+    );
+    // And every instance agrees on one cursor secret.
+    let secrets = futures_util::future::join_all(stores.iter().map(demo::cursor_secret)).await;
+    let secrets: Vec<Vec<u8>> = secrets.into_iter().map(Result::unwrap).collect();
+    assert!(secrets.windows(2).all(|pair| pair[0] == pair[1]));
+}
+
+async fn a_revoked_key_is_refused_by_every_instance_within_the_bound(kind: Kind) {
+    let Some(running) = support::start(kind, support::options()).await else {
+        return;
+    };
+    let (_, other) = instance(&running.database.url, support::options().rate_limits).await;
+    let bases = [running.base.clone(), other.base_url.clone()];
+    let (id, key) = demo::create_key(&running.store, ACCOUNT_GROUP_ID, keys::ALL_PERMISSIONS, None)
+        .await
+        .unwrap();
+    // A cursor from one instance pages on the other; both now cache the key.
+    let first: serde_json::Value = status(&bases[0], &key, "?limit=10").await.json().await.unwrap();
+    let cursor = first["data"]["nextCursor"].as_str().unwrap();
+    let second: serde_json::Value = status(&bases[1], &key, &format!("?limit=10&cursor={cursor}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["data"]["items"][0]["id"], demo::prospect(10).id);
+    assert!(running.store.revoke_key(&id).await.unwrap());
+    let revoked = Instant::now();
+    let mut refused = [false, false];
+    while refused != [true, true] {
+        for (index, base) in bases.iter().enumerate() {
+            match status(base, &key, "?limit=1").await.status().as_u16() {
+                401 => refused[index] = true,
+                200 => assert!(!refused[index], "admitted again after a refusal"),
+                other => panic!("status {other}"),
+            }
+        }
+        assert!(
+            revoked.elapsed() <= KEY_CACHE_TTL + Duration::from_millis(300),
+            "an instance still admits the key {:?} after revocation",
+            revoked.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The issue's own reproduction: a key with a burst of 20 refilled at 1/s,
+/// 60 requests alternating between two instances. In-process limits would
+/// admit 40; the shared limit admits the burst plus what refilled meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_limit_holds_across_instances_on_postgres() {
+    let Some(running) = support::start(Kind::Postgres, support::options()).await else {
+        return;
+    };
+    let limits = RateLimits {
+        per_second: NonZeroU32::new(1).unwrap(),
+        burst: NonZeroU32::new(20).unwrap(),
+    };
+    let (_, first) = instance(&running.database.url, limits).await;
+    let (_, second) = instance(&running.database.url, limits).await;
+    let (_, key) = demo::create_key(&running.store, ACCOUNT_GROUP_ID, keys::ALL_PERMISSIONS, None)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut admitted = 0;
+    let mut retry_after = Vec::new();
+    for turn in 0..60 {
+        let base = if turn % 2 == 0 {
+            &first.base_url
+        } else {
+            &second.base_url
+        };
+        let response = status(base, &key, "?limit=1").await;
+        match response.status().as_u16() {
+            200 => admitted += 1,
+            429 => retry_after.push(response.headers()["retry-after"].to_str().unwrap().to_owned()),
+            other => panic!("status {other}"),
+        }
+    }
+    let refilled = started.elapsed().as_secs() + 1;
+    assert!(
+        (20..=20 + refilled).contains(&admitted),
+        "{admitted} admitted in {:?}",
+        started.elapsed()
+    );
+    assert!(
+        !retry_after.is_empty() && retry_after.iter().all(|seconds| seconds == "1"),
+        "{retry_after:?}"
+    );
+}
