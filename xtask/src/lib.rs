@@ -4,6 +4,8 @@
 pub mod bench;
 pub mod breaking;
 mod client;
+pub mod cluster;
+mod cluster_check;
 pub mod corpus;
 pub mod deps;
 pub mod examples;

@@ -23,6 +23,12 @@ commands:
                     into target/BENCHMARKS.smoke.md that keeps them working
   merge-fixture BASE ADDITIONS
                     print BASE with the maps of ADDITIONS merged in (lists appended), as YAML
+  cluster [--instances N] [--check]
+                    N instances (default 3) of the release service on one PostgreSQL (a throw-away
+                    one unless AUDIENCES_TEST_POSTGRES_URL names a server) behind HAProxy
+                    health-checking /readyz; prints the URL and a key and runs until Ctrl-C.
+                    --check: run the scale-out scenarios instead (walks through the balancer,
+                    revocation, SIGKILL, SIGTERM, rolling restart, shared rate limit) and exit
   load [--connections N] [--seconds S]
                     bounded load on the release build of the service (default 64 connections, 20 s),
                     then SIGTERM under load; fails on any answer but 200/429, a repeated trace id,
@@ -214,6 +220,29 @@ fn load_options(flags: &[&str]) -> Result<xtask::load::LoadOptions, String> {
     Ok(options)
 }
 
+fn cluster_options(flags: &[&str]) -> Result<xtask::cluster::ClusterOptions, String> {
+    let mut options = xtask::cluster::ClusterOptions {
+        instances: 3,
+        check: false,
+    };
+    let mut flags = flags.iter();
+    while let Some(flag) = flags.next() {
+        match *flag {
+            "--check" => options.check = true,
+            "--instances" => {
+                let value = flags.next().ok_or("--instances needs a value")?;
+                options.instances = value
+                    .parse()
+                    .ok()
+                    .filter(|count| (1..=16).contains(count))
+                    .ok_or_else(|| format!("--instances takes a whole number from 1 to 16, not `{value}`"))?;
+            }
+            other => return Err(format!("unknown flag `{other}`\n{USAGE}")),
+        }
+    }
+    Ok(options)
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -226,6 +255,9 @@ fn main() -> ExitCode {
         ["bench"] => xtask::bench::run(&root, false).map(drop),
         ["bench", "--smoke"] => xtask::bench::run(&root, true).map(drop),
         ["merge-fixture", base, additions] => merge_fixture(base, additions),
+        ["cluster", flags @ ..] => {
+            cluster_options(flags).and_then(|options| xtask::cluster::run(&root, &options))
+        }
         ["load", flags @ ..] => load_options(flags).and_then(|options| xtask::load::run(&root, &options)),
         ["help" | "--help" | "-h"] | [] => {
             println!("{USAGE}");

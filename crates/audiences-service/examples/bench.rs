@@ -14,10 +14,15 @@
 //!                                        every prospect of the ready audience in pages of 100:
 //!                                        the client's walk, or a strictly sequential loop
 //! bench serde COUNT                      serde_json serialize and typed parse of COUNT prospects
-//! bench drive URL... [--connections N] [--requests N | --seconds S] [--key KEY]
+//! bench limits POSTGRES_URL [REDIS_ADDRESS]
+//!                                        a shared rate limit's cost and accuracy: the store's
+//!                                        PostgreSQL statement, and the same GCRA as a Redis
+//!                                        script (JSON lines)
+//! bench drive URL... [--connections N] [--requests N | --seconds S] [--key KEY]...
 //!             [--allow STATUS]... [--trace-ids]
 //!                                        the load driver: GET the URLs in turn over N keep-alive
-//!                                        connections (plain HTTP/1.1, as lean as wrk); prints
+//!                                        connections (plain HTTP/1.1, as lean as wrk; with
+//!                                        several keys, connection n uses the n-th); prints
 //!                                        requests/s and latency percentiles (JSON); fails on a
 //!                                        status other than 200 and the allowed ones, and with
 //!                                        --trace-ids on a missing or repeated X-Trace-Id
@@ -94,6 +99,8 @@ async fn main() {
         ["pages", url, reps] => pages(url, parse(reps)).await,
         ["export", base, key, mode] => export(base, key, mode).await,
         ["serde", count] => serde_speed(parse(count)),
+        ["limits", postgres] => shared_limits(postgres, None).await,
+        ["limits", postgres, redis] => shared_limits(postgres, Some(redis)).await,
         ["drive", rest @ ..] => drive(DriveOptions::parse(rest)).await,
         _ => fail("see the module docs for the commands"),
     }
@@ -355,9 +362,14 @@ async fn pages(url: &str, reps: usize) {
             let PageOutcome::Page(page) = page else {
                 fail("the ready audience is not ready");
             };
-            let first = page.items.finish();
+            let items: Vec<serde_json::Value> =
+                serde_json::from_str(page.items.finish().as_str()).unwrap_or_else(|error| fail(error));
             let expected = demo::stored(*depth).position.id;
-            assert!(first.as_str().starts_with(&format!("[{{\"id\":\"{expected}\"")));
+            if items.first().and_then(|item| item["id"].as_str()) != Some(expected.as_str()) {
+                fail(format!(
+                    "the page at depth {depth} does not start with {expected}"
+                ));
+            }
             let started = Instant::now();
             let first = offset_page(&store, *depth).await;
             offset[slot].push(started.elapsed().as_secs_f64() * 1000.0);
@@ -498,13 +510,187 @@ fn serde_speed(count: u32) {
     );
 }
 
+/// The GCRA of `migrations/postgres/0002_rate_limits.sql` as a Redis script
+/// (microseconds by the server's clock): `{admitted, remaining}`.
+const REDIS_GCRA: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local span = interval * tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval
+if new_tat - now <= span then
+  redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(span / 1000) + 1000)
+  return {1, math.floor((span - (new_tat - now)) / interval)}
+end
+return {0, 0}
+"#;
+
+/// A Redis connection speaking just enough RESP for the script.
+struct Redis {
+    stream: tokio::net::TcpStream,
+    buffer: Vec<u8>,
+}
+
+impl Redis {
+    async fn connect(address: &str) -> Self {
+        let stream = tokio::net::TcpStream::connect(address)
+            .await
+            .unwrap_or_else(|error| fail(format!("redis at {address}: {error}")));
+        stream.set_nodelay(true).unwrap_or_else(|error| fail(error));
+        Self {
+            stream,
+            buffer: Vec::with_capacity(256),
+        }
+    }
+
+    /// Runs the script on `key`; whether the request was admitted.
+    async fn take(&mut self, key: &str, interval_us: u64, burst: u32) -> bool {
+        let args = [
+            "EVAL",
+            REDIS_GCRA,
+            "1",
+            key,
+            &interval_us.to_string(),
+            &burst.to_string(),
+        ];
+        let mut command = format!("*{}\r\n", args.len());
+        for arg in args {
+            command.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+        }
+        self.stream
+            .write_all(command.as_bytes())
+            .await
+            .unwrap_or_else(|error| fail(error));
+        // The reply: *2 :admitted :remaining, or an error line.
+        self.buffer.clear();
+        loop {
+            let mut chunk = [0_u8; 256];
+            let read = self
+                .stream
+                .read(&mut chunk)
+                .await
+                .unwrap_or_else(|error| fail(error));
+            if read == 0 {
+                fail("redis closed the connection");
+            }
+            self.buffer.extend_from_slice(&chunk[..read]);
+            if self.buffer.starts_with(b"-") {
+                fail(String::from_utf8_lossy(&self.buffer));
+            }
+            if self.buffer.iter().filter(|&&byte| byte == b'\n').count() >= 3 {
+                return self.buffer.starts_with(b"*2\r\n:1");
+            }
+        }
+    }
+}
+
+/// Per call latency (serial, never refused) and accuracy under contention
+/// (16 tasks on one key limited to 200/s, burst 50, for 2 s) of a shared
+/// limit, on PostgreSQL through the store and on Redis.
+async fn shared_limits(postgres: &str, redis: Option<&str>) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let store = open(postgres).await;
+    let unlimited = limits();
+    let limited = RateLimits {
+        per_second: std::num::NonZeroU32::new(200).unwrap(),
+        burst: std::num::NonZeroU32::new(50).unwrap(),
+    };
+    let report = |backend: &str, mut latencies: Vec<u32>, admitted: u64, seconds: f64| {
+        latencies.sort_unstable();
+        let expected = f64::from(limited.burst.get()) + f64::from(limited.per_second.get()) * seconds;
+        println!(
+            "{{\"backend\":\"{backend}\",\"p50_us\":{:.0},\"p99_us\":{:.0},\"admitted\":{admitted},\"expected\":{expected:.0},\"seconds\":{seconds:.3}}}",
+            percentile(&latencies, 0.5) * 1000.0,
+            percentile(&latencies, 0.99) * 1000.0
+        );
+    };
+    // PostgreSQL, through the store's own statement.
+    let mut latencies = Vec::new();
+    for _ in 0..2_000 {
+        let started = Instant::now();
+        store
+            .take_rate_token("bench-serial", unlimited)
+            .await
+            .unwrap_or_else(|error| fail(error));
+        latencies.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
+    }
+    let admitted = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(2);
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (store, admitted) = (store.clone(), Arc::clone(&admitted));
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let taken = store.take_rate_token("bench-contended", limited).await;
+                    if taken.ok().flatten().is_some_and(|taken| taken.admitted) {
+                        admitted.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        let _ = task.await;
+    }
+    report(
+        "postgres",
+        latencies,
+        admitted.load(Ordering::Relaxed),
+        started.elapsed().as_secs_f64(),
+    );
+    let Some(redis) = redis else {
+        return;
+    };
+    let interval = |limits: RateLimits| 1_000_000 / u64::from(limits.per_second.get()).max(1);
+    let mut connection = Redis::connect(redis).await;
+    let mut latencies = Vec::new();
+    for _ in 0..2_000 {
+        let started = Instant::now();
+        connection
+            .take("bench-serial", interval(unlimited).max(1), unlimited.burst.get())
+            .await;
+        latencies.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
+    }
+    let admitted = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(2);
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (address, admitted) = (redis.to_owned(), Arc::clone(&admitted));
+            tokio::spawn(async move {
+                let mut connection = Redis::connect(&address).await;
+                while Instant::now() < deadline {
+                    if connection
+                        .take("bench-contended", interval(limited), limited.burst.get())
+                        .await
+                    {
+                        admitted.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        let _ = task.await;
+    }
+    report(
+        "redis",
+        latencies,
+        admitted.load(Ordering::Relaxed),
+        started.elapsed().as_secs_f64(),
+    );
+}
+
 /// What `bench drive` is asked for.
 struct DriveOptions {
     urls: Vec<String>,
     connections: usize,
     requests: Option<usize>,
     seconds: Option<f64>,
-    key: String,
+    keys: Vec<String>,
     allow: Vec<u16>,
     trace_ids: bool,
 }
@@ -516,7 +702,7 @@ impl DriveOptions {
             connections: 32,
             requests: None,
             seconds: None,
-            key: KEY.to_owned(),
+            keys: Vec::new(),
             allow: Vec::new(),
             trace_ids: false,
         };
@@ -531,12 +717,15 @@ impl DriveOptions {
                 "--connections" => options.connections = parse(value()),
                 "--requests" => options.requests = Some(parse(value())),
                 "--seconds" => options.seconds = Some(parse(value())),
-                "--key" => options.key = value().to_owned(),
+                "--key" => options.keys.push(value().to_owned()),
                 "--allow" => options.allow.push(parse(value())),
                 "--trace-ids" => options.trace_ids = true,
                 url if !url.starts_with("--") => options.urls.push(url.to_owned()),
                 other => fail(format!("unknown option {other}")),
             }
+        }
+        if options.keys.is_empty() {
+            options.keys.push(KEY.to_owned());
         }
         if options.urls.is_empty() || options.requests.is_some() == options.seconds.is_some() {
             fail("drive needs URLs and one of --requests and --seconds");
@@ -670,25 +859,32 @@ async fn drive_connection(
 /// The load driver: see the module docs.
 async fn drive(options: DriveOptions) {
     let mut address = None;
-    let requests: Vec<Vec<u8>> = options
-        .urls
+    // One list of requests per key; connection n uses key n modulo their number.
+    let requests: Vec<Arc<Vec<Vec<u8>>>> = options
+        .keys
         .iter()
-        .map(|url| {
-            let rest = url
-                .strip_prefix("http://")
-                .unwrap_or_else(|| fail(format!("{url}: plain http:// URLs only")));
-            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            address.get_or_insert_with(|| authority.to_owned());
-            let path = if path.is_empty() { "/" } else { path };
-            format!(
-                "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {}\r\nAccept: application/json\r\n\r\n",
-                options.key
+        .map(|key| {
+            Arc::new(
+                options
+                    .urls
+                    .iter()
+                    .map(|url| {
+                        let rest = url
+                            .strip_prefix("http://")
+                            .unwrap_or_else(|| fail(format!("{url}: plain http:// URLs only")));
+                        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                        address.get_or_insert_with(|| authority.to_owned());
+                        let path = if path.is_empty() { "/" } else { path };
+                        format!(
+                            "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {key}\r\nAccept: application/json\r\n\r\n"
+                        )
+                        .into_bytes()
+                    })
+                    .collect(),
             )
-            .into_bytes()
         })
         .collect();
     let address = address.unwrap_or_else(|| fail("no URL"));
-    let requests = Arc::new(requests);
     let deadline = options
         .seconds
         .map(|seconds| Instant::now() + Duration::from_secs_f64(seconds));
@@ -697,10 +893,10 @@ async fn drive(options: DriveOptions) {
         .map(|requests| requests.div_ceil(options.connections));
     let started = Instant::now();
     let tasks: Vec<_> = (0..options.connections)
-        .map(|_| {
+        .map(|connection| {
             tokio::spawn(drive_connection(
                 address.clone(),
-                Arc::clone(&requests),
+                Arc::clone(&requests[connection % requests.len()]),
                 quota,
                 deadline,
                 options.trace_ids,

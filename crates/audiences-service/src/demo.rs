@@ -170,7 +170,7 @@ pub async fn insert_prospects(
         store.insert_prospects(audience, &rows).await?;
         next = end;
     }
-    Ok(())
+    store.refresh_statistics().await
 }
 
 /// A new key for `permissions` (or for the secret `key`): the key to store
@@ -229,7 +229,11 @@ pub async fn seed(store: &impl Store, demo_key: Option<String>) -> Result<Option
         ],
         keys: vec![full_key, reader_key],
     };
-    Ok(store.seed(&seed).await?.then_some(DemoKeys {
+    let seeded = store.seed(&seed).await?;
+    if seeded {
+        store.refresh_statistics().await?;
+    }
+    Ok(seeded.then_some(DemoKeys {
         full,
         without_prospects,
     }))

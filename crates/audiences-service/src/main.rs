@@ -42,6 +42,10 @@ struct Cli {
         global = true
     )]
     query_timeout_ms: u64,
+    /// Database connections this instance opens at most. With PostgreSQL, N instances open
+    /// up to N times this: keep it under the server's `max_connections` (see DEPLOYING.md).
+    #[arg(long, env = "AUDIENCES_DB_MAX_CONNECTIONS", default_value_t = StoreLimits::default().max_connections, global = true)]
+    db_max_connections: u32,
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
@@ -165,6 +169,21 @@ enum Command {
         #[arg(long, default_value = "Being populated")]
         name: String,
     },
+    /// Mark an audience ready (its prospects can be listed) or populating (409); every
+    /// instance sees it on its next page (the state is read with the page).
+    SetAudienceState {
+        /// The audience.
+        #[arg(long)]
+        audience: String,
+        /// `ready` or `populating`.
+        state: StateArg,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum StateArg {
+    Ready,
+    Populating,
 }
 
 #[tokio::main]
@@ -206,7 +225,7 @@ async fn require_group(store: &AnyStore, group: &str) -> Result<(), String> {
 async fn run(cli: Cli) -> Result<(), String> {
     let limits = StoreLimits {
         query_timeout: Duration::from_millis(cli.query_timeout_ms.max(1)),
-        ..StoreLimits::default()
+        max_connections: cli.db_max_connections.max(1),
     };
     let store = AnyStore::open(&cli.database_url, limits)
         .await
@@ -246,6 +265,17 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|error| format!("cannot add prospects to {audience}: {error}"))?;
             println!("added {count} prospects to {audience}");
+            Ok(())
+        }
+        Command::SetAudienceState { audience, state } => {
+            let state = match state {
+                StateArg::Ready => AudienceState::Ready,
+                StateArg::Populating => AudienceState::Populating,
+            };
+            if !store.set_audience_state(&audience, state).await.map_err(failed)? {
+                return Err(format!("no audience {audience}"));
+            }
+            println!("audience {audience} is {}", state.as_str());
             Ok(())
         }
         Command::CreatePopulatingAudience { account_group, name } => {

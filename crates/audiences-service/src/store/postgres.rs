@@ -451,6 +451,14 @@ impl Store for PostgresStore {
         .await
     }
 
+    async fn refresh_statistics(&self) -> Result<(), StoreError> {
+        sqlx::query("ANALYZE audiences, prospects")
+            .execute(&self.pool)
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
     async fn take_rate_token(&self, key_id: &str, limits: RateLimits) -> Result<Option<Taken>, StoreError> {
         let interval = 1.0 / f64::from(limits.per_second.get());
         let burst = i32::try_from(limits.burst.get()).unwrap_or(i32::MAX);
