@@ -17,6 +17,9 @@ use crate::store::{ACQUIRE_DURATION, PoolStats, QUERY_DURATION, Store};
 
 /// `db_pool_connections{state}`: open connections, `idle` or `in_use`.
 pub const POOL_CONNECTIONS: &str = "db_pool_connections";
+/// `key_cache_lookups_total{result}`: API key lookups answered by the
+/// instance's key cache (`hit`) or by the store (`miss`).
+pub const KEY_CACHE: &str = "key_cache_lookups_total";
 /// `db_pool_max_connections`: the most connections the pool opens.
 pub const POOL_MAX: &str = "db_pool_max_connections";
 
@@ -75,6 +78,10 @@ fn describe() {
         "Open database connections, by state (idle, in_use)."
     );
     describe_gauge!(POOL_MAX, "The most database connections the pool opens.");
+    describe_counter!(
+        KEY_CACHE,
+        "API key lookups, by result: hit (the key cache, 1 s) or miss (the store)."
+    );
 }
 
 fn record_pool(stats: PoolStats) {

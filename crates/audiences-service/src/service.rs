@@ -115,7 +115,13 @@ impl<S: Store> Security for Service<S> {
         trace_id: &TraceId,
     ) -> Result<Arc<KeyRecord>, ApiError> {
         let hash = keys::hash(credentials.secret);
-        let found = match self.keys.get(&hash) {
+        let cached = self.keys.get(&hash);
+        metrics::counter!(
+            crate::metrics::KEY_CACHE,
+            "result" => if cached.is_some() { "hit" } else { "miss" }
+        )
+        .increment(1);
+        let found = match cached {
             Some(cached) => cached,
             None => {
                 let read_at = std::time::Instant::now();

@@ -246,6 +246,14 @@ fn metrics_count_each_operation_by_status_on_the_api_or_a_private_address() {
             "{text}"
         );
         assert_eq!(sample(&text, "db_pool_max_connections"), 16.0);
+        // Three authenticated requests (the 400 is refused before the key is
+        // read): the first reads the store, the others the key cache.
+        let (hits, misses) = (
+            sample(&text, "key_cache_lookups_total{result=\"hit\"}"),
+            sample(&text, "key_cache_lookups_total{result=\"miss\"}"),
+        );
+        assert_eq!(hits + misses, 3.0, "{text}");
+        assert!(misses >= 1.0, "{text}");
         assert!(
             text.contains("# HELP http_server_requests_total"),
             "described for Prometheus"

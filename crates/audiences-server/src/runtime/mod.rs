@@ -19,6 +19,7 @@ mod guard;
 mod json;
 mod loopback;
 mod metrics;
+mod object;
 mod params;
 mod parse;
 mod pattern;
@@ -38,12 +39,13 @@ pub use guard::{
     CatchPanic, CatchPanicFuture, CatchPanicLayer, HeaderLimit, HeaderLimitLayer, Timeout, TimeoutFuture,
     TimeoutLayer,
 };
-pub use json::{EnvelopePart, Json, RawJson, RawJsonArray, RawObject, envelope};
+pub use json::{Json, RawJson, RawJsonArray};
 pub use loopback::{LoopbackServer, serve_loopback};
 pub use metrics::{
     DURATION, IN_FLIGHT, Metered, MeteredFuture, MetricsLayer, Operation, RATE_LIMITED, REQUESTS, UNMATCHED,
     label, operation_of,
 };
+pub use object::{EnvelopePart, RawObject, envelope};
 pub use params::{Location, RawParams, Separator};
 pub use parse::{
     IntegerRules, NumberRules, StringRules, ValueSyntax, check_items, parse_boolean, parse_from_str,

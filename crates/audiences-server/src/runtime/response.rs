@@ -9,7 +9,8 @@ use axum::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use axum::response::Response;
 use serde::Serialize;
 
-use super::json::{EnvelopePart, RawJson};
+use super::json::RawJson;
+use super::object::EnvelopePart;
 use super::security::RateLimitStatus;
 
 /// Serializes `body` as the JSON response with `status`; the generated code
@@ -48,7 +49,7 @@ pub fn raw_json_response<T>(status: StatusCode, media_type: &'static str, json: 
 
 /// A success response in the envelope around raw `data`, written without
 /// parsing or copying it: the `parts` in their order (see
-/// [`super::json::envelope`]).
+/// [`super::object::envelope`]).
 pub fn raw_envelope_response<T>(
     status: StatusCode,
     media_type: &'static str,
@@ -57,7 +58,7 @@ pub fn raw_envelope_response<T>(
     trace_id: &super::trace::TraceId,
 ) -> Response {
     // Only names, `true`, `null` and a string are written: they serialize.
-    let body = super::json::envelope(parts, data, trace_id.as_str()).expect("envelope parts serialize");
+    let body = super::object::envelope(parts, data, trace_id.as_str()).expect("envelope parts serialize");
     with_content_type(
         status,
         Body::from(body.into_bytes()),
