@@ -18,14 +18,12 @@
 //! Every wait is bounded; the figures are printed for the notes and
 //! DEPLOYING.md.
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use audiences_client::{AudiencesClient, Error};
-use futures_util::TryStreamExt;
+use std::process::{Child, Command, Stdio};
 
 use crate::cluster::{self, Cluster, KEY, Limits, UNLIMITED};
 
@@ -62,46 +60,73 @@ struct Ids {
 /// What a walk saw.
 struct Walk {
     total: usize,
-    unique: HashSet<String>,
+    unique: usize,
     pages: usize,
 }
 
-/// Walks the audience through `base` in pages of `page_size`, pausing
-/// `pause` after each page (to span an event).
-async fn walk(
-    base: String,
-    key: String,
-    ids: Arc<Ids>,
-    page_size: u32,
-    pause: Duration,
-) -> Result<Walk, Error> {
-    let client = AudiencesClient::builder(base)
-        .api_key(key)
-        .build()
-        .map_err(|error| Error::InvalidRequest(error.to_string()))?;
-    let mut pages = std::pin::pin!(
-        client
-            .prospects(ids.group.clone(), ids.audience.clone())
-            .page_size(page_size)
-            .pages()
-    );
-    let mut seen = Walk {
-        total: 0,
-        unique: HashSet::new(),
-        pages: 0,
-    };
-    while let Some(page) = pages.try_next().await? {
-        seen.pages += 1;
-        seen.total += page.items.len();
-        seen.unique
-            .extend(page.items.into_iter().map(|prospect| prospect.id));
-        tokio::time::sleep(pause).await;
+/// A walk failed: the client's message and the status, if the API answered.
+type WalkError = (String, Option<u16>);
+
+/// The client's walk of the audience through `base` in pages of
+/// `page_size`, pausing `pause` after each page (to span an event), running
+/// in the bench binary: xtask does not link the client it generates.
+struct Walking(Child);
+
+impl Walking {
+    fn start(
+        bench: &crate::bench::Bench,
+        base: &str,
+        key: &str,
+        ids: &Ids,
+        page_size: u32,
+        pause: Duration,
+    ) -> Result<Self, String> {
+        let child = Command::new(&bench.binary)
+            .args([
+                "walk",
+                base,
+                key,
+                &ids.group,
+                &ids.audience,
+                &page_size.to_string(),
+                &pause.as_millis().to_string(),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|error| format!("cannot start a walk: {error}"))?;
+        Ok(Self(child))
     }
-    Ok(seen)
+
+    /// Waits for the walk's end.
+    fn finish(self) -> Result<Result<Walk, WalkError>, String> {
+        let output = self
+            .0
+            .wait_with_output()
+            .map_err(|error| format!("the walk's process: {error}"))?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        let line = text.lines().last().unwrap_or_default();
+        let value: serde_json::Value = serde_json::from_str(line)
+            .map_err(|error| format!("the walk printed {line:?} ({error}, {})", output.status))?;
+        let count = |key: &str| value[key].as_u64().unwrap_or(0) as usize;
+        Ok(match value.get("error").and_then(serde_json::Value::as_str) {
+            Some(error) => Err((
+                error.to_owned(),
+                value["status"]
+                    .as_u64()
+                    .and_then(|status| u16::try_from(status).ok()),
+            )),
+            None => Ok(Walk {
+                total: count("total"),
+                unique: count("unique"),
+                pages: count("pages"),
+            }),
+        })
+    }
 }
 
 fn exactly_once(seen: &Walk, size: usize, what: &str) -> Result<(), String> {
-    if seen.total == size && seen.unique.len() == size {
+    if seen.total == size && seen.unique == size {
         println!(
             "cluster: {what}: {size} prospects in {} pages, each exactly once",
             seen.pages
@@ -110,8 +135,7 @@ fn exactly_once(seen: &Walk, size: usize, what: &str) -> Result<(), String> {
     } else {
         Err(format!(
             "{what}: {} prospects seen, {} distinct, of {size}",
-            seen.total,
-            seen.unique.len()
+            seen.total, seen.unique
         ))
     }
 }
@@ -126,7 +150,7 @@ pub(crate) fn run(root: &Path, admin: &str, instances: usize) -> Result<(), Stri
     bench.cleanup();
     let mut cluster = cluster::start(root, admin, instances, UNLIMITED)?;
     let (group, audience) = crate::demo_ids(root)?;
-    let ids = Arc::new(Ids { group, audience });
+    let ids = Ids { group, audience };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -151,7 +175,7 @@ pub(crate) fn run(root: &Path, admin: &str, instances: usize) -> Result<(), Stri
 fn scenarios(
     cluster: &mut Cluster,
     bench: &crate::bench::Bench,
-    ids: &Arc<Ids>,
+    ids: &Ids,
     runtime: &tokio::runtime::Runtime,
 ) -> Result<(), String> {
     let instances = cluster.instances.len();
@@ -212,34 +236,22 @@ fn scenarios(
 
     // 3. A walk through the balancer.
     let base = cluster.base();
-    let seen = runtime
-        .block_on(walk(
-            base.clone(),
-            KEY.to_owned(),
-            Arc::clone(ids),
-            100,
-            Duration::ZERO,
-        ))
-        .map_err(|error| format!("the walk failed: {error}"))?;
+    let seen = Walking::start(bench, &base, KEY, ids, 100, Duration::ZERO)?
+        .finish()?
+        .map_err(|(error, _)| format!("the walk failed: {error}"))?;
     exactly_once(&seen, size, "a walk through the balancer")?;
 
     // 4. A key revoked during a walk.
     let (id, key) = cluster.create_key()?;
-    let walking = runtime.spawn(walk(
-        base.clone(),
-        key.clone(),
-        Arc::clone(ids),
-        10,
-        Duration::from_millis(5),
-    ));
+    let walking = Walking::start(bench, &base, &key, ids, 10, Duration::from_millis(5))?;
     std::thread::sleep(Duration::from_millis(700));
     cluster.operator(&["revoke-key", &id])?;
     let revoked = Instant::now();
-    let outcome = runtime.block_on(walking).map_err(|error| error.to_string())?;
+    let outcome = walking.finish()?;
     let refused_after = revoked.elapsed();
     match outcome {
-        Err(error) if error.status() == Some(401) => {}
-        Err(error) => return Err(format!("the revoked key's walk failed otherwise: {error}")),
+        Err((_, Some(401))) => {}
+        Err((error, _)) => return Err(format!("the revoked key's walk failed otherwise: {error}")),
         Ok(seen) => {
             return Err(format!(
                 "the revoked key walked {} prospects to the end",
@@ -274,19 +286,12 @@ fn scenarios(
     );
 
     // 5. SIGKILL mid-walk.
-    let walking = runtime.spawn(walk(
-        base.clone(),
-        KEY.to_owned(),
-        Arc::clone(ids),
-        10,
-        Duration::from_millis(2),
-    ));
+    let walking = Walking::start(bench, &base, KEY, ids, 10, Duration::from_millis(2))?;
     std::thread::sleep(Duration::from_millis(800));
     cluster.signal(1, "KILL")?;
-    let seen = runtime
-        .block_on(walking)
-        .map_err(|error| error.to_string())?
-        .map_err(|error| format!("the walk failed after a SIGKILL: {error}"))?;
+    let seen = walking
+        .finish()?
+        .map_err(|(error, _)| format!("the walk failed after a SIGKILL: {error}"))?;
     exactly_once(&seen, size, "a walk while an instance was killed (SIGKILL)")?;
     cluster.start(1, UNLIMITED)?;
     cluster.wait_ready(1)?;
@@ -333,13 +338,7 @@ fn scenarios(
 
     // 7. A rolling restart during a walk (lowering the rate limit).
     let (_, walker) = cluster.create_key()?;
-    let walking = runtime.spawn(walk(
-        base.clone(),
-        walker,
-        Arc::clone(ids),
-        20,
-        Duration::from_millis(15),
-    ));
+    let walking = Walking::start(bench, &base, &walker, ids, 20, Duration::from_millis(15))?;
     let rolling = Instant::now();
     for index in 0..instances {
         cluster.signal(index, "TERM")?;
@@ -348,10 +347,9 @@ fn scenarios(
         cluster.wait_servers_up(instances)?;
     }
     let rolled_in = rolling.elapsed();
-    let seen = runtime
-        .block_on(walking)
-        .map_err(|error| error.to_string())?
-        .map_err(|error| format!("the walk failed during the rolling restart: {error}"))?;
+    let seen = walking
+        .finish()?
+        .map_err(|(error, _)| format!("the walk failed during the rolling restart: {error}"))?;
     exactly_once(
         &seen,
         size,

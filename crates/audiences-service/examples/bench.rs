@@ -14,6 +14,11 @@
 //!                                        every prospect of the ready audience in pages of 100:
 //!                                        the client's walk, or a strictly sequential loop
 //! bench serde COUNT                      serde_json serialize and typed parse of COUNT prospects
+//! bench walk BASE_URL KEY GROUP AUDIENCE PAGE_SIZE PAUSE_MS
+//!                                        the client's walk of an audience, pausing after each
+//!                                        page (for `cargo xtask cluster --check`): prints the
+//!                                        prospects seen, the distinct ones and the pages, or
+//!                                        the error and its status (JSON)
 //! bench limits POSTGRES_URL [REDIS_ADDRESS]
 //!                                        a shared rate limit's cost and accuracy: the store's
 //!                                        PostgreSQL statement, and the same GCRA as a Redis
@@ -99,6 +104,9 @@ async fn main() {
         ["pages", url, reps] => pages(url, parse(reps)).await,
         ["export", base, key, mode] => export(base, key, mode).await,
         ["serde", count] => serde_speed(parse(count)),
+        ["walk", base, key, group, audience, page_size, pause_ms] => {
+            walk(base, key, group, audience, parse(page_size), parse(pause_ms)).await;
+        }
         ["limits", postgres] => shared_limits(postgres, None).await,
         ["limits", postgres, redis] => shared_limits(postgres, Some(redis)).await,
         ["drive", rest @ ..] => drive(DriveOptions::parse(rest)).await,
@@ -487,6 +495,44 @@ async fn export(base: &str, key: &str, mode: &str) {
     );
 }
 
+/// The client's walk, for the cluster check: it runs here rather than in
+/// xtask so that the generator never depends on the code it generates.
+async fn walk(base: &str, key: &str, group: &str, audience: &str, page_size: u32, pause_ms: u32) {
+    use futures_util::TryStreamExt;
+    let client = audiences_client::AudiencesClient::builder(base)
+        .api_key(key)
+        .build()
+        .unwrap_or_else(|error| fail(error));
+    let mut pages = std::pin::pin!(client.prospects(group, audience).page_size(page_size).pages());
+    let (mut total, mut unique, mut count) = (0_usize, HashSet::new(), 0_usize);
+    loop {
+        match pages.try_next().await {
+            Ok(Some(page)) => {
+                count += 1;
+                total += page.items.len();
+                unique.extend(page.items.into_iter().map(|prospect| prospect.id));
+                tokio::time::sleep(Duration::from_millis(u64::from(pause_ms))).await;
+            }
+            Ok(None) => break,
+            Err(error) => {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "error": error.to_string(),
+                        "status": error.status(),
+                        "total": total,
+                    })
+                );
+                return;
+            }
+        }
+    }
+    println!(
+        "{}",
+        serde_json::json!({ "total": total, "unique": unique.len(), "pages": count })
+    );
+}
+
 fn serde_speed(count: u32) {
     let prospects: Vec<_> = (0..count).map(demo::prospect).collect();
     let started = Instant::now();
@@ -502,10 +548,30 @@ fn serde_speed(count: u32) {
         std::hint::black_box(prospect);
     }
     let parse = started.elapsed().as_secs_f64();
+    // The same prospects as the client receives them: pages of 100 in the
+    // envelope, parsed from bytes.
+    let pages: Vec<Vec<u8>> = texts
+        .chunks(100)
+        .map(|chunk| {
+            format!(
+                "{{\"success\":true,\"data\":{{\"items\":[{}],\"nextCursor\":\"c\",\"hasMore\":true}},\"error\":null,\"traceId\":\"0123456789abcdef01234567\"}}",
+                chunk.join(",")
+            )
+            .into_bytes()
+        })
+        .collect();
+    let started = Instant::now();
+    for page in &pages {
+        let page: AudienceProspectListSuccessResponse =
+            serde_json::from_slice(page).unwrap_or_else(|error| fail(error));
+        std::hint::black_box(page);
+    }
+    let pages_parse = started.elapsed().as_secs_f64();
     println!(
-        "{{\"prospects\":{count},\"serialize_per_s\":{:.0},\"parse_per_s\":{:.0},\"bytes_per_prospect\":{}}}",
+        "{{\"prospects\":{count},\"serialize_per_s\":{:.0},\"parse_per_s\":{:.0},\"page_parse_per_s\":{:.0},\"bytes_per_prospect\":{}}}",
         f64::from(count) / serialize,
         f64::from(count) / parse,
+        f64::from(count) / pages_parse,
         texts.iter().map(String::len).sum::<usize>() / texts.len().max(1)
     );
 }
