@@ -284,22 +284,7 @@ fn postgres_database(name: &str) -> Result<Option<String>, String> {
     let Ok(admin) = std::env::var("AUDIENCES_TEST_POSTGRES_URL") else {
         return Ok(None);
     };
-    let created = Command::new("psql")
-        .args([
-            admin.as_str(),
-            "-q",
-            "-c",
-            &format!("DROP DATABASE IF EXISTS {name}"),
-            "-c",
-            &format!("CREATE DATABASE {name}"),
-        ])
-        .status()
-        .map_err(|error| error.to_string())?;
-    if !created.success() {
-        return Err(format!("cannot create the PostgreSQL database {name}"));
-    }
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
-    Ok(Some(format!("{base}/{name}")))
+    crate::process::fresh_database(&admin, name).map(Some)
 }
 
 fn report(root: &Path, bench: &Bench, sizes: &Sizes, smoke: bool) -> Result<String, String> {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::process::{KillOnDrop, free_port, wait_for};
+use crate::process::{KillOnDrop, free_port, fresh_database, wait_for};
 
 /// What `cargo xtask cluster` is asked for.
 #[derive(Debug, Clone)]
@@ -270,26 +270,6 @@ backend instances
 {servers}",
         socket = socket.display()
     )
-}
-
-/// Creates a fresh database for the cluster on the server `admin` names.
-fn fresh_database(admin: &str, name: &str) -> Result<String, String> {
-    let created = Command::new("psql")
-        .args([
-            admin,
-            "-q",
-            "-c",
-            &format!("DROP DATABASE IF EXISTS {name}"),
-            "-c",
-            &format!("CREATE DATABASE {name}"),
-        ])
-        .status()
-        .map_err(|error| format!("psql: {error}"))?;
-    if !created.success() {
-        return Err(format!("cannot create the database {name}"));
-    }
-    let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
-    Ok(format!("{base}/{name}"))
 }
 
 /// Builds the service and starts the cluster: `instances` instances started

@@ -1,8 +1,8 @@
-//! Helpers shared by `cargo xtask load` and `cargo xtask bench`: a free
-//! loopback port, waiting for a listener, and a child process that dies
-//! with its handle.
+//! Helpers shared by `cargo xtask load`, `bench` and `cluster`: a free
+//! loopback port, waiting for a listener, a child process that dies with
+//! its handle, and a fresh PostgreSQL database.
 
-use std::process::Child;
+use std::process::{Child, Command};
 use std::time::Duration;
 
 /// A port nothing listens on right now.
@@ -32,4 +32,25 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Creates the database `name`, empty, on the PostgreSQL server `admin`
+/// names (dropping one left by an earlier run); its URL.
+pub(crate) fn fresh_database(admin: &str, name: &str) -> Result<String, String> {
+    let created = Command::new("psql")
+        .args([
+            admin,
+            "-q",
+            "-c",
+            &format!("DROP DATABASE IF EXISTS {name}"),
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ])
+        .status()
+        .map_err(|error| format!("psql: {error}"))?;
+    if !created.success() {
+        return Err(format!("cannot create the PostgreSQL database {name}"));
+    }
+    let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
+    Ok(format!("{base}/{name}"))
 }

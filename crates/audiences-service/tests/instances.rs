@@ -16,7 +16,7 @@ use audiences_service::keys::{self, KEY_CACHE_TTL};
 use audiences_service::limits::RateLimits;
 use audiences_service::service::Service;
 use audiences_service::store::{AnyStore, Store, StoreLimits};
-use support::{Database, Kind};
+use support::{Database, Kind, get_ready_page};
 
 both_stores!(
     instances_starting_at_once_seed_once,
@@ -37,17 +37,6 @@ async fn instance(url: &str, limits: RateLimits) -> (AnyStore, LoopbackServer) {
     .await
     .unwrap();
     (store, server)
-}
-
-async fn status(base: &str, key: &str, query: &str) -> reqwest::Response {
-    reqwest::Client::new()
-        .get(format!(
-            "{base}/v1/accounts/{ACCOUNT_GROUP_ID}/audiences/{READY_AUDIENCE_ID}/prospects{query}"
-        ))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
 }
 
 /// Three seeders at once on an empty database: one seeds, the others find
@@ -90,9 +79,13 @@ async fn a_revoked_key_is_refused_by_every_instance_within_the_bound(kind: Kind)
         .await
         .unwrap();
     // A cursor from one instance pages on the other; both now cache the key.
-    let first: serde_json::Value = status(&bases[0], &key, "?limit=10").await.json().await.unwrap();
+    let first: serde_json::Value = get_ready_page(&bases[0], &key, "?limit=10")
+        .await
+        .json()
+        .await
+        .unwrap();
     let cursor = first["data"]["nextCursor"].as_str().unwrap();
-    let second: serde_json::Value = status(&bases[1], &key, &format!("?limit=10&cursor={cursor}"))
+    let second: serde_json::Value = get_ready_page(&bases[1], &key, &format!("?limit=10&cursor={cursor}"))
         .await
         .json()
         .await
@@ -103,7 +96,7 @@ async fn a_revoked_key_is_refused_by_every_instance_within_the_bound(kind: Kind)
     let mut refused = [false, false];
     while refused != [true, true] {
         for (index, base) in bases.iter().enumerate() {
-            match status(base, &key, "?limit=1").await.status().as_u16() {
+            match get_ready_page(base, &key, "?limit=1").await.status().as_u16() {
                 401 => refused[index] = true,
                 200 => assert!(!refused[index], "admitted again after a refusal"),
                 other => panic!("status {other}"),
@@ -144,7 +137,7 @@ async fn a_key_limit_holds_across_instances_on_postgres() {
         } else {
             &second.base_url
         };
-        let response = status(base, &key, "?limit=1").await;
+        let response = get_ready_page(base, &key, "?limit=1").await;
         match response.status().as_u16() {
             200 => admitted += 1,
             429 => retry_after.push(response.headers()["retry-after"].to_str().unwrap().to_owned()),

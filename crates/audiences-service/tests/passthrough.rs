@@ -11,7 +11,7 @@ use audiences_service::demo::{self, ACCOUNT_GROUP_ID, POPULATING_AUDIENCE_ID, RE
 use audiences_service::keys::{self, KEY_CACHE_TTL};
 use audiences_service::store::{AudienceState, PageOutcome, Store};
 use audiences_types::{AudienceProspect, AudienceProspectListSuccessResponse, AudienceProspectPage};
-use support::{Kind, start};
+use support::{Kind, get_ready_page, start};
 
 both_stores!(
     pages_are_byte_for_byte_what_the_typed_path_wrote,
@@ -19,17 +19,6 @@ both_stores!(
     a_revoked_key_is_refused_within_the_cache_bound,
     an_audience_that_changes_state_is_seen_at_once,
 );
-
-async fn get(base: &str, key: &str, query: &str) -> reqwest::Response {
-    reqwest::Client::new()
-        .get(format!(
-            "{base}/v1/accounts/{ACCOUNT_GROUP_ID}/audiences/{READY_AUDIENCE_ID}/prospects{query}"
-        ))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
-}
 
 /// Each page of the walk is compared with the body the typed path (parse
 /// each row, build the typed page and envelope, serialize) makes of the same
@@ -41,7 +30,7 @@ async fn pages_are_byte_for_byte_what_the_typed_path_wrote(kind: Kind) {
     let mut query = "?limit=100".to_owned();
     let mut first = 0_u32;
     loop {
-        let response = get(&running.base, &running.key, &query).await;
+        let response = get_ready_page(&running.base, &running.key, &query).await;
         assert_eq!(response.status(), 200);
         let header = response
             .headers()
@@ -107,11 +96,14 @@ async fn a_revoked_key_is_refused_within_the_cache_bound(kind: Kind) {
     let (id, key) = demo::create_key(&running.store, ACCOUNT_GROUP_ID, keys::ALL_PERMISSIONS, None)
         .await
         .unwrap();
-    assert_eq!(get(&running.base, &key, "?limit=1").await.status(), 200);
+    assert_eq!(
+        get_ready_page(&running.base, &key, "?limit=1").await.status(),
+        200
+    );
     assert!(running.store.revoke_key(&id).await.unwrap());
     let revoked = Instant::now();
     loop {
-        let status = get(&running.base, &key, "?limit=1").await.status();
+        let status = get_ready_page(&running.base, &key, "?limit=1").await.status();
         if status == 401 {
             break;
         }
@@ -125,10 +117,18 @@ async fn a_revoked_key_is_refused_within_the_cache_bound(kind: Kind) {
     }
     // Once refused, refused for good (the refusal is cached as well).
     for _ in 0..3 {
-        assert_eq!(get(&running.base, &key, "?limit=1").await.status(), 401);
+        assert_eq!(
+            get_ready_page(&running.base, &key, "?limit=1").await.status(),
+            401
+        );
     }
     // Other keys are unaffected.
-    assert_eq!(get(&running.base, &running.key, "?limit=1").await.status(), 200);
+    assert_eq!(
+        get_ready_page(&running.base, &running.key, "?limit=1")
+            .await
+            .status(),
+        200
+    );
 }
 
 /// The state is read in the page's own statement: no cache, no delay.
@@ -136,7 +136,12 @@ async fn an_audience_that_changes_state_is_seen_at_once(kind: Kind) {
     let Some(running) = start(kind, support::options()).await else {
         return;
     };
-    assert_eq!(get(&running.base, &running.key, "?limit=1").await.status(), 200);
+    assert_eq!(
+        get_ready_page(&running.base, &running.key, "?limit=1")
+            .await
+            .status(),
+        200
+    );
     assert!(
         running
             .store
@@ -144,7 +149,7 @@ async fn an_audience_that_changes_state_is_seen_at_once(kind: Kind) {
             .await
             .unwrap()
     );
-    let response = get(&running.base, &running.key, "?limit=1").await;
+    let response = get_ready_page(&running.base, &running.key, "?limit=1").await;
     assert_eq!(response.status(), 409);
     assert_eq!(response.headers()["retry-after"], "30");
     assert!(
@@ -154,7 +159,12 @@ async fn an_audience_that_changes_state_is_seen_at_once(kind: Kind) {
             .await
             .unwrap()
     );
-    assert_eq!(get(&running.base, &running.key, "?limit=1").await.status(), 200);
+    assert_eq!(
+        get_ready_page(&running.base, &running.key, "?limit=1")
+            .await
+            .status(),
+        200
+    );
     // And the populating one becomes readable the moment it is ready.
     assert!(
         running

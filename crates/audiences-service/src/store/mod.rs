@@ -56,6 +56,17 @@ pub struct KeyRecord {
     pub permissions: Vec<String>,
 }
 
+/// The `permissions` column of `api_keys` (both stores): the permissions
+/// separated by spaces.
+pub(crate) fn permissions_column(permissions: &[String]) -> String {
+    permissions.join(" ")
+}
+
+/// The permissions of a `permissions` column.
+pub(crate) fn permissions_of_column(column: &str) -> Vec<String> {
+    column.split_whitespace().map(str::to_owned).collect()
+}
+
 /// Whether an audience can be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AudienceState {
@@ -90,6 +101,16 @@ pub struct Position {
     pub created_at: i64,
     /// The prospect id (24 hexadecimal digits).
     pub id: String,
+}
+
+impl Position {
+    /// The page statement's keyset bounds after `after`: (created_at, id),
+    /// before every prospect when `None`.
+    pub(crate) fn bounds(after: Option<&Self>) -> (i64, &str) {
+        after.map_or((i64::MIN, ""), |position| {
+            (position.created_at, position.id.as_str())
+        })
+    }
 }
 
 /// A prospect and its position, to be written.

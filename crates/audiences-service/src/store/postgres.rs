@@ -11,8 +11,8 @@ use crate::limits::{RateLimits, Taken};
 
 use super::{
     ACQUIRE_DURATION, AudienceState, KeyRecord, NewKey, PageOutcome, PoolStats, Position, QUERY_DURATION,
-    Seed, Store, StoreError, StoreLimits, StoredProspect, page_with_capacity, push_row, stored_json,
-    unix_seconds,
+    Seed, Store, StoreError, StoreLimits, StoredProspect, page_with_capacity, permissions_column,
+    permissions_of_column, push_row, stored_json, unix_seconds,
 };
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -147,7 +147,7 @@ fn key_insert<'a>(
         .bind(key.id.as_str())
         .bind(account_group)
         .bind(key.hash.as_slice())
-        .bind(key.permissions.join(" "))
+        .bind(permissions_column(&key.permissions))
 }
 
 fn stored_rows(prospects: &[StoredProspect]) -> Result<Vec<(Position, String)>, StoreError> {
@@ -174,11 +174,7 @@ impl Store for PostgresStore {
             Ok(KeyRecord {
                 id: row.try_get(0)?,
                 account_group_id: row.try_get(1)?,
-                permissions: row
-                    .try_get::<String, _>(2)?
-                    .split_whitespace()
-                    .map(str::to_owned)
-                    .collect(),
+                permissions: permissions_of_column(&row.try_get::<String, _>(2)?),
             })
         })
         .transpose()
@@ -192,7 +188,7 @@ impl Store for PostgresStore {
         after: Option<&Position>,
         limit: u32,
     ) -> Result<PageOutcome, StoreError> {
-        let (after_created, after_id) = after.map_or((i64::MIN, ""), |p| (p.created_at, p.id.as_str()));
+        let (after_created, after_id) = Position::bounds(after);
         let mut connection = self.connection().await?;
         let rows = timed(
             self.limits.query_timeout,

@@ -18,8 +18,8 @@ use crate::limits::{RateLimits, Taken};
 
 use super::{
     ACQUIRE_DURATION, AudienceState, KeyRecord, NewKey, PageOutcome, PoolStats, Position, QUERY_DURATION,
-    Seed, Store, StoreError, StoreLimits, StoredProspect, page_with_capacity, push_row, stored_json,
-    unix_seconds,
+    Seed, Store, StoreError, StoreLimits, StoredProspect, page_with_capacity, permissions_column,
+    permissions_of_column, push_row, stored_json, unix_seconds,
 };
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -297,11 +297,7 @@ impl Store for SqliteStore {
                     Ok(KeyRecord {
                         id: row.get(0)?,
                         account_group_id: row.get(1)?,
-                        permissions: row
-                            .get::<_, String>(2)?
-                            .split_whitespace()
-                            .map(str::to_owned)
-                            .collect(),
+                        permissions: permissions_of_column(&row.get::<_, String>(2)?),
                     })
                 })
                 .optional()
@@ -316,7 +312,7 @@ impl Store for SqliteStore {
         after: Option<&Position>,
         limit: u32,
     ) -> Result<PageOutcome, StoreError> {
-        let (after_created, after_id) = after.map_or((i64::MIN, ""), |p| (p.created_at, p.id.as_str()));
+        let (after_created, after_id) = Position::bounds(after);
         self.read("page", |connection| {
             let mut statement = connection.prepare_cached(PAGE_SQL)?;
             let mut rows = statement.query(params![
@@ -582,7 +578,7 @@ fn insert_key(connection: &Connection, account_group: &str, key: &NewKey) -> rus
             key.id,
             account_group,
             key.hash,
-            key.permissions.join(" ")
+            permissions_column(&key.permissions)
         ])
         .map(drop)
 }

@@ -234,6 +234,20 @@ pub async fn add_neighbours(store: &AnyStore, prospects: u32) -> String {
     secret
 }
 
+/// `GET` of the demo group's ready audience with `query` (`?limit=…`), as
+/// `key`.
+pub async fn get_ready_page(base: &str, key: &str, query: &str) -> reqwest::Response {
+    use audiences_service::demo::{ACCOUNT_GROUP_ID, READY_AUDIENCE_ID};
+    reqwest::Client::new()
+        .get(format!(
+            "{base}/v1/accounts/{ACCOUNT_GROUP_ID}/audiences/{READY_AUDIENCE_ID}/prospects{query}"
+        ))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The generated client, sending `key` as a bearer token.
 pub fn client(base: &str, key: Option<&str>) -> Client {
     let mut headers = reqwest::header::HeaderMap::new();
