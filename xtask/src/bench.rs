@@ -381,7 +381,7 @@ fn service_section(
     let path = bench.page_path(25);
     let _ = writeln!(
         out,
-        "## 1. The service against the machine's ceiling\n\nA page of 25 from a 1,000-prospect audience, {} requests per run, server and driver sharing both cores as a user's would. The ceiling is a hand-written axum handler in the same process answering the same page (the same bytes) from memory: what the HTTP stack alone does on this machine. The service is the release build's generated router, trait and store (one statement per page, stored rows passed through).\n",
+        "## 1. The service against the machine's ceiling\n\nA page of 25 from a 1,000-prospect audience, {} requests per run, server and driver sharing both cores as a user's would. The ceiling is a hand-written axum handler in the same process answering the same page (the same bytes) from memory: what the HTTP stack alone does on this machine. The service is the release build's generated router, trait and store (one statement per page, stored rows passed through). Every process of the bench binary (server, driver, client, the serde baselines) runs on mimalloc, the service binary's allocator.\n",
         sizes.requests
     );
     let _ = writeln!(
@@ -598,7 +598,7 @@ fn export_section(out: &mut String, bench: &Bench, sizes: &Sizes) -> Result<(), 
     let reps = sizes.reps.min(3);
     let _ = writeln!(
         out,
-        "## 4. Export\n\nEvery prospect of the audience in pages of 100 from the release service (generated router, SQLite) on loopback: by `AudiencesClient::prospects(..).items()` (which asks for the next page when a page's `X-Next-Cursor` header arrives, one page ahead at most), by the CLI (`audiences prospects list --all --format jsonl` to a pipe), and by a strictly sequential loop (reqwest + serde_json, the next request only once the page is parsed). Each run is its own process; the client's peak RSS (VmHWM) is its memory. {reps} runs per row, interleaved; prospects/s by medians.\n"
+        "## 4. Export\n\nEvery prospect of the audience in pages of 100 from the release service (generated router, SQLite) on loopback: by `AudiencesClient::prospects(..).items()` (which asks for the next page when a page's `X-Next-Cursor` header arrives, one page ahead at most), by the CLI (`audiences prospects list --all --format jsonl` to a pipe), and by a strictly sequential loop (reqwest + serde_json, the next request only once the page is parsed). Each run is its own process; the client's peak RSS (VmHWM) is its memory (on mimalloc, which keeps about 20 MiB more than glibc's malloc here: 11 MiB there for 300,000 prospects). {reps} runs per row, interleaved; prospects/s by medians.\n"
     );
     let _ = writeln!(
         out,
@@ -619,15 +619,7 @@ fn export_section(out: &mut String, bench: &Bench, sizes: &Sizes) -> Result<(), 
                         } else {
                             "sequential"
                         };
-                        let result = bench
-                            .run(&["export", &base, KEY, mode])?
-                            .into_iter()
-                            .next()
-                            .ok_or("no export result")?;
-                        if number(&result, "prospects") as u32 != size {
-                            return Err(format!("the {mode} export saw {result} prospects of {size}"));
-                        }
-                        let rate = f64::from(size) / number(&result, "seconds");
+                        let (rate, result) = export_run(bench, &base, mode, size)?;
                         if mode == "client" {
                             client.push(rate);
                             rss.push(number(&result, "peak_rss_kib") / 1024.0);
@@ -656,6 +648,7 @@ fn export_section(out: &mut String, bench: &Bench, sizes: &Sizes) -> Result<(), 
             cli / sequential
         );
     }
+    gzip_paragraph(out, bench, &medium, sizes.medium, reps)?;
     let serde = bench.run(&["serde", &sizes.medium.to_string()])?;
     let serde = serde.first().ok_or("no serde result")?;
     let parse = number(serde, "parse_per_s");
@@ -684,6 +677,68 @@ fn export_section(out: &mut String, bench: &Bench, sizes: &Sizes) -> Result<(), 
         sizes.medium,
         peaks[1] / peaks[0],
         verdict(peaks[1] / peaks[0] <= 1.2)
+    );
+    Ok(())
+}
+
+/// One `bench export` run in `mode` of an audience of `size`: prospects/s,
+/// and what it printed; an export that saw another count fails.
+fn export_run(bench: &Bench, base: &str, mode: &str, size: u32) -> Result<(f64, Value), String> {
+    let result = bench
+        .run(&["export", base, KEY, mode])?
+        .into_iter()
+        .next()
+        .ok_or("no export result")?;
+    if number(&result, "prospects") as u32 != size {
+        return Err(format!("the {mode} export saw {result} prospects of {size}"));
+    }
+    Ok((f64::from(size) / number(&result, "seconds"), result))
+}
+
+/// gzip measured both ways: the client's walk asking for it and not, on
+/// loopback, and what a page weighs on the wire; from which the link speed
+/// below which gzip wins.
+fn gzip_paragraph(out: &mut String, bench: &Bench, url: &str, size: u32, reps: usize) -> Result<(), String> {
+    let servers = bench.serve(url, None)?;
+    let base = format!("http://127.0.0.1:{}", servers.generated);
+    let wire = bench.run(&["wire", &base, KEY])?;
+    let wire = wire.first().ok_or("no wire result")?;
+    let (identity_bytes, gzip_bytes) = (number(wire, "identity_bytes"), number(wire, "gzip_bytes"));
+    let (mut plain, mut gzip) = (Vec::new(), Vec::new());
+    for rep in 0..reps {
+        for mode in if rep % 2 == 0 {
+            ["client", "client-gzip"]
+        } else {
+            ["client-gzip", "client"]
+        } {
+            let (rate, _) = export_run(bench, &base, mode, size)?;
+            if mode == "client" {
+                plain.push(rate)
+            } else {
+                gzip.push(rate)
+            }
+        }
+    }
+    let (plain, gzip) = (spread(plain).1, spread(gzip).1);
+    // Seconds gzip adds to a page here, and the bits it saves on the wire.
+    let cost = 100.0 / gzip - 100.0 / plain;
+    let saved_bits = (identity_bytes - gzip_bytes) * 8.0;
+    let crossover = if cost > 0.0 {
+        format!(
+            "it costs {:.3} ms a page here and saves {:.0} bytes, so it wins on any link slower than **{:.0} Mbit/s** (bits saved / time it costs)",
+            cost * 1e3,
+            identity_bytes - gzip_bytes,
+            saved_bits / cost / 1e6
+        )
+    } else {
+        "it is faster even on loopback".to_owned()
+    };
+    let _ = writeln!(
+        out,
+        "
+gzip, negotiated (`Accept-Encoding`; the service compresses bodies of at least 1 KiB at the fastest level): a page of 100 is {identity_bytes:.0} bytes as is and {gzip_bytes:.0} gzipped ({:.1}x smaller). The client's walk of {size} prospects on loopback, {reps} runs each, interleaved: {plain:.0}/s without, {gzip:.0}/s with ({:.2}x); {crossover}. Hence the client's default: gzip asked for, except for a loopback base URL (`ClientBuilder::compression` decides otherwise).",
+        identity_bytes / gzip_bytes,
+        gzip / plain,
     );
     Ok(())
 }

@@ -51,6 +51,10 @@ struct Cli {
     /// `SSL_CERT_FILE` replaces the system's roots instead, as for curl.
     #[arg(long, env = "AUDIENCES_CA_CERT", global = true)]
     ca_cert: Option<PathBuf>,
+    /// Ask for gzip: `auto` does except for a loopback URL (a page of 100 is
+    /// about 8x smaller gzipped, which wins on any real network).
+    #[arg(long, value_enum, default_value_t = CompressionArg::Auto, global = true)]
+    compression: CompressionArg,
     #[command(subcommand)]
     command: Command,
 }
@@ -94,6 +98,13 @@ struct ListArgs {
     /// Write to this file instead of standard output (written whole or not at all).
     #[arg(long, short)]
     output: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CompressionArg {
+    Auto,
+    On,
+    Off,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -178,6 +189,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         .timeout(Duration::from_secs(cli.timeout.max(1)))
         .user_agent(format!("audiences-cli/{}", env!("CARGO_PKG_VERSION")))
         .retry(policy);
+    match cli.compression {
+        CompressionArg::Auto => {}
+        CompressionArg::On => builder = builder.compression(true),
+        CompressionArg::Off => builder = builder.compression(false),
+    }
     if let Some(path) = &cli.ca_cert {
         let pem = std::fs::read(path)
             .map_err(|error| Failure::usage(format!("cannot read --ca-cert {}: {error}", path.display())))?;

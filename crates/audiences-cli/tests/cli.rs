@@ -99,6 +99,26 @@ async fn exports_the_whole_audience_as_jsonl_to_a_file() {
         .collect();
     assert_eq!(ids.len(), 1000);
     assert!(!fixture.dir.join("export.jsonl.partial").exists());
+
+    // The same export gzipped (asked for on loopback too): the same lines.
+    let gzipped = fixture.dir.join("export-gzip.jsonl");
+    let mut args = list(
+        READY_AUDIENCE_ID,
+        &[
+            "--all",
+            "--limit",
+            "100",
+            "--format",
+            "jsonl",
+            "--compression",
+            "on",
+            "--output",
+        ],
+    );
+    args.push(gzipped.display().to_string());
+    let (code, _, stderr) = run(&fixture, Some(&key), args).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(std::fs::read_to_string(&gzipped).unwrap(), text);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -76,6 +76,7 @@ struct Seen {
     authorization: Option<String>,
     user_agent: Option<String>,
     traceparent: Option<String>,
+    accept_encoding: Option<String>,
 }
 
 #[derive(Clone, Default)]
@@ -96,6 +97,7 @@ fn seen(request: &Request) -> Seen {
         authorization: header("authorization"),
         user_agent: header("user-agent"),
         traceparent: header("traceparent"),
+        accept_encoding: header("accept-encoding"),
     }
 }
 
@@ -338,6 +340,35 @@ async fn a_slow_answer_is_a_timeout() {
         "{error:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+/// gzip is asked for off loopback, not on it, and as the builder says.
+#[tokio::test]
+async fn gzip_is_asked_for_as_the_builder_says_and_by_default_not_on_loopback() {
+    let (base, script) = serve(vec![page(0..1, None), page(0..1, None), page(0..1, None)]).await;
+    let asks = |seen: &Seen| {
+        seen.accept_encoding
+            .as_deref()
+            .is_some_and(|value| value.contains("gzip"))
+    };
+    client(&base, fast_retries())
+        .list_prospects(GROUP, AUDIENCE, None, None)
+        .await
+        .unwrap();
+    let localhost = base.replace("127.0.0.1", "localhost");
+    for (base, on) in [(&base, true), (&localhost, false)] {
+        AudiencesClient::builder(base)
+            .api_key("k")
+            .compression(on)
+            .build()
+            .unwrap()
+            .list_prospects(GROUP, AUDIENCE, None, None)
+            .await
+            .unwrap();
+    }
+    let seen = script.seen.lock().unwrap().clone();
+    let asked: Vec<bool> = seen.iter().map(asks).collect();
+    assert_eq!(asked, [false, true, false], "{seen:?}");
 }
 
 #[tokio::test]

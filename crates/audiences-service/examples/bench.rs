@@ -10,9 +10,12 @@
 //!                                        a handler answering the same first page from memory
 //! bench pages DATABASE_URL REPS          one page of 100 at depths 0, 10k, 100k, 500k and the
 //!                                        last, keyset against OFFSET (JSON lines)
-//! bench export BASE_URL KEY client|sequential
+//! bench export BASE_URL KEY client|client-gzip|sequential
 //!                                        every prospect of the ready audience in pages of 100:
-//!                                        the client's walk, or a strictly sequential loop
+//!                                        the client's walk (gzip off, or asked for), or a
+//!                                        strictly sequential loop
+//! bench wire BASE_URL KEY               the first page of 100 on the wire, as is and gzipped
+//!                                        (bytes, JSON)
 //! bench serde COUNT                      serde_json serialize and typed parse of COUNT prospects
 //! bench walk BASE_URL KEY GROUP AUDIENCE PAGE_SIZE PAUSE_MS
 //!                                        the client's walk of an audience, pausing after each
@@ -49,6 +52,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The service binary's allocator (src/main.rs), so that `serve` is the
+/// service as it runs; the client side of the bench (`export`, `serde`,
+/// `drive`) runs on it too, baselines included.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const KEY: &str = "ak_bench_0123456789abcdef0123456789abcdef";
 
@@ -103,6 +112,7 @@ async fn main() {
         ["serve", url, generated, handwritten, ceiling] => serve(url, generated, handwritten, ceiling).await,
         ["pages", url, reps] => pages(url, parse(reps)).await,
         ["export", base, key, mode] => export(base, key, mode).await,
+        ["wire", base, key] => wire(base, key).await,
         ["serde", count] => serde_speed(parse(count)),
         ["walk", base, key, group, audience, page_size, pause_ms] => {
             walk(base, key, group, audience, parse(page_size), parse(pause_ms)).await;
@@ -430,13 +440,42 @@ async fn offset_page(store: &AnyStore, depth: u32) -> Option<Position> {
     })
 }
 
+async fn wire(base: &str, key: &str) {
+    let http = reqwest::Client::builder()
+        .gzip(false)
+        .build()
+        .unwrap_or_else(|error| fail(error));
+    let url =
+        format!("{base}/v1/accounts/{ACCOUNT_GROUP_ID}/audiences/{READY_AUDIENCE_ID}/prospects?limit=100");
+    let mut sizes = Vec::new();
+    for encoding in ["identity", "gzip"] {
+        let response = http
+            .get(&url)
+            .bearer_auth(key)
+            .header(header::ACCEPT_ENCODING, encoding)
+            .send()
+            .await
+            .unwrap_or_else(|error| fail(error));
+        let coded = response
+            .headers()
+            .get(header::CONTENT_ENCODING)
+            .is_some_and(|value| value == "gzip");
+        if coded != (encoding == "gzip") {
+            fail(format!("asked for {encoding}, the answer is gzipped: {coded}"));
+        }
+        sizes.push(response.bytes().await.unwrap_or_else(|error| fail(error)).len());
+    }
+    println!("{{\"identity_bytes\":{},\"gzip_bytes\":{}}}", sizes[0], sizes[1]);
+}
+
 async fn export(base: &str, key: &str, mode: &str) {
     use futures_util::TryStreamExt;
     let started = Instant::now();
     let count: u64 = match mode {
-        "client" => {
+        "client" | "client-gzip" => {
             let client = audiences_client::AudiencesClient::builder(base)
                 .api_key(key)
+                .compression(mode == "client-gzip")
                 .build()
                 .unwrap_or_else(|error| fail(error));
             let mut items = std::pin::pin!(
@@ -455,7 +494,10 @@ async fn export(base: &str, key: &str, mode: &str) {
         "sequential" => {
             // Strictly one request at a time: the next cursor is known only
             // once the whole page is parsed.
-            let http = reqwest::Client::new();
+            let http = reqwest::Client::builder()
+                .gzip(false)
+                .build()
+                .unwrap_or_else(|error| fail(error));
             let mut cursor: Option<String> = None;
             let mut count = 0;
             loop {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use audiences_service::demo::{self, ACCOUNT_GROUP_ID, POPULATING_AUDIENCE_ID, READY_AUDIENCE_ID};
 use audiences_service::keys::{self, KEY_CACHE_TTL};
-use audiences_service::store::{AudienceState, PageOutcome, Store};
+use audiences_service::store::{AnyStore, AudienceState, PageOutcome, Store};
 use audiences_types::{AudienceProspect, AudienceProspectListSuccessResponse, AudienceProspectPage};
 use support::{Kind, get_ready_page, start};
 
@@ -18,7 +18,90 @@ both_stores!(
     every_stored_row_reads_back_as_its_typed_prospect,
     a_revoked_key_is_refused_within_the_cache_bound,
     an_audience_that_changes_state_is_seen_at_once,
+    gzip_is_negotiated_and_changes_no_byte,
 );
+
+/// gzip is negotiated: a client that asks for it gets the page gzipped,
+/// with `Vary: Accept-Encoding`, and decompressed it is the same bytes a
+/// client that does not ask gets (trace ids aside); one that does not ask,
+/// or a body too small to gain (an error), is sent as is.
+async fn gzip_is_negotiated_and_changes_no_byte(kind: Kind) {
+    let Some(running) = start(kind, support::options()).await else {
+        return;
+    };
+    let url = format!(
+        "{}/v1/accounts/{ACCOUNT_GROUP_ID}/audiences/{READY_AUDIENCE_ID}/prospects?limit=100",
+        running.base
+    );
+    let plain = reqwest::Client::builder().gzip(false).build().unwrap();
+    let decoding = reqwest::Client::builder().gzip(true).build().unwrap();
+
+    let identity = plain.get(&url).bearer_auth(&running.key).send().await.unwrap();
+    assert_eq!(identity.headers().get("content-encoding"), None);
+    let identity = body_without_trace(identity).await;
+
+    let gzipped = plain
+        .get(&url)
+        .bearer_auth(&running.key)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    let vary = gzipped.headers()["vary"].to_str().unwrap().to_ascii_lowercase();
+    assert!(vary.contains("accept-encoding"), "{vary}");
+    let wire = gzipped.bytes().await.unwrap();
+    assert!(
+        wire.len() * 3 < identity.len(),
+        "{} gzipped bytes for {}",
+        wire.len(),
+        identity.len()
+    );
+
+    let decoded = decoding.get(&url).bearer_auth(&running.key).send().await.unwrap();
+    assert_eq!(body_without_trace(decoded).await, identity);
+
+    let refused = plain
+        .get(&url)
+        .bearer_auth("ak_wrong")
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        refused.headers().get("content-encoding"),
+        None,
+        "too small to gain"
+    );
+}
+
+/// A response's body with its trace id (which names each request) replaced.
+async fn body_without_trace(response: reqwest::Response) -> String {
+    let trace = response.headers()["x-trace-id"].to_str().unwrap().to_owned();
+    let body = response.text().await.unwrap();
+    assert!(body.contains(&trace), "the body carries the header's trace id");
+    body.replace(&trace, "TRACE")
+}
+
+/// PostgreSQL plans the page statement once per connection (a generic plan,
+/// `$3` in its index condition) as one range scan of `prospects_page`:
+/// planned afresh on each execution, planning was most of the backends' CPU.
+#[tokio::test]
+async fn postgres_plans_the_page_statement_once_as_an_index_range_scan() {
+    let Some(database) = support::Database::fresh(Kind::Postgres).await else {
+        return;
+    };
+    let store = AnyStore::open(&database.url, support::options().store_limits)
+        .await
+        .unwrap();
+    let AnyStore::Postgres(postgres) = &store else {
+        panic!("a PostgreSQL URL opens the PostgreSQL store");
+    };
+    let plan = postgres.page_plan().await.unwrap();
+    assert!(plan.contains("prospects_page"), "{plan}");
+    assert!(plan.contains("$3"), "a generic plan names its parameters: {plan}");
+}
 
 /// Each page of the walk is compared with the body the typed path (parse
 /// each row, build the typed page and envelope, serialize) makes of the same

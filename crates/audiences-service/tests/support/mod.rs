@@ -238,7 +238,11 @@ pub async fn add_neighbours(store: &AnyStore, prospects: u32) -> String {
 /// `key`.
 pub async fn get_ready_page(base: &str, key: &str, query: &str) -> reqwest::Response {
     use audiences_service::demo::{ACCOUNT_GROUP_ID, READY_AUDIENCE_ID};
-    reqwest::Client::new()
+    // The bytes as served: no gzip asked for.
+    reqwest::Client::builder()
+        .gzip(false)
+        .build()
+        .unwrap()
         .get(format!(
             "{base}/v1/accounts/{ACCOUNT_GROUP_ID}/audiences/{READY_AUDIENCE_ID}/prospects{query}"
         ))
