@@ -64,6 +64,16 @@ pub fn app<S: Store + Clone>(
     limits: RouterLimits,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 ) -> axum::Router {
+    app_uncompressed(service, limits, metrics).layer(compression())
+}
+
+/// [`app`] without gzip (`--no-compression`): for a deployment whose proxy
+/// compresses responses itself.
+pub fn app_uncompressed<S: Store + Clone>(
+    service: Arc<Service<S>>,
+    limits: RouterLimits,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+) -> axum::Router {
     let (yaml, json) = served_document();
     let ready = Arc::clone(&service);
     let label = audiences_server::runtime::label;
@@ -116,7 +126,7 @@ pub fn app<S: Store + Clone>(
     if let Some(handle) = metrics {
         routes = routes.merge(metrics::routes(handle, service.store().clone()));
     }
-    audiences_server::runtime::finish_router_with(routes, &CONVENTIONS, limits).layer(compression())
+    audiences_server::runtime::finish_router_with(routes, &CONVENTIONS, limits)
 }
 
 /// Bodies of at least this many bytes are gzipped for a client that asks

@@ -75,6 +75,10 @@ struct ServeArgs {
     /// Do not seed the demo data into an empty database.
     #[arg(long, env = "AUDIENCES_NO_DEMO")]
     no_demo: bool,
+    /// Never gzip responses, even for a client that asks (for a proxy in
+    /// front that compresses itself).
+    #[arg(long, env = "AUDIENCES_NO_COMPRESSION")]
+    no_compression: bool,
     /// Requests per second each API key may make, sustained.
     #[arg(long, env = "AUDIENCES_RATE_LIMIT_PER_SECOND", default_value_t = NonZeroU32::new(50).expect("non-zero"))]
     rate_limit_per_second: NonZeroU32,
@@ -389,8 +393,13 @@ async fn serve(store: AnyStore, args: ServeArgs) -> Result<(), String> {
         max_headers: args.max_headers,
     };
     let metrics = audiences_service::metrics::recorder()?;
+    let app = if args.no_compression {
+        audiences_service::app_uncompressed
+    } else {
+        audiences_service::app
+    };
     let app = match args.metrics_bind {
-        None => audiences_service::app(service, limits, Some(metrics)),
+        None => app(service, limits, Some(metrics)),
         Some(address) => {
             let metrics_listener = tokio::net::TcpListener::bind(address)
                 .await
@@ -412,7 +421,7 @@ async fn serve(store: AnyStore, args: ServeArgs) -> Result<(), String> {
                     tracing::error!(%error, "the metrics listener stopped");
                 }
             });
-            audiences_service::app(service, limits, None)
+            app(service, limits, None)
         }
     };
     let url = format!("{scheme}://{}", listener.local_addr().map_err(|e| e.to_string())?);

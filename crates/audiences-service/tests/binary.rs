@@ -145,6 +145,43 @@ fn a_database_url_it_cannot_use_is_one_clear_line_and_a_failure() {
     );
 }
 
+/// The `Content-Encoding` of `path` asked for with `Accept-Encoding: gzip`.
+fn content_encoding_when_gzip_is_asked_for(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let end = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&response[..end]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    head.lines()
+        .find_map(|line| line.strip_prefix("content-encoding:"))
+        .map(|value| value.trim().to_owned())
+}
+
+#[test]
+fn gzip_is_answered_when_asked_for_unless_turned_off() {
+    let dir = std::env::temp_dir().join(format!("audiences-binary-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("gzip.db").display());
+    for (extra, expected) in [(&[][..], Some("gzip")), (&["--no-compression"][..], None)] {
+        let port = free_port();
+        let service = start(&url, port, extra);
+        assert_eq!(
+            content_encoding_when_gzip_is_asked_for(port, "/openapi.json").as_deref(),
+            expected,
+            "{extra:?}"
+        );
+        assert!(terminate(service).success());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// GET `url` over a plain socket (the service's own HTTP/1.1), as text.
 fn http_get(url: &str, authorization: Option<&str>) -> (u16, String) {
     use std::io::{Read, Write};
