@@ -172,10 +172,10 @@ impl ClientBuilder {
 /// Whether `base_url` names this machine (no network between client and
 /// server); an unparsable URL counts as remote.
 fn is_loopback(base_url: &str) -> bool {
-    let Some(host) = reqwest::Url::parse(base_url)
-        .ok()
-        .and_then(|url| url.host_str().map(str::to_owned))
-    else {
+    let Ok(url) = reqwest::Url::parse(base_url) else {
+        return false;
+    };
+    let Some(host) = url.host_str() else {
         return false;
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');

@@ -440,11 +440,17 @@ async fn offset_page(store: &AnyStore, depth: u32) -> Option<Position> {
     })
 }
 
-async fn wire(base: &str, key: &str) {
-    let http = reqwest::Client::builder()
+/// A plain reqwest client that never asks for gzip (reqwest does by default
+/// where the workspace enables its `gzip` feature, as the client crate does).
+fn identity_http() -> reqwest::Client {
+    reqwest::Client::builder()
         .gzip(false)
         .build()
-        .unwrap_or_else(|error| fail(error));
+        .unwrap_or_else(|error| fail(error))
+}
+
+async fn wire(base: &str, key: &str) {
+    let http = identity_http();
     let url =
         format!("{base}/v1/accounts/{ACCOUNT_GROUP_ID}/audiences/{READY_AUDIENCE_ID}/prospects?limit=100");
     let mut sizes = Vec::new();
@@ -494,10 +500,7 @@ async fn export(base: &str, key: &str, mode: &str) {
         "sequential" => {
             // Strictly one request at a time: the next cursor is known only
             // once the whole page is parsed.
-            let http = reqwest::Client::builder()
-                .gzip(false)
-                .build()
-                .unwrap_or_else(|error| fail(error));
+            let http = identity_http();
             let mut cursor: Option<String> = None;
             let mut count = 0;
             loop {

@@ -145,25 +145,6 @@ fn a_database_url_it_cannot_use_is_one_clear_line_and_a_failure() {
     );
 }
 
-/// The `Content-Encoding` of `path` asked for with `Accept-Encoding: gzip`.
-fn content_encoding_when_gzip_is_asked_for(port: u16, path: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let end = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&response[..end]).to_ascii_lowercase();
-    assert!(head.starts_with("http/1.1 200"), "{head}");
-    head.lines()
-        .find_map(|line| line.strip_prefix("content-encoding:"))
-        .map(|value| value.trim().to_owned())
-}
-
 #[test]
 fn gzip_is_answered_when_asked_for_unless_turned_off() {
     let dir = std::env::temp_dir().join(format!("audiences-binary-{}", rand::random::<u64>()));
@@ -172,11 +153,17 @@ fn gzip_is_answered_when_asked_for_unless_turned_off() {
     for (extra, expected) in [(&[][..], Some("gzip")), (&["--no-compression"][..], None)] {
         let port = free_port();
         let service = start(&url, port, extra);
-        assert_eq!(
-            content_encoding_when_gzip_is_asked_for(port, "/openapi.json").as_deref(),
-            expected,
-            "{extra:?}"
+        let (status, head, _) = http_request(
+            &format!("http://127.0.0.1:{port}/openapi.json"),
+            "Accept-Encoding: gzip\r\n",
         );
+        assert_eq!(status, 200);
+        let encoding = head.lines().find_map(|line| {
+            line.to_ascii_lowercase()
+                .strip_prefix("content-encoding:")
+                .map(|v| v.trim().to_owned())
+        });
+        assert_eq!(encoding.as_deref(), expected, "{extra:?}");
         assert!(terminate(service).success());
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -184,28 +171,37 @@ fn gzip_is_answered_when_asked_for_unless_turned_off() {
 
 /// GET `url` over a plain socket (the service's own HTTP/1.1), as text.
 fn http_get(url: &str, authorization: Option<&str>) -> (u16, String) {
+    let auth = authorization
+        .map(|value| format!("Authorization: {value}\r\n"))
+        .unwrap_or_default();
+    let (status, _, body) = http_request(url, &auth);
+    (status, String::from_utf8(body).unwrap())
+}
+
+/// GET `url` over a plain socket with `headers` (each line ending in
+/// CRLF): the status, the head and the body as bytes.
+fn http_request(url: &str, headers: &str) -> (u16, String, Vec<u8>) {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").unwrap();
     let (authority, path) = rest
         .split_once('/')
         .map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
     let mut stream = std::net::TcpStream::connect(authority).unwrap();
-    let auth = authorization
-        .map(|value| format!("Authorization: {value}\r\n"))
-        .unwrap_or_default();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\n{auth}Connection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\n{headers}Connection: close\r\n\r\n"
     )
     .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response[9..12].parse().unwrap();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let end = response
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .unwrap_or(response.len());
+    let head = String::from_utf8(response[..end].to_vec()).unwrap();
+    let status = head[9..12].parse().unwrap();
+    let body = response.get(end + 4..).unwrap_or_default().to_vec();
+    (status, head, body)
 }
 
 /// The value of the sample `name{labels}` in Prometheus text, 0 when absent.

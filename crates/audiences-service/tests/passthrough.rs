@@ -33,7 +33,7 @@ async fn gzip_is_negotiated_and_changes_no_byte(kind: Kind) {
         "{}/v1/accounts/{ACCOUNT_GROUP_ID}/audiences/{READY_AUDIENCE_ID}/prospects?limit=100",
         running.base
     );
-    let plain = reqwest::Client::builder().gzip(false).build().unwrap();
+    let plain = support::identity_http();
     let decoding = reqwest::Client::builder().gzip(true).build().unwrap();
 
     let identity = plain.get(&url).bearer_auth(&running.key).send().await.unwrap();

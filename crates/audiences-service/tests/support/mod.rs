@@ -234,15 +234,17 @@ pub async fn add_neighbours(store: &AnyStore, prospects: u32) -> String {
     secret
 }
 
+/// An HTTP client that takes bodies as served: it never asks for gzip
+/// (reqwest does by default where the workspace enables its `gzip`).
+pub fn identity_http() -> reqwest::Client {
+    reqwest::Client::builder().gzip(false).build().unwrap()
+}
+
 /// `GET` of the demo group's ready audience with `query` (`?limit=…`), as
 /// `key`.
 pub async fn get_ready_page(base: &str, key: &str, query: &str) -> reqwest::Response {
     use audiences_service::demo::{ACCOUNT_GROUP_ID, READY_AUDIENCE_ID};
-    // The bytes as served: no gzip asked for.
-    reqwest::Client::builder()
-        .gzip(false)
-        .build()
-        .unwrap()
+    identity_http()
         .get(format!(
             "{base}/v1/accounts/{ACCOUNT_GROUP_ID}/audiences/{READY_AUDIENCE_ID}/prospects{query}"
         ))
