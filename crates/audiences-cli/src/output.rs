@@ -64,6 +64,11 @@ pub(crate) struct Sink {
     out: Box<dyn Write>,
     target: Target,
     count: u64,
+    /// A page of JSON, serialized here before one write of it: serde_json
+    /// writes a struct in many small pieces, each a dynamic call into the
+    /// `BufWriter` when written to `out` directly (a third of the CLI's
+    /// CPU in an export).
+    page: Vec<u8>,
 }
 
 fn text(value: Option<&str>) -> &str {
@@ -117,6 +122,7 @@ impl Sink {
             out,
             target,
             count: 0,
+            page: Vec::new(),
         };
         match format {
             Format::Json => sink.out.write_all(b"[")?,
@@ -147,16 +153,12 @@ impl Sink {
         if self.format == Format::Csv {
             return self.write_csv(prospects);
         }
+        if matches!(self.format, Format::Json | Format::Jsonl) {
+            return self.write_json(prospects);
+        }
         for prospect in prospects {
             match self.format {
-                Format::Json => {
-                    self.out.write_all(if self.count == 0 { b"\n" } else { b",\n" })?;
-                    serde_json::to_writer(&mut self.out, prospect)?;
-                }
-                Format::Jsonl => {
-                    serde_json::to_writer(&mut self.out, prospect)?;
-                    self.out.write_all(b"\n")?;
-                }
+                Format::Json | Format::Jsonl => unreachable!("written by write_json"),
                 Format::Csv => unreachable!("written by write_csv"),
                 Format::Table => {
                     let cells = [
@@ -187,6 +189,22 @@ impl Sink {
             self.count += 1;
         }
         Ok(())
+    }
+
+    fn write_json(&mut self, prospects: &[AudienceProspect]) -> io::Result<()> {
+        self.page.clear();
+        for prospect in prospects {
+            if self.format == Format::Json {
+                let separator: &[u8] = if self.count == 0 { b"\n" } else { b",\n" };
+                self.page.extend_from_slice(separator);
+                serde_json::to_writer(&mut self.page, prospect)?;
+            } else {
+                serde_json::to_writer(&mut self.page, prospect)?;
+                self.page.push(b'\n');
+            }
+            self.count += 1;
+        }
+        self.out.write_all(&self.page)
     }
 
     fn write_csv(&mut self, prospects: &[AudienceProspect]) -> io::Result<()> {

@@ -354,8 +354,8 @@ impl Prospects {
     }
 
     /// The pages, first to last. The request for each page starts as soon
-    /// as the previous page's headers name its cursor, while that page is
-    /// still being read (at most one page ahead); see the crate docs.
+    /// as the previous page's headers name its cursor, and its body is read
+    /// while that page is parsed (at most one page ahead); see the crate docs.
     pub fn pages(self) -> impl Stream<Item = Result<Page, Error>> + Send + 'static {
         crate::walk::pages(
             self.client,

@@ -312,62 +312,30 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => super::json_response(response).await,
                 400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
+                    Err(Error::ErrorResponse(super::json_response(response).await?))
                 }
                 401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
+                    Err(Error::ErrorResponse(super::json_response(response).await?))
                 }
                 403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
+                    Err(Error::ErrorResponse(super::json_response(response).await?))
                 }
                 404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
+                    Err(Error::ErrorResponse(super::json_response(response).await?))
                 }
                 409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
+                    Err(Error::ErrorResponse(super::json_response(response).await?))
                 }
                 429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
+                    Err(Error::ErrorResponse(super::json_response(response).await?))
                 }
                 500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
+                    Err(Error::ErrorResponse(super::json_response(response).await?))
                 }
                 502u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
+                    Err(Error::ErrorResponse(super::json_response(response).await?))
                 }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
@@ -377,6 +345,28 @@ pub mod builder {
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
     pub use self::super::Client;
+}
+/// progenitor's `ResponseValue::from_response` (the same value and
+/// errors), with the body's UTF-8 checked once rather than string by
+/// string (`cargo xtask generate`).
+async fn json_response<T: ::serde::de::DeserializeOwned, E>(
+    response: ::reqwest::Response,
+) -> ::std::result::Result<ResponseValue<T>, Error<E>> {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let full = response.bytes().await.map_err(Error::ResponseBodyError)?;
+    let parsed = match ::std::str::from_utf8(&full) {
+        ::std::result::Result::Ok(text) => ::serde_json::from_str(text),
+        ::std::result::Result::Err(_) => ::serde_json::from_slice(&full),
+    };
+    match parsed {
+        ::std::result::Result::Ok(inner) => {
+            ::std::result::Result::Ok(ResponseValue::new(inner, status, headers))
+        }
+        ::std::result::Result::Err(error) => {
+            ::std::result::Result::Err(Error::InvalidResponsePayload(full, error))
+        }
+    }
 }
 /// The machine error codes the document declares (`x-error-codes`).
 pub mod error_codes {

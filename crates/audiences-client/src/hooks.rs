@@ -22,40 +22,52 @@ pub(crate) fn traceparent() -> String {
 impl ClientHooks<()> for crate::Client {
     async fn exec(
         &self,
-        mut request: reqwest::Request,
+        request: reqwest::Request,
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        let traceparent = traceparent();
-        if let Ok(value) = HeaderValue::from_str(&traceparent) {
-            request.headers_mut().insert("traceparent", value);
-        }
-        let span = tracing::info_span!(
-            "audiences.http",
-            operation = info.operation_id,
-            method = %request.method(),
-            path = %request.url().path(),
-            traceparent = %traceparent,
-            status = tracing::field::Empty,
-            trace_id = tracing::field::Empty,
-        );
-        let result = self.client().execute(request).instrument(span.clone()).await;
-        match &result {
-            Ok(response) => {
-                span.record("status", response.status().as_u16());
-                if response.status().is_success() {
-                    crate::walk::announce(response.headers());
-                }
-                if let Some(trace_id) = response
-                    .headers()
-                    .get("x-trace-id")
-                    .and_then(|value| value.to_str().ok())
-                {
-                    span.record("trace_id", tracing::field::display(trace_id));
-                }
-                span.in_scope(|| tracing::debug!("response"));
+        match crate::walk::current() {
+            Some(walk) if info.operation_id == "list_audience_prospects" => {
+                walk.exec(self.client(), request, info).await
             }
-            Err(error) => span.in_scope(|| tracing::debug!(%error, "no response")),
+            _ => send(self.client(), request, info).await,
         }
-        result
     }
+}
+
+/// Sends `request` with a new `traceparent`, in a span that records the
+/// status and the server's trace id.
+pub(crate) async fn send(
+    http: &reqwest::Client,
+    mut request: reqwest::Request,
+    info: &OperationInfo,
+) -> reqwest::Result<reqwest::Response> {
+    let traceparent = traceparent();
+    if let Ok(value) = HeaderValue::from_str(&traceparent) {
+        request.headers_mut().insert("traceparent", value);
+    }
+    let span = tracing::info_span!(
+        "audiences.http",
+        operation = info.operation_id,
+        method = %request.method(),
+        path = %request.url().path(),
+        traceparent = %traceparent,
+        status = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+    );
+    let result = http.execute(request).instrument(span.clone()).await;
+    match &result {
+        Ok(response) => {
+            span.record("status", response.status().as_u16());
+            if let Some(trace_id) = response
+                .headers()
+                .get("x-trace-id")
+                .and_then(|value| value.to_str().ok())
+            {
+                span.record("trace_id", tracing::field::display(trace_id));
+            }
+            span.in_scope(|| tracing::debug!("response"));
+        }
+        Err(error) => span.in_scope(|| tracing::debug!(%error, "no response")),
+    }
+    result
 }

@@ -1,6 +1,7 @@
 //! The walk overlaps with the server: the next page is requested as soon as
 //! a page's `X-Next-Cursor` header arrives, before its body is read, and
-//! never more than one page ahead; the body's cursor has the last word.
+//! never more than one page ahead, whose body is read while the caller
+//! holds this page; the body's cursor has the last word.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,10 +19,10 @@ const GROUP: &str = "6650a1b2c3d4e5f601234567";
 const AUDIENCE: &str = "6650a1b2c3d4e5f60123abcd";
 const PAGES: usize = 4;
 
-fn prospect(index: usize) -> serde_json::Value {
+fn prospect(index: usize, about: Option<String>) -> serde_json::Value {
     serde_json::json!({
         "id": format!("{index:024x}"), "firstName": null, "lastName": null, "name": format!("P{index}"),
-        "headline": null, "about": null, "photoUrl": null, "linkedinUrl": null, "publicIdentifier": null,
+        "headline": null, "about": about, "photoUrl": null, "linkedinUrl": null, "publicIdentifier": null,
         "company": null, "title": null, "location": null, "emails": [],
         "premium": false, "isOpenProfile": false, "connectionStatus": null, "chatStatus": null
     })
@@ -38,6 +39,10 @@ struct Pages {
     arrived: Notify,
     /// The header names this cursor instead of the body's.
     wrong_header: bool,
+    /// Bytes of `about` in each prospect.
+    padding: usize,
+    /// The pages whose whole body was handed to the connection.
+    finished: Mutex<Vec<usize>>,
 }
 
 #[derive(serde::Deserialize)]
@@ -54,7 +59,10 @@ async fn page(State(pages): State<Arc<Pages>>, Query(query): Query<PageQuery>) -
     let next = has_more.then(|| (index + 1).to_string());
     let body = serde_json::json!({
         "success": true,
-        "data": {"items": [prospect(index)], "nextCursor": next, "hasMore": has_more},
+        "data": {
+            "items": [prospect(index, (pages.padding > 0).then(|| "x".repeat(pages.padding)))],
+            "nextCursor": next, "hasMore": has_more,
+        },
         "error": null, "traceId": "507f1f77bcf86cd799439011",
     })
     .to_string();
@@ -71,6 +79,13 @@ async fn page(State(pages): State<Arc<Pages>>, Query(query): Query<PageQuery>) -
         }
         Ok::<_, std::convert::Infallible>(body)
     });
+    // Asked for once every byte before it is written or buffered.
+    let done = Arc::clone(&pages);
+    let end = futures_util::stream::once(async move {
+        done.finished.lock().unwrap().push(index);
+        Ok(String::new())
+    });
+    let stream = stream.chain(end);
     let mut response = ([(CONTENT_TYPE, "application/json")], Body::from_stream(stream)).into_response();
     response
         .headers_mut()
@@ -165,4 +180,30 @@ async fn the_body_cursor_wins_over_a_header_that_disagrees() {
         .await
         .unwrap();
     assert_eq!(names(&items), ["P0", "P1", "P2", "P3"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_ahead_is_read_while_the_caller_holds_this_one() {
+    // Far more than the sockets' buffers hold: the server finishes writing
+    // page 1 only if the client reads it.
+    let pages = Arc::new(Pages {
+        padding: 32 << 20,
+        ..Pages::default()
+    });
+    let (client, _server) = serve(Arc::clone(&pages)).await;
+    let mut walk = std::pin::pin!(client.prospects(GROUP, AUDIENCE).pages());
+    let first = walk.next().await.unwrap().unwrap();
+    assert_eq!(names(&first.items), ["P0"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !pages.finished.lock().unwrap().contains(&1) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        *pages.finished.lock().unwrap(),
+        [0, 1],
+        "page 1 read ahead, no further"
+    );
+    assert_eq!(*pages.asked.lock().unwrap(), [0, 1]);
+    let second = walk.next().await.unwrap().unwrap();
+    assert_eq!(second.items[0].about.as_deref().map(str::len), Some(32 << 20));
 }

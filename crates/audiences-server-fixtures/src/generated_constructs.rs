@@ -2796,7 +2796,7 @@ let response = client.stream_events()
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => super::json_response(response).await,
                     400u16..=499u16 => {
                         Err(Error::ErrorResponse(ResponseValue::stream(response)))
                     }
@@ -2868,20 +2868,12 @@ let response = client.stream_events()
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => super::json_response(response).await,
                     400u16..=499u16 => {
-                        Err(
-                            Error::ErrorResponse(
-                                ResponseValue::from_response(response).await?,
-                            ),
-                        )
+                        Err(Error::ErrorResponse(super::json_response(response).await?))
                     }
                     500u16..=599u16 => {
-                        Err(
-                            Error::ErrorResponse(
-                                ResponseValue::from_response(response).await?,
-                            ),
-                        )
+                        Err(Error::ErrorResponse(super::json_response(response).await?))
                     }
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -2951,20 +2943,12 @@ let response = client.stream_events()
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    201u16 => ResponseValue::from_response(response).await,
+                    201u16 => super::json_response(response).await,
                     400u16..=499u16 => {
-                        Err(
-                            Error::ErrorResponse(
-                                ResponseValue::from_response(response).await?,
-                            ),
-                        )
+                        Err(Error::ErrorResponse(super::json_response(response).await?))
                     }
                     500u16..=599u16 => {
-                        Err(
-                            Error::ErrorResponse(
-                                ResponseValue::from_response(response).await?,
-                            ),
-                        )
+                        Err(Error::ErrorResponse(super::json_response(response).await?))
                     }
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -3036,7 +3020,7 @@ let response = client.stream_events()
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200..=299 => ResponseValue::from_response(response).await,
+                    200..=299 => super::json_response(response).await,
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
             }
@@ -3109,7 +3093,7 @@ let response = client.stream_events()
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => super::json_response(response).await,
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
             }
@@ -3178,7 +3162,7 @@ let response = client.stream_events()
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => super::json_response(response).await,
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
             }
@@ -3275,7 +3259,7 @@ let response = client.stream_events()
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => super::json_response(response).await,
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
             }
@@ -3488,11 +3472,7 @@ let response = client.stream_events()
                 match response.status().as_u16() {
                     204u16 => Ok(ResponseValue::empty(response)),
                     413u16 => {
-                        Err(
-                            Error::ErrorResponse(
-                                ResponseValue::from_response(response).await?,
-                            ),
-                        )
+                        Err(Error::ErrorResponse(super::json_response(response).await?))
                     }
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -3699,7 +3679,7 @@ let response = client.stream_events()
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => super::json_response(response).await,
                     401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -3763,6 +3743,28 @@ let response = client.stream_events()
     /// Items consumers will typically use such as the Client.
     pub mod prelude {
         pub use self::super::Client;
+    }
+    /// progenitor's `ResponseValue::from_response` (the same value and
+    /// errors), with the body's UTF-8 checked once rather than string by
+    /// string (`cargo xtask generate`).
+    async fn json_response<T: ::serde::de::DeserializeOwned, E>(
+        response: ::reqwest::Response,
+    ) -> ::std::result::Result<ResponseValue<T>, Error<E>> {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let full = response.bytes().await.map_err(Error::ResponseBodyError)?;
+        let parsed = match ::std::str::from_utf8(&full) {
+            ::std::result::Result::Ok(text) => ::serde_json::from_str(text),
+            ::std::result::Result::Err(_) => ::serde_json::from_slice(&full),
+        };
+        match parsed {
+            ::std::result::Result::Ok(inner) => {
+                ::std::result::Result::Ok(ResponseValue::new(inner, status, headers))
+            }
+            ::std::result::Result::Err(error) => {
+                ::std::result::Result::Err(Error::InvalidResponsePayload(full, error))
+            }
+        }
     }
 }
 /// The `info.version` of the document this file was generated from.
