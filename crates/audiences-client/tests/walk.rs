@@ -43,6 +43,20 @@ struct Pages {
     padding: usize,
     /// The pages whose whole body was handed to the connection.
     finished: Mutex<Vec<usize>>,
+    /// The pages whose body was dropped unfinished (the client went away).
+    abandoned: Mutex<Vec<usize>>,
+}
+
+/// Notes, when dropped, a page whose body did not finish.
+struct Unfinished(Arc<Pages>, usize);
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        let Unfinished(pages, index) = self;
+        if !pages.finished.lock().unwrap().contains(index) {
+            pages.abandoned.lock().unwrap().push(*index);
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -67,6 +81,7 @@ async fn page(State(pages): State<Arc<Pages>>, Query(query): Query<PageQuery>) -
     })
     .to_string();
     let held = Arc::clone(&pages);
+    let unfinished = Unfinished(Arc::clone(&pages), index);
     let stream = futures_util::stream::once(async move {
         if held.hold_bodies && has_more {
             let wanted = index + 1;
@@ -82,6 +97,7 @@ async fn page(State(pages): State<Arc<Pages>>, Query(query): Query<PageQuery>) -
     // Asked for once every byte before it is written or buffered.
     let done = Arc::clone(&pages);
     let end = futures_util::stream::once(async move {
+        let _unfinished = unfinished;
         done.finished.lock().unwrap().push(index);
         Ok(String::new())
     });
@@ -206,4 +222,25 @@ async fn the_page_ahead_is_read_while_the_caller_holds_this_one() {
     assert_eq!(*pages.asked.lock().unwrap(), [0, 1]);
     let second = walk.next().await.unwrap().unwrap();
     assert_eq!(second.items[0].about.as_deref().map(str::len), Some(32 << 20));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_walk_given_up_aborts_the_page_it_fetched_ahead() {
+    // Page 1's body waits for a request for page 2, which never comes.
+    let pages = Arc::new(Pages {
+        hold_bodies: true,
+        ..Pages::default()
+    });
+    let (client, _server) = serve(Arc::clone(&pages)).await;
+    let mut walk = Box::pin(client.prospects(GROUP, AUDIENCE).pages());
+    let first = walk.next().await.unwrap().unwrap();
+    assert_eq!(names(&first.items), ["P0"]);
+    assert_eq!(*pages.asked.lock().unwrap(), [0, 1]);
+    drop(walk);
+    // Its connection closed, the server drops the body long before its 5 s.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while pages.abandoned.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(*pages.abandoned.lock().unwrap(), [1]);
 }
