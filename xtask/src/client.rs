@@ -176,15 +176,19 @@ pub(crate) fn extras(document: &OpenAPI) -> Result<TokenStream, String> {
 /// on its own: 10-15% of a client's CPU in an export (BENCHMARKS.md §4).
 pub(crate) fn decode_once(client: TokenStream) -> TokenStream {
     let mut tokens: Vec<TokenTree> = client.into_iter().collect();
+    let mut replaced = 0;
     for index in 0..tokens.len() {
         let is_builder = index >= 2
             && matches!(&tokens[index - 2], TokenTree::Ident(ident) if ident == "mod")
             && matches!(&tokens[index - 1], TokenTree::Ident(ident) if ident == "builder");
         if let (true, TokenTree::Group(group)) = (is_builder, &tokens[index]) {
-            let mut replaced = Group::new(group.delimiter(), replace_from_response(group.stream()));
-            replaced.set_span(group.span());
-            tokens[index] = TokenTree::Group(replaced);
+            tokens[index] = TokenTree::Group(replace_in_group(group, &mut replaced));
         }
+    }
+    let mut client: TokenStream = tokens.into_iter().collect();
+    if replaced == 0 {
+        // No operation parses a JSON body: no helper to leave unused.
+        return client;
     }
     let helper = quote! {
         /// progenitor's `ResponseValue::from_response` (the same value and
@@ -207,14 +211,14 @@ pub(crate) fn decode_once(client: TokenStream) -> TokenStream {
             }
         }
     };
-    let mut client: TokenStream = tokens.into_iter().collect();
     client.extend(helper);
     client
 }
 
-/// `stream` with each `ResponseValue :: from_response` made `super :: json_response`.
-fn replace_from_response(stream: TokenStream) -> TokenStream {
-    let tokens: Vec<TokenTree> = stream.into_iter().collect();
+/// `group` with each `ResponseValue :: from_response` in it made
+/// `super :: json_response`, counted in `replaced`.
+fn replace_in_group(group: &Group, replaced: &mut usize) -> Group {
+    let tokens: Vec<TokenTree> = group.stream().into_iter().collect();
     let mut out = Vec::with_capacity(tokens.len());
     let mut index = 0;
     while index < tokens.len() {
@@ -227,20 +231,19 @@ fn replace_from_response(stream: TokenStream) -> TokenStream {
             out.push(TokenTree::Punct(Punct::new(':', Spacing::Joint)));
             out.push(TokenTree::Punct(Punct::new(':', Spacing::Alone)));
             out.push(TokenTree::Ident(Ident::new("json_response", Span::call_site())));
+            *replaced += 1;
             index += 4;
             continue;
         }
         match &tokens[index] {
-            TokenTree::Group(group) => {
-                let mut replaced = Group::new(group.delimiter(), replace_from_response(group.stream()));
-                replaced.set_span(group.span());
-                out.push(TokenTree::Group(replaced));
-            }
+            TokenTree::Group(inner) => out.push(TokenTree::Group(replace_in_group(inner, replaced))),
             other => out.push(other.clone()),
         }
         index += 1;
     }
-    out.into_iter().collect()
+    let mut rewritten = Group::new(group.delimiter(), out.into_iter().collect());
+    rewritten.set_span(group.span());
+    rewritten
 }
 
 #[cfg(test)]
@@ -263,5 +266,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("async fn json_response"), "{text}");
+        let nothing = super::decode_once(quote! { pub mod builder { fn other() {} } }).to_string();
+        assert!(!nothing.contains("json_response"), "{nothing}");
     }
 }

@@ -150,42 +150,38 @@ impl Sink {
 
     /// Writes a page of prospects.
     pub(crate) fn write_all(&mut self, prospects: &[AudienceProspect]) -> io::Result<()> {
-        if self.format == Format::Csv {
-            return self.write_csv(prospects);
+        match self.format {
+            Format::Csv => self.write_csv(prospects),
+            Format::Json | Format::Jsonl => self.write_json(prospects),
+            Format::Table => self.write_table(prospects),
         }
-        if matches!(self.format, Format::Json | Format::Jsonl) {
-            return self.write_json(prospects);
-        }
+    }
+
+    fn write_table(&mut self, prospects: &[AudienceProspect]) -> io::Result<()> {
         for prospect in prospects {
-            match self.format {
-                Format::Json | Format::Jsonl => unreachable!("written by write_json"),
-                Format::Csv => unreachable!("written by write_csv"),
-                Format::Table => {
-                    let cells = [
-                        prospect.id.clone(),
-                        prospect.name.clone(),
-                        text(prospect.title.as_deref()).to_owned(),
-                        prospect
-                            .company
-                            .as_ref()
-                            .map_or(String::new(), |company| company.name.clone()),
-                        text(
-                            prospect
-                                .location
-                                .as_ref()
-                                .and_then(|location| location.text.as_deref()),
-                        )
-                        .to_owned(),
-                        emails(prospect),
-                    ];
-                    let line: Vec<String> = cells
-                        .iter()
-                        .zip(TABLE_COLUMNS)
-                        .map(|(cell, (_, width))| fit(cell, width))
-                        .collect();
-                    writeln!(self.out, "{}", line.join("  ").trim_end())?;
-                }
-            }
+            let cells = [
+                prospect.id.clone(),
+                prospect.name.clone(),
+                text(prospect.title.as_deref()).to_owned(),
+                prospect
+                    .company
+                    .as_ref()
+                    .map_or(String::new(), |company| company.name.clone()),
+                text(
+                    prospect
+                        .location
+                        .as_ref()
+                        .and_then(|location| location.text.as_deref()),
+                )
+                .to_owned(),
+                emails(prospect),
+            ];
+            let line: Vec<String> = cells
+                .iter()
+                .zip(TABLE_COLUMNS)
+                .map(|(cell, (_, width))| fit(cell, width))
+                .collect();
+            writeln!(self.out, "{}", line.join("  ").trim_end())?;
             self.count += 1;
         }
         Ok(())

@@ -86,27 +86,13 @@ impl Walk {
         let Some(mut ahead) = ahead.filter(|ahead| same_request(&ahead.url, request.url())) else {
             let response = crate::hooks::send(http, request, info).await?;
             if let Some(next) = next_cursor(&response) {
-                self.send_ahead(
-                    http,
-                    template,
-                    next,
-                    OperationInfo {
-                        operation_id: info.operation_id,
-                    },
-                );
+                self.send_ahead(http, template, next, info.operation_id);
             }
             return Ok(response);
         };
         // The head comes first; the body may wait for the next request.
         if let Ok(next) = (&mut ahead.next).await {
-            self.send_ahead(
-                http,
-                template,
-                next,
-                OperationInfo {
-                    operation_id: info.operation_id,
-                },
-            );
+            self.send_ahead(http, template, next, info.operation_id);
         }
         match (&mut ahead.response.0).await {
             Ok(response) => response,
@@ -122,7 +108,7 @@ impl Walk {
         http: &reqwest::Client,
         template: Option<reqwest::Request>,
         cursor: String,
-        info: OperationInfo,
+        operation_id: &'static str,
     ) {
         let Some(mut request) = template else {
             return;
@@ -132,7 +118,7 @@ impl Walk {
         let (sender, next) = oneshot::channel();
         let http = http.clone();
         let fetch = async move {
-            let response = crate::hooks::send(&http, request, &info).await?;
+            let response = crate::hooks::send(&http, request, &OperationInfo { operation_id }).await?;
             // Sent, or dropped, before the body is read.
             match next_cursor(&response) {
                 Some(next) => drop(sender.send(next)),

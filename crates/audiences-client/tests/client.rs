@@ -559,15 +559,12 @@ async fn not_ready_succeeds_under_wait_until_ready_once_the_audience_is_ready() 
 }
 
 /// A server answering every request with `body` as JSON, status 200.
-async fn serve_bytes(body: Vec<u8>) -> String {
+async fn serve_bytes(body: Vec<u8>) -> audiences_server::runtime::LoopbackServer {
     let app = axum::Router::new().fallback(move || {
         let body = body.clone();
         async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], body) }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    base
+    audiences_server::runtime::serve_loopback(app).await.unwrap()
 }
 
 #[tokio::test]
@@ -583,8 +580,8 @@ async fn bodies_are_decoded_as_utf8_and_refused_when_they_are_not() {
     // The same name escaped, as a server may also write it.
     let escaped = body.replace("García \u{1F600}", "Garc\\u00eda \\ud83d\\ude00");
     for text in [&body, &escaped] {
-        let base = serve_bytes(text.clone().into_bytes()).await;
-        let page = client(&base, RetryPolicy::none())
+        let server = serve_bytes(text.clone().into_bytes()).await;
+        let page = client(&server.base_url, RetryPolicy::none())
             .list_prospects(GROUP, AUDIENCE, None, None)
             .await
             .unwrap();
@@ -594,8 +591,8 @@ async fn bodies_are_decoded_as_utf8_and_refused_when_they_are_not() {
     let mut bytes = body.replace("García", "Garc\0a").into_bytes();
     let at = bytes.iter().position(|&byte| byte == 0).unwrap();
     bytes[at] = 0xFF;
-    let base = serve_bytes(bytes).await;
-    let error = client(&base, RetryPolicy::none())
+    let server = serve_bytes(bytes).await;
+    let error = client(&server.base_url, RetryPolicy::none())
         .list_prospects(GROUP, AUDIENCE, None, None)
         .await
         .unwrap_err();
