@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
+pub mod imports;
 pub mod tls;
 
 /// The root of the workspace.
@@ -47,7 +48,7 @@ pub fn schema_name(document: &Value, status: &str) -> String {
 }
 
 /// Turns an OpenAPI 3.0 schema into JSON Schema (the generator's own conversion).
-pub use xtask::examples::to_json_schema;
+pub use audiences_server::runtime::json_schema::to_json_schema;
 
 /// A JSON Schema validator for the component schema `name` of `document`.
 pub fn validator(document: &Value, name: &str) -> jsonschema::Validator {

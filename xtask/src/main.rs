@@ -46,11 +46,15 @@ fn generate(root: &std::path::Path, flags: &[&str]) -> Result<(), String> {
             other => return Err(format!("unknown flag `{other}`\n{USAGE}")),
         }
     }
-    let generation = xtask::generate_all(root)?;
+    let generation = xtask::generate_all(root).map_err(|error| error.to_string())?;
     for (source, skip) in &generation.skipped {
         println!("{source}: {skip}");
     }
-    let missing = xtask::missing_dependencies(root, &generation.outputs)?;
+    for (source, note) in &generation.notes {
+        println!("{source}: {note}");
+    }
+    let missing =
+        xtask::missing_dependencies(root, &generation.outputs).map_err(|error| error.to_string())?;
     if !missing.is_empty() {
         return Err(format!(
             "the generated code needs dependencies its crates lack:\n  {}",
@@ -91,10 +95,28 @@ fn generate(root: &std::path::Path, flags: &[&str]) -> Result<(), String> {
 }
 
 fn corpus(root: &std::path::Path, dir: Option<&str>) -> Result<(), String> {
-    let dir = dir.map_or_else(|| root.join("xtask/fixtures"), std::path::PathBuf::from);
-    let rows = xtask::corpus::run(root, &dir)?;
-    println!("\n{}", xtask::corpus::table(&rows));
+    use openapi_codegen::corpus;
+    let dir = dir.map_or_else(|| root.join(xtask::FIXTURES), std::path::PathBuf::from);
+    let target = audiences_ops::target_dir(root);
+    let settings = corpus::CorpusSettings {
+        scratch: target.join("corpus"),
+        target,
+        runtime_crate: root.join("crates/openapi-server-runtime"),
+        lock_file: Some(root.join("Cargo.lock")),
+        command: "cargo xtask corpus".to_owned(),
+    };
+    let rows = corpus::run(&dir, &settings, |document| {
+        println!("{document}: generating and checking")
+    })
+    .map_err(|error| error.to_string())?;
+    println!("\n{}", corpus::table(&rows));
     for row in &rows {
+        for skip in &row.skipped {
+            println!("{}: {skip}", row.document);
+        }
+        for fallback in &row.fallbacks {
+            println!("{}: {fallback}", row.document);
+        }
         if let Some(failure) = &row.failure {
             eprintln!("{}: {failure}\n", row.document);
         }
@@ -104,11 +126,13 @@ fn corpus(root: &std::path::Path, dir: Option<&str>) -> Result<(), String> {
         .filter(|row| row.fails())
         .map(|row| row.document.as_str())
         .collect();
-    if failed.is_empty() {
+    if rows.is_empty() {
+        Err(format!("no document in {}: nothing was checked", dir.display()))
+    } else if failed.is_empty() {
         Ok(())
     } else {
         Err(format!(
-            "{} document(s) failed (no warning-free compile, or a JSON-only operation left out of the server): {}",
+            "{} document(s) failed (not generated, no warning-free compile, or a JSON-only operation left out of the server): {}",
             failed.len(),
             failed.join(", ")
         ))
@@ -116,7 +140,7 @@ fn corpus(root: &std::path::Path, dir: Option<&str>) -> Result<(), String> {
 }
 
 fn breaking(root: &std::path::Path, flags: &[&str]) -> Result<(), String> {
-    use xtask::breaking;
+    use openapi_diff as breaking;
     let mut base = None;
     let mut head_file = None;
     let mut flags = flags.iter();
@@ -126,7 +150,7 @@ fn breaking(root: &std::path::Path, flags: &[&str]) -> Result<(), String> {
             "--base" => {
                 base = Some((
                     format!("{DOCUMENT} at {value}"),
-                    breaking::at_revision(root, value, DOCUMENT)?,
+                    xtask::at_revision(root, value, DOCUMENT)?,
                 ))
             }
             "--base-file" => {
@@ -143,10 +167,10 @@ fn breaking(root: &std::path::Path, flags: &[&str]) -> Result<(), String> {
     let (base_name, base_text) = match base {
         Some(base) => base,
         None => {
-            let revision = breaking::default_base(root);
+            let revision = xtask::default_base(root);
             (
                 format!("{DOCUMENT} at {revision}"),
-                breaking::at_revision(root, &revision, DOCUMENT)?,
+                xtask::at_revision(root, &revision, DOCUMENT)?,
             )
         }
     };
@@ -198,8 +222,8 @@ fn merge_fixture(base: &str, additions: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn load_options(flags: &[&str]) -> Result<xtask::load::LoadOptions, String> {
-    let mut options = xtask::load::LoadOptions {
+fn load_options(flags: &[&str]) -> Result<audiences_ops::load::LoadOptions, String> {
+    let mut options = audiences_ops::load::LoadOptions {
         connections: 64,
         seconds: 20,
     };
@@ -220,8 +244,8 @@ fn load_options(flags: &[&str]) -> Result<xtask::load::LoadOptions, String> {
     Ok(options)
 }
 
-fn cluster_options(flags: &[&str]) -> Result<xtask::cluster::ClusterOptions, String> {
-    let mut options = xtask::cluster::ClusterOptions {
+fn cluster_options(flags: &[&str]) -> Result<audiences_ops::cluster::ClusterOptions, String> {
+    let mut options = audiences_ops::cluster::ClusterOptions {
         instances: 3,
         check: false,
     };
@@ -252,13 +276,15 @@ fn main() -> ExitCode {
         ["corpus"] => corpus(&root, None),
         ["corpus", dir] => corpus(&root, Some(dir)),
         ["breaking", flags @ ..] => breaking(&root, flags),
-        ["bench"] => xtask::bench::run(&root, false).map(drop),
-        ["bench", "--smoke"] => xtask::bench::run(&root, true).map(drop),
+        ["bench"] => audiences_ops::bench::run(&root, false).map(drop),
+        ["bench", "--smoke"] => audiences_ops::bench::run(&root, true).map(drop),
         ["merge-fixture", base, additions] => merge_fixture(base, additions),
         ["cluster", flags @ ..] => {
-            cluster_options(flags).and_then(|options| xtask::cluster::run(&root, &options))
+            cluster_options(flags).and_then(|options| audiences_ops::cluster::run(&root, &options))
         }
-        ["load", flags @ ..] => load_options(flags).and_then(|options| xtask::load::run(&root, &options)),
+        ["load", flags @ ..] => {
+            load_options(flags).and_then(|options| audiences_ops::load::run(&root, &options))
+        }
         ["help" | "--help" | "-h"] | [] => {
             println!("{USAGE}");
             Ok(())

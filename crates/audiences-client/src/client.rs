@@ -205,6 +205,9 @@ impl fmt::Debug for AudiencesClient {
     }
 }
 
+/// The query parameter of `listAudienceProspects` that names the page.
+const CURSOR_PARAMETER: &str = "cursor";
+
 /// One page of prospects and what came with it: every property of the
 /// documented page (`AudienceProspectPage`) and the envelope's `traceId`
 /// (a test compares these fields with the document).
@@ -357,13 +360,24 @@ impl Prospects {
     /// as the previous page's headers name its cursor, and its body is read
     /// while that page is parsed (at most one page ahead); see the crate docs.
     pub fn pages(self) -> impl Stream<Item = Result<Page, Error>> + Send + 'static {
-        crate::walk::pages(
-            self.client,
-            self.account_group,
-            self.audience,
-            self.page_size,
-            self.cursor,
-        )
+        let Self {
+            client,
+            account_group,
+            audience,
+            page_size,
+            cursor,
+        } = self;
+        let fetch = move |cursor: Option<String>| {
+            let (client, account_group, audience) = (client.clone(), account_group.clone(), audience.clone());
+            async move {
+                client
+                    .list_prospects(&account_group, &audience, page_size, cursor.as_deref())
+                    .await
+            }
+        };
+        crate::walk::pages(cursor, CURSOR_PARAMETER, fetch, |page: &Page| {
+            page.next_cursor.clone()
+        })
     }
 
     /// The prospects, one by one.

@@ -4,8 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
-pub use crate::generated::ErrorCode;
 use crate::types::ErrorResponse;
+pub use audiences_types::ErrorCode;
 
 /// A failure the API answered in its envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,8 +6,8 @@ mod generated;
 
 mod client;
 mod error;
-mod hooks;
 mod retry;
+mod transport;
 mod walk;
 
 pub use audiences_types as types;
@@ -21,4 +21,4 @@ pub use generated::{error_codes, parameters};
 /// The generated client's error (its `Error`, shadowed here by [`Error`]).
 pub use progenitor_client::Error as RawError;
 pub use retry::RetryPolicy;
-pub use walk::NEXT_CURSOR_HEADER;
+pub use transport::NEXT_CURSOR_HEADER;

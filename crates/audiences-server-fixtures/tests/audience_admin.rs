@@ -5,7 +5,6 @@
 
 use std::sync::{Arc, Mutex};
 
-use audiences_server::runtime::{ApiError, Credentials, RequestContext, Security, TraceId};
 use audiences_server_fixtures::generated_audience_admin::types::{
     Audience, AudienceList, AudienceStatus, ErrorDetail, ListAudiencesStatusItem, MoveAudiences202Response,
     MoveAudiencesBody, MoveAudiencesMode, NewAudience, UpdateAudienceBody,
@@ -14,6 +13,7 @@ use audiences_server_fixtures::generated_audience_admin::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
+use openapi_server_runtime::{ApiError, Credentials, RequestContext, Security, TraceId};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 

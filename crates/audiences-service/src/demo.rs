@@ -2,7 +2,7 @@
 //! ids match the parameter examples of `openapi/audiences.yaml`.
 
 use crate::keys;
-use crate::store::{AudienceState, NewKey, Position, Seed, Store, StoreError, StoredProspect};
+use crate::store::{AnyStore, AudienceState, NewKey, Position, Seed, StoreError, StoredProspect};
 use audiences_types::{AudienceProspect, ProspectCompany, ProspectEmail, ProspectLocation};
 
 /// The demo account group.
@@ -156,7 +156,7 @@ pub fn stored(index: u32) -> StoredProspect {
 /// Inserts `count` demo prospects into `audience`, numbered from `first`,
 /// all or none.
 pub async fn insert_prospects(
-    store: &impl Store,
+    store: &AnyStore,
     audience: &str,
     first: u32,
     count: u32,
@@ -191,7 +191,7 @@ pub fn new_key(permissions: &[&str], key: Option<String>) -> (NewKey, String) {
 /// Creates an API key for `group` with `permissions` (or uses `key`); returns
 /// (id, key). Only the key's hash is stored.
 pub async fn create_key(
-    store: &impl Store,
+    store: &AnyStore,
     group: &str,
     permissions: &[&str],
     key: Option<String>,
@@ -204,7 +204,7 @@ pub async fn create_key(
 /// Seeds the demo data, in one transaction, unless the demo account group
 /// exists; returns the new keys when it seeded. Several instances starting
 /// at once seed it once.
-pub async fn seed(store: &impl Store, demo_key: Option<String>) -> Result<Option<DemoKeys>, StoreError> {
+pub async fn seed(store: &AnyStore, demo_key: Option<String>) -> Result<Option<DemoKeys>, StoreError> {
     if store.account_group_exists(ACCOUNT_GROUP_ID).await? {
         return Ok(None);
     }
@@ -240,7 +240,7 @@ pub async fn seed(store: &impl Store, demo_key: Option<String>) -> Result<Option
 }
 
 /// The cursor secret, generated and persisted on first use.
-pub async fn cursor_secret(store: &impl Store) -> Result<Vec<u8>, StoreError> {
+pub async fn cursor_secret(store: &AnyStore) -> Result<Vec<u8>, StoreError> {
     let fresh = hex::encode(rand::random::<[u8; 32]>());
     Ok(store
         .setting_or_insert("cursor_secret", &fresh)

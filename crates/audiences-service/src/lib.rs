@@ -11,7 +11,8 @@ pub mod store;
 use std::sync::Arc;
 
 use audiences_server::CONVENTIONS;
-use audiences_server::runtime::{ApiError, RouterLimits, TraceId, json_response};
+use audiences_server::runtime::responses::json_response;
+use audiences_server::runtime::{ApiError, RouterLimits, TraceId};
 use axum::Extension;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
@@ -20,7 +21,6 @@ use axum::routing::get;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::service::Service;
-use crate::store::Store;
 
 /// The OpenAPI document, served at `/openapi.yaml` and `/openapi.json`.
 pub const OPENAPI_YAML: &str = include_str!("../../../openapi/audiences.yaml");
@@ -59,8 +59,8 @@ pub fn served_document() -> (String, String) {
 /// `/readyz`, `/openapi.yaml`, `/openapi.json`, Swagger UI at `/docs` and,
 /// with a recorder, `/metrics`, all behind the runtime's layers and JSON
 /// fallbacks; each route of its own is labelled for the metrics.
-pub fn app<S: Store + Clone>(
-    service: Arc<Service<S>>,
+pub fn app(
+    service: Arc<Service>,
     limits: RouterLimits,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 ) -> axum::Router {
@@ -69,14 +69,14 @@ pub fn app<S: Store + Clone>(
 
 /// [`app`] without gzip (`--no-compression`): for a deployment whose proxy
 /// compresses responses itself.
-pub fn app_uncompressed<S: Store + Clone>(
-    service: Arc<Service<S>>,
+pub fn app_uncompressed(
+    service: Arc<Service>,
     limits: RouterLimits,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 ) -> axum::Router {
     let (yaml, json) = served_document();
     let ready = Arc::clone(&service);
-    let label = audiences_server::runtime::label;
+    let label = audiences_server::runtime::metrics::label;
     let health = axum::Router::new().route(
         "/healthz",
         get(|Extension(trace_id): Extension<TraceId>| async move {

@@ -10,7 +10,7 @@ use audiences_server::runtime::{RouterLimits, ServeOptions};
 use audiences_service::cursor::CursorCodec;
 use audiences_service::limits::RateLimits;
 use audiences_service::service::Service;
-use audiences_service::store::{AnyStore, AudienceState, Store, StoreError, StoreLimits};
+use audiences_service::store::{AnyStore, AudienceState, StoreError, StoreLimits};
 use audiences_service::{demo, keys};
 use clap::{Parser, Subcommand};
 

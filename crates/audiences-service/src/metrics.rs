@@ -13,7 +13,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::store::{ACQUIRE_DURATION, PoolStats, QUERY_DURATION, Store};
+use crate::store::{ACQUIRE_DURATION, AnyStore, PoolStats, QUERY_DURATION};
 
 /// `db_pool_connections{state}`: open connections, `idle` or `in_use`.
 pub const POOL_CONNECTIONS: &str = "db_pool_connections";
@@ -56,15 +56,18 @@ pub fn recorder() -> Result<PrometheusHandle, String> {
 
 fn describe() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
-    describe_counter!(runtime::REQUESTS, "Requests answered, by operationId and status.");
+    describe_counter!(
+        runtime::metrics::REQUESTS,
+        "Requests answered, by operationId and status."
+    );
     describe_histogram!(
-        runtime::DURATION,
+        runtime::metrics::DURATION,
         Unit::Seconds,
         "Time to answer a request, by operationId and status."
     );
-    describe_gauge!(runtime::IN_FLIGHT, "Requests being answered.");
+    describe_gauge!(runtime::metrics::IN_FLIGHT, "Requests being answered.");
     describe_counter!(
-        runtime::RATE_LIMITED,
+        runtime::metrics::RATE_LIMITED,
         "Requests refused by the per-key rate limit, by operationId."
     );
     describe_histogram!(QUERY_DURATION, Unit::Seconds, "Time of a store query, by query.");
@@ -93,7 +96,7 @@ fn record_pool(stats: PoolStats) {
 
 /// `GET /metrics` in the Prometheus text format, the pool's gauges read at
 /// each scrape.
-pub fn routes<S: Store + Clone>(handle: PrometheusHandle, store: S) -> Router {
+pub fn routes(handle: PrometheusHandle, store: AnyStore) -> Router {
     let router = Router::new().route(
         "/metrics",
         get(move || {
@@ -102,5 +105,5 @@ pub fn routes<S: Store + Clone>(handle: PrometheusHandle, store: S) -> Router {
             async move { ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response() }
         }),
     );
-    runtime::label(router, "metrics")
+    runtime::metrics::label(router, "metrics")
 }

@@ -1,4 +1,4 @@
-//! The implementation of the generated trait on a [`Store`].
+//! The implementation of the generated trait on the open [`AnyStore`].
 
 use audiences_server::runtime::{ApiError, Credentials, RateLimitStatus, RequestContext, Security, TraceId};
 use std::sync::Arc;
@@ -13,14 +13,14 @@ use crate::cursor::CursorCodec;
 use crate::keys;
 use crate::keys::KeyCache;
 use crate::limits::{KeyRateLimiter, RateLimits};
-use crate::store::{AudienceState, KeyRecord, PageOutcome, Store, StoreError};
+use crate::store::{AnyStore, AudienceState, KeyRecord, PageOutcome, StoreError};
 
 /// Seconds a client should wait before asking again for an audience being populated.
 pub const POPULATING_RETRY_AFTER: u64 = 30;
 
 /// The reference service: a store, the cursor secret and the per-key rate limits.
-pub struct Service<S> {
-    store: S,
+pub struct Service {
+    store: AnyStore,
     cursors: CursorCodec,
     limiter: KeyRateLimiter,
     shared_limits: bool,
@@ -28,10 +28,10 @@ pub struct Service<S> {
     draining: std::sync::atomic::AtomicBool,
 }
 
-impl<S: Store> Service<S> {
+impl Service {
     /// A service over `store`, signing cursors with `cursors`, limiting each
     /// key to `limits`.
-    pub fn new(store: S, cursors: CursorCodec, limits: RateLimits) -> Self {
+    pub fn new(store: AnyStore, cursors: CursorCodec, limits: RateLimits) -> Self {
         Self {
             store,
             cursors,
@@ -78,7 +78,7 @@ impl<S: Store> Service<S> {
     }
 
     /// The store, for readiness checks.
-    pub fn store(&self) -> &S {
+    pub fn store(&self) -> &AnyStore {
         &self.store
     }
 }
@@ -106,7 +106,7 @@ fn store_failure(error: &StoreError, trace_id: &TraceId) -> ListAudienceProspect
     }
 }
 
-impl<S: Store> Security for Service<S> {
+impl Security for Service {
     type Principal = Arc<KeyRecord>;
 
     async fn authenticate(
@@ -150,19 +150,14 @@ impl<S: Store> Security for Service<S> {
         principal: &Arc<KeyRecord>,
         _operation_id: &'static str,
     ) -> Result<Option<RateLimitStatus>, ApiError> {
-        if self.shared_limits {
-            match self
-                .store
-                .take_rate_token(&principal.id, self.limiter.limits())
-                .await
-            {
-                Ok(Some(taken)) => {
+        if let Some(shared) = self.store.shared_limits().filter(|_| self.shared_limits) {
+            match shared.take_rate_token(&principal.id, self.limiter.limits()).await {
+                Ok(taken) => {
                     return taken
                         .into_status(self.limiter.limits())
                         .map(Some)
                         .map_err(ApiError::from);
                 }
-                Ok(None) => {}
                 Err(error) => {
                     tracing::error!(%error, key = %principal.id, "the shared rate limit did not answer");
                     return Err(ApiError::upstream());
@@ -176,7 +171,7 @@ impl<S: Store> Security for Service<S> {
     }
 }
 
-impl<S: Store> Service<S> {
+impl Service {
     /// The answer to a cursor that does not decode: as for any request, a
     /// missing or populating audience is said first.
     async fn bad_cursor(
@@ -207,7 +202,7 @@ fn populating() -> ListAudienceProspectsResponse {
     }
 }
 
-impl<S: Store> AudiencesApi for Service<S> {
+impl AudiencesApi for Service {
     async fn list_audience_prospects(
         &self,
         cx: RequestContext<Arc<KeyRecord>>,

@@ -12,7 +12,6 @@ use audiences_client::Client;
 use audiences_service::demo::{self, ACCOUNT_GROUP_ID, POPULATING_AUDIENCE_ID, READY_AUDIENCE_ID};
 use audiences_service::keys;
 use audiences_service::limits::RateLimits;
-use audiences_service::store::Store;
 use support::{Kind, OTHER_AUDIENCE, OTHER_GROUP, SECOND_AUDIENCE, client, start};
 
 /// The status and JSON body of one request through the generated client.

@@ -15,7 +15,7 @@ use audiences_service::demo::{self, ACCOUNT_GROUP_ID, READY_AUDIENCE_ID};
 use audiences_service::keys::{self, KEY_CACHE_TTL};
 use audiences_service::limits::RateLimits;
 use audiences_service::service::Service;
-use audiences_service::store::{AnyStore, Store, StoreLimits};
+use audiences_service::store::{AnyStore, StoreLimits};
 use support::{Database, Kind, get_ready_page};
 
 both_stores!(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use audiences_service::demo::{self, ACCOUNT_GROUP_ID, POPULATING_AUDIENCE_ID, READY_AUDIENCE_ID};
 use audiences_service::keys::{self, KEY_CACHE_TTL};
-use audiences_service::store::{AnyStore, AudienceState, PageOutcome, Store};
+use audiences_service::store::{AnyStore, AudienceState, PageOutcome};
 use audiences_types::{AudienceProspect, AudienceProspectListSuccessResponse, AudienceProspectPage};
 use support::{Kind, get_ready_page, start};
 

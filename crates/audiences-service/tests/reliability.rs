@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use audiences_service::demo::{self, ACCOUNT_GROUP_ID, READY_AUDIENCE_ID};
-use audiences_service::store::{AnyStore, AudienceState, Store};
+use audiences_service::store::{AnyStore, AudienceState};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use support::{Kind, start};

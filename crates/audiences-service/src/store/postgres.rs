@@ -9,11 +9,12 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 
 use crate::limits::{RateLimits, Taken};
 
-use super::{
+use super::model::{
     ACQUIRE_DURATION, AudienceState, KeyRecord, NewKey, PageOutcome, PoolStats, Position, QUERY_DURATION,
-    Seed, Store, StoreError, StoreLimits, StoredProspect, page_with_capacity, permissions_column,
-    permissions_of_column, push_row, stored_json, unix_seconds,
+    Seed, StoreError, StoreLimits, StoredProspect, permissions_column, permissions_of_column, unix_seconds,
 };
+use super::page::{PageAssembler, stored_json};
+use super::traits::{Operator, RequestPath, SharedLimits};
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -194,7 +195,8 @@ fn stored_rows(prospects: &[StoredProspect]) -> Result<Vec<(Position, String)>, 
         .collect()
 }
 
-impl Store for PostgresStore {
+#[async_trait::async_trait]
+impl RequestPath for PostgresStore {
     async fn key_by_hash(&self, hash: &[u8]) -> Result<Option<KeyRecord>, StoreError> {
         let mut connection = self.connection().await?;
         let row = timed(
@@ -239,30 +241,21 @@ impl Store for PostgresStore {
                 .fetch_all(&mut *connection),
         )
         .await?;
-        let Some(first) = rows.first() else {
-            return Ok(PageOutcome::NotFound);
-        };
-        if AudienceState::parse(first.try_get(0).map_err(failed)?)? == AudienceState::Populating {
-            return Ok(PageOutcome::Populating);
-        }
-        let mut page = page_with_capacity(limit);
-        for (index, row) in rows.iter().enumerate() {
+        let mut page = PageAssembler::new(limit);
+        for row in &rows {
+            if page.wants_state() {
+                page.state(row.try_get(0).map_err(failed)?)?;
+            }
             let Some(created_at) = row.try_get::<Option<i64>, _>(1).map_err(failed)? else {
                 break;
             };
-            if index == limit as usize {
-                page.has_more = true;
+            if !page.wants_row() {
                 break;
             }
             let data: &str = row.try_get(3).map_err(failed)?;
-            push_row(
-                &mut page,
-                created_at,
-                row.try_get(2).map_err(failed)?,
-                data.as_bytes(),
-            )?;
+            page.row(created_at, row.try_get(2).map_err(failed)?, data.as_bytes())?;
         }
-        Ok(PageOutcome::Page(page))
+        Ok(page.finish())
     }
 
     async fn audience_state(
@@ -282,6 +275,33 @@ impl Store for PostgresStore {
         status.as_deref().map(AudienceState::parse).transpose()
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        // A query on a table the API reads, so that a locked table counts
+        // as not ready.
+        timed(
+            self.limits.query_timeout,
+            "ping",
+            sqlx::query("SELECT 1 FROM audiences LIMIT 1").fetch_optional(&self.pool),
+        )
+        .await?;
+        Ok(())
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        PoolStats {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }
+    }
+
+    fn shared_limits(&self) -> Option<&dyn SharedLimits> {
+        Some(self)
+    }
+}
+
+#[async_trait::async_trait]
+impl Operator for PostgresStore {
     async fn set_audience_state(&self, audience: &str, state: AudienceState) -> Result<bool, StoreError> {
         let done = timed(
             self.limits.query_timeout,
@@ -293,18 +313,6 @@ impl Store for PostgresStore {
         )
         .await?;
         Ok(done.rows_affected() > 0)
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        // A query on a table the API reads, so that a locked table counts
-        // as not ready.
-        timed(
-            self.limits.query_timeout,
-            "ping",
-            sqlx::query("SELECT 1 FROM audiences LIMIT 1").fetch_optional(&self.pool),
-        )
-        .await?;
-        Ok(())
     }
 
     async fn account_group_exists(&self, account_group: &str) -> Result<bool, StoreError> {
@@ -491,8 +499,11 @@ impl Store for PostgresStore {
             .map_err(failed)?;
         Ok(())
     }
+}
 
-    async fn take_rate_token(&self, key_id: &str, limits: RateLimits) -> Result<Option<Taken>, StoreError> {
+#[async_trait::async_trait]
+impl SharedLimits for PostgresStore {
+    async fn take_rate_token(&self, key_id: &str, limits: RateLimits) -> Result<Taken, StoreError> {
         let interval = 1.0 / f64::from(limits.per_second.get());
         let burst = i32::try_from(limits.burst.get()).unwrap_or(i32::MAX);
         let mut connection = self.connection().await?;
@@ -508,19 +519,11 @@ impl Store for PostgresStore {
             .fetch_one(&mut *connection),
         )
         .await?;
-        Ok(Some(Taken {
+        Ok(Taken {
             admitted: row.try_get(0).map_err(failed)?,
             remaining: u64::try_from(row.try_get::<i32, _>(1).map_err(failed)?).unwrap_or(0),
             reset_seconds: row.try_get(2).map_err(failed)?,
             retry_after_seconds: row.try_get(3).map_err(failed)?,
-        }))
-    }
-
-    fn pool_stats(&self) -> PoolStats {
-        PoolStats {
-            size: self.pool.size(),
-            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
-            max: self.pool.options().get_max_connections(),
-        }
+        })
     }
 }

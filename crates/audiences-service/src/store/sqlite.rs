@@ -4,23 +4,22 @@
 //! rusqlite's 43.5 µs (5x, measured in BENCHMARKS.md), so queries run here
 //! and sqlx only applies the migrations at open.
 
-use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use sqlx::ConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
-use crate::limits::{RateLimits, Taken};
-
-use super::{
-    ACQUIRE_DURATION, AudienceState, KeyRecord, NewKey, PageOutcome, PoolStats, Position, QUERY_DURATION,
-    Seed, Store, StoreError, StoreLimits, StoredProspect, page_with_capacity, permissions_column,
-    permissions_of_column, push_row, stored_json, unix_seconds,
+use super::model::{
+    AudienceState, KeyRecord, NewKey, PageOutcome, PoolStats, Position, Seed, StoreError, StoreLimits,
+    StoredProspect, permissions_column, permissions_of_column, unix_seconds,
 };
+use super::page::{PageAssembler, stored_json};
+use super::sqlite_pool::{Held, Pool, failed};
+use super::traits::{Operator, RequestPath};
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -28,56 +27,6 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: Arc<Pool>,
-}
-
-/// At most `max` connections, each used by one blocking task at a time.
-struct Pool {
-    path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
-    permits: Arc<Semaphore>,
-    limits: StoreLimits,
-}
-
-/// Connections taken with [`SqliteStore::hold_all`]: queries wait until dropped.
-pub struct Held(#[allow(dead_code, reason = "held until dropped")] OwnedSemaphorePermit);
-
-fn failed(error: rusqlite::Error) -> StoreError {
-    match &error {
-        rusqlite::Error::SqliteFailure(failure, _) => match failure.code {
-            ErrorCode::ConstraintViolation => StoreError::Rejected(error.to_string()),
-            ErrorCode::OperationInterrupted => {
-                StoreError::Unavailable("the query was interrupted".to_owned())
-            }
-            _ => StoreError::Unavailable(error.to_string()),
-        },
-        rusqlite::Error::FromSqlConversionFailure(..)
-        | rusqlite::Error::InvalidColumnType(..)
-        | rusqlite::Error::IntegralValueOutOfRange(..)
-        | rusqlite::Error::Utf8Error(_) => StoreError::Corrupt(error.to_string()),
-        _ => StoreError::Unavailable(error.to_string()),
-    }
-}
-
-impl Pool {
-    fn open_connection(&self) -> Result<Connection, StoreError> {
-        let connection = Connection::open(&self.path).map_err(failed)?;
-        // A locked database is waited on for less than the query timeout,
-        // so that the lock itself is what the client hears about.
-        connection
-            .busy_timeout(self.limits.query_timeout.mul_f32(0.8))
-            .map_err(failed)?;
-        connection
-            .pragma_update(None, "foreign_keys", true)
-            .map_err(failed)?;
-        Ok(connection)
-    }
-
-    fn give_back(&self, connection: Connection) {
-        self.idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(connection);
-    }
 }
 
 impl SqliteStore {
@@ -131,57 +80,6 @@ impl SqliteStore {
         )
     }
 
-    /// A permit and a pooled connection (opened on the blocking pool when
-    /// none is idle), waiting at most the query timeout.
-    async fn checkout(&self) -> Result<(OwnedSemaphorePermit, Connection), StoreError> {
-        let limit = self.pool.limits.query_timeout;
-        let waited = Instant::now();
-        let permit = tokio::time::timeout(limit, Arc::clone(&self.pool.permits).acquire_owned()).await;
-        metrics::histogram!(ACQUIRE_DURATION).record(waited.elapsed().as_secs_f64());
-        let Ok(Ok(permit)) = permit else {
-            return Err(StoreError::Unavailable(format!(
-                "no database connection free within {} ms",
-                limit.as_millis()
-            )));
-        };
-        let idle = self
-            .pool
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        let connection = match idle {
-            Some(connection) => connection,
-            None => {
-                let pool = Arc::clone(&self.pool);
-                tokio::task::spawn_blocking(move || pool.open_connection())
-                    .await
-                    .map_err(|error| StoreError::Unavailable(error.to_string()))??
-            }
-        };
-        Ok((permit, connection))
-    }
-
-    /// Runs a read on a pooled connection on this task's own thread: the
-    /// reads of a request (a key, a page of at most 101 rows off an index)
-    /// take tens of microseconds and, in WAL mode, never wait for a lock,
-    /// so handing them to the blocking pool would cost more (two thread
-    /// wake-ups) than they do. Writes, which may wait for the write lock,
-    /// go through [`SqliteStore::call`].
-    async fn read<T>(
-        &self,
-        query: &'static str,
-        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
-    ) -> Result<T, StoreError> {
-        let (permit, mut connection) = self.checkout().await?;
-        let started = Instant::now();
-        let outcome = work(&mut connection);
-        metrics::histogram!(QUERY_DURATION, "query" => query).record(started.elapsed().as_secs_f64());
-        self.pool.give_back(connection);
-        drop(permit);
-        outcome.map_err(failed)
-    }
-
     /// Runs `work` on a pooled connection on the blocking pool, within the
     /// query timeout (`None`: no timeout, for bulk loads); past it the
     /// statement is interrupted.
@@ -191,44 +89,7 @@ impl SqliteStore {
         timeout: Option<Duration>,
         work: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let (permit, mut connection) = self.checkout().await?;
-        let started = Instant::now();
-        let interrupt = connection.get_interrupt_handle();
-        let pool = Arc::clone(&self.pool);
-        let task = tokio::task::spawn_blocking(move || {
-            let outcome = work(&mut connection);
-            pool.give_back(connection);
-            drop(permit);
-            outcome
-        });
-        let outcome = match timeout {
-            Some(timeout) => match tokio::time::timeout(timeout, task).await {
-                Ok(joined) => joined,
-                Err(_) => {
-                    // The task gives the connection back once interrupted.
-                    interrupt.interrupt();
-                    metrics::histogram!(QUERY_DURATION, "query" => query)
-                        .record(started.elapsed().as_secs_f64());
-                    return Err(StoreError::Unavailable(format!(
-                        "no answer within {} ms",
-                        timeout.as_millis()
-                    )));
-                }
-            },
-            None => task.await,
-        };
-        metrics::histogram!(QUERY_DURATION, "query" => query).record(started.elapsed().as_secs_f64());
-        outcome
-            .map_err(|error| StoreError::Unavailable(format!("the query task failed: {error}")))?
-            .map_err(failed)
-    }
-
-    async fn query<T: Send + 'static>(
-        &self,
-        query: &'static str,
-        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        self.call(query, Some(self.pool.limits.query_timeout), work).await
+        self.pool.call(query, timeout, work).await
     }
 }
 
@@ -250,22 +111,18 @@ pub(crate) const PAGE_SQL: &str = "\
 /// Reads the rows of [`PAGE_SQL`] into an outcome; `limit + 1` rows were
 /// asked for, the last only to tell whether more follow.
 fn page_rows(rows: &mut rusqlite::Rows<'_>, limit: u32) -> Result<PageOutcome, StoreError> {
-    let mut page = page_with_capacity(limit);
-    let mut seen = 0_u32;
-    let mut state = None;
+    let mut page = PageAssembler::new(limit);
     while let Some(row) = rows.next().map_err(failed)? {
-        if state.is_none() {
+        if page.wants_state() {
             let status: String = row.get(0).map_err(failed)?;
-            state = Some(AudienceState::parse(&status)?);
+            page.state(&status)?;
         }
         let Some(created_at) = row.get::<_, Option<i64>>(1).map_err(failed)? else {
             break;
         };
-        if seen == limit {
-            page.has_more = true;
+        if !page.wants_row() {
             break;
         }
-        seen += 1;
         let id = row
             .get_ref(2)
             .map_err(failed)?
@@ -276,33 +133,31 @@ fn page_rows(rows: &mut rusqlite::Rows<'_>, limit: u32) -> Result<PageOutcome, S
             .map_err(failed)?
             .as_bytes()
             .map_err(|error| failed(error.into()))?;
-        push_row(&mut page, created_at, id, data)?;
+        page.row(created_at, id, data)?;
     }
-    Ok(match state {
-        None => PageOutcome::NotFound,
-        Some(AudienceState::Populating) => PageOutcome::Populating,
-        Some(AudienceState::Ready) => PageOutcome::Page(page),
-    })
+    Ok(page.finish())
 }
 
-impl Store for SqliteStore {
+#[async_trait::async_trait]
+impl RequestPath for SqliteStore {
     async fn key_by_hash(&self, hash: &[u8]) -> Result<Option<KeyRecord>, StoreError> {
-        self.read("key_by_hash", |connection| {
-            connection
-                .prepare_cached(
-                    "SELECT id, account_group_id, permissions FROM api_keys \
+        self.pool
+            .read("key_by_hash", |connection| {
+                connection
+                    .prepare_cached(
+                        "SELECT id, account_group_id, permissions FROM api_keys \
                      WHERE key_hash = ?1 AND revoked_at IS NULL",
-                )?
-                .query_row(params![hash], |row| {
-                    Ok(KeyRecord {
-                        id: row.get(0)?,
-                        account_group_id: row.get(1)?,
-                        permissions: permissions_of_column(&row.get::<_, String>(2)?),
+                    )?
+                    .query_row(params![hash], |row| {
+                        Ok(KeyRecord {
+                            id: row.get(0)?,
+                            account_group_id: row.get(1)?,
+                            permissions: permissions_of_column(&row.get::<_, String>(2)?),
+                        })
                     })
-                })
-                .optional()
-        })
-        .await
+                    .optional()
+            })
+            .await
     }
 
     async fn page(
@@ -313,18 +168,19 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<PageOutcome, StoreError> {
         let (after_created, after_id) = Position::bounds(after);
-        self.read("page", |connection| {
-            let mut statement = connection.prepare_cached(PAGE_SQL)?;
-            let mut rows = statement.query(params![
-                audience,
-                account_group,
-                after_created,
-                after_id,
-                i64::from(limit) + 1
-            ])?;
-            Ok(page_rows(&mut rows, limit))
-        })
-        .await?
+        self.pool
+            .read("page", |connection| {
+                let mut statement = connection.prepare_cached(PAGE_SQL)?;
+                let mut rows = statement.query(params![
+                    audience,
+                    account_group,
+                    after_created,
+                    after_id,
+                    i64::from(limit) + 1
+                ])?;
+                Ok(page_rows(&mut rows, limit))
+            })
+            .await?
     }
 
     async fn audience_state(
@@ -333,6 +189,7 @@ impl Store for SqliteStore {
         audience: &str,
     ) -> Result<Option<AudienceState>, StoreError> {
         let status: Option<String> = self
+            .pool
             .read("audience_state", |connection| {
                 connection
                     .prepare_cached("SELECT status FROM audiences WHERE id = ?1 AND account_group_id = ?2")?
@@ -343,50 +200,76 @@ impl Store for SqliteStore {
         status.as_deref().map(AudienceState::parse).transpose()
     }
 
-    async fn set_audience_state(&self, audience: &str, state: AudienceState) -> Result<bool, StoreError> {
-        let audience = audience.to_owned();
-        self.query("set_audience_state", move |connection| {
-            connection
-                .prepare_cached("UPDATE audiences SET status = ?1 WHERE id = ?2")?
-                .execute(params![state.as_str(), audience])
-                .map(|changed| changed > 0)
-        })
-        .await
-    }
-
     async fn ping(&self) -> Result<(), StoreError> {
         // A query on a table the API reads, so that a locked table counts
         // as not ready.
-        self.read("ping", |connection| {
-            connection
-                .prepare_cached("SELECT 1 FROM audiences LIMIT 1")?
-                .query_row([], |_| Ok(()))
-                .optional()
-                .map(drop)
-        })
-        .await
+        self.pool
+            .read("ping", |connection| {
+                connection
+                    .prepare_cached("SELECT 1 FROM audiences LIMIT 1")?
+                    .query_row([], |_| Ok(()))
+                    .optional()
+                    .map(drop)
+            })
+            .await
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        let max = self.pool.limits.max_connections.max(1);
+        let free = u32::try_from(self.pool.permits.available_permits()).unwrap_or(max);
+        let idle = u32::try_from(
+            self.pool
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .len(),
+        )
+        .unwrap_or(0);
+        let in_use = max.saturating_sub(free);
+        PoolStats {
+            size: idle + in_use,
+            idle,
+            max,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Operator for SqliteStore {
+    async fn set_audience_state(&self, audience: &str, state: AudienceState) -> Result<bool, StoreError> {
+        let audience = audience.to_owned();
+        self.pool
+            .query("set_audience_state", move |connection| {
+                connection
+                    .prepare_cached("UPDATE audiences SET status = ?1 WHERE id = ?2")?
+                    .execute(params![state.as_str(), audience])
+                    .map(|changed| changed > 0)
+            })
+            .await
     }
 
     async fn account_group_exists(&self, account_group: &str) -> Result<bool, StoreError> {
-        self.read("account_group_exists", |connection| {
-            connection
-                .prepare_cached("SELECT 1 FROM account_groups WHERE id = ?1")?
-                .exists(params![account_group])
-        })
-        .await
+        self.pool
+            .read("account_group_exists", |connection| {
+                connection
+                    .prepare_cached("SELECT 1 FROM account_groups WHERE id = ?1")?
+                    .exists(params![account_group])
+            })
+            .await
     }
 
     async fn create_account_group(&self, id: &str, name: &str) -> Result<(), StoreError> {
         let (id, name) = (id.to_owned(), name.to_owned());
-        self.query("create_account_group", move |connection| {
-            connection
-                .execute(
-                    "INSERT INTO account_groups (id, name) VALUES (?1, ?2)",
-                    params![id, name],
-                )
-                .map(drop)
-        })
-        .await
+        self.pool
+            .query("create_account_group", move |connection| {
+                connection
+                    .execute(
+                        "INSERT INTO account_groups (id, name) VALUES (?1, ?2)",
+                        params![id, name],
+                    )
+                    .map(drop)
+            })
+            .await
     }
 
     async fn seed(&self, seed: &Seed) -> Result<bool, StoreError> {
@@ -439,15 +322,16 @@ impl Store for SqliteStore {
         state: AudienceState,
     ) -> Result<(), StoreError> {
         let (id, account_group, name) = (id.to_owned(), account_group.to_owned(), name.to_owned());
-        self.query("create_audience", move |connection| {
-            connection
-                .execute(
-                    "INSERT INTO audiences (id, account_group_id, name, status) VALUES (?1, ?2, ?3, ?4)",
-                    params![id, account_group, name, state.as_str()],
-                )
-                .map(drop)
-        })
-        .await
+        self.pool
+            .query("create_audience", move |connection| {
+                connection
+                    .execute(
+                        "INSERT INTO audiences (id, account_group_id, name, status) VALUES (?1, ?2, ?3, ?4)",
+                        params![id, account_group, name, state.as_str()],
+                    )
+                    .map(drop)
+            })
+            .await
     }
 
     async fn insert_prospects(&self, audience: &str, prospects: &[StoredProspect]) -> Result<(), StoreError> {
@@ -467,20 +351,22 @@ impl Store for SqliteStore {
 
     async fn delete_prospect(&self, audience: &str, id: &str) -> Result<bool, StoreError> {
         let (audience, id) = (audience.to_owned(), id.to_owned());
-        self.query("delete_prospect", move |connection| {
-            connection
-                .execute(
-                    "DELETE FROM prospects WHERE audience_id = ?1 AND id = ?2",
-                    params![audience, id],
-                )
-                .map(|deleted| deleted > 0)
-        })
-        .await
+        self.pool
+            .query("delete_prospect", move |connection| {
+                connection
+                    .execute(
+                        "DELETE FROM prospects WHERE audience_id = ?1 AND id = ?2",
+                        params![audience, id],
+                    )
+                    .map(|deleted| deleted > 0)
+            })
+            .await
     }
 
     async fn prospect_count(&self, audience: &str) -> Result<u64, StoreError> {
         let audience = audience.to_owned();
         let count: i64 = self
+            .pool
             .query("prospect_count", move |connection| {
                 connection.query_row(
                     "SELECT COUNT(*) FROM prospects WHERE audience_id = ?1",
@@ -494,68 +380,48 @@ impl Store for SqliteStore {
 
     async fn create_key(&self, account_group: &str, key: &NewKey) -> Result<(), StoreError> {
         let (account_group, key) = (account_group.to_owned(), key.clone());
-        self.query("create_key", move |connection| {
-            insert_key(connection, &account_group, &key)
-        })
-        .await
+        self.pool
+            .query("create_key", move |connection| {
+                insert_key(connection, &account_group, &key)
+            })
+            .await
     }
 
     async fn revoke_key(&self, id: &str) -> Result<bool, StoreError> {
         let id = id.to_owned();
-        self.query("revoke_key", move |connection| {
-            connection
-                .execute(
-                    "UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
-                    params![unix_seconds(), id],
-                )
-                .map(|revoked| revoked > 0)
-        })
-        .await
+        self.pool
+            .query("revoke_key", move |connection| {
+                connection
+                    .execute(
+                        "UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
+                        params![unix_seconds(), id],
+                    )
+                    .map(|revoked| revoked > 0)
+            })
+            .await
     }
 
     async fn setting_or_insert(&self, name: &str, value: &str) -> Result<String, StoreError> {
         let (name, value) = (name.to_owned(), value.to_owned());
-        self.query("setting_or_insert", move |connection| {
-            connection.execute(
-                "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
-                params![name, value],
-            )?;
-            connection.query_row(
-                "SELECT value FROM settings WHERE name = ?1",
-                params![name],
-                |row| row.get(0),
-            )
-        })
-        .await
+        self.pool
+            .query("setting_or_insert", move |connection| {
+                connection.execute(
+                    "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+                    params![name, value],
+                )?;
+                connection.query_row(
+                    "SELECT value FROM settings WHERE name = ?1",
+                    params![name],
+                    |row| row.get(0),
+                )
+            })
+            .await
     }
 
     async fn refresh_statistics(&self) -> Result<(), StoreError> {
         // SQLite plans a page on the index without statistics (a test
         // checks the plan); gathering them could only change that plan.
         Ok(())
-    }
-
-    async fn take_rate_token(&self, _key_id: &str, _limits: RateLimits) -> Result<Option<Taken>, StoreError> {
-        Ok(None)
-    }
-
-    fn pool_stats(&self) -> PoolStats {
-        let max = self.pool.limits.max_connections.max(1);
-        let free = u32::try_from(self.pool.permits.available_permits()).unwrap_or(max);
-        let idle = u32::try_from(
-            self.pool
-                .idle
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .len(),
-        )
-        .unwrap_or(0);
-        let in_use = max.saturating_sub(free);
-        PoolStats {
-            size: idle + in_use,
-            idle,
-            max,
-        }
     }
 }
 

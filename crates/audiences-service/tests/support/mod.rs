@@ -205,7 +205,7 @@ pub const SECOND_AUDIENCE: &str = "6650a1b2c3d4e5f60123abc0";
 /// prospects each; returns a key of the other group with `prospects:read`.
 pub async fn add_neighbours(store: &AnyStore, prospects: u32) -> String {
     use audiences_service::demo;
-    use audiences_service::store::{AudienceState, Seed, Store};
+    use audiences_service::store::{AudienceState, Seed};
     let (key, secret) = demo::new_key(&["prospects:read"], None);
     let seed = Seed {
         account_group: OTHER_GROUP.to_owned(),

@@ -1,0 +1,74 @@
+//! The documented examples of responses, checked at generation against
+//! their schemas (JSON Schema, converted from OpenAPI 3.0), so that
+//! `MockApi::from_examples` only ever serves an example that fits.
+
+use openapi_server_runtime::json_schema::to_json_schema;
+use openapiv3::{MediaType, OpenAPI, ReferenceOr};
+use serde_json::{Map, Value, json};
+
+/// The example a media type documents: `example`, else the first of
+/// `examples`, else the `example` of its inline schema.
+pub(crate) fn of_media(media: &MediaType) -> Option<Value> {
+    if let Some(example) = &media.example {
+        return Some(example.clone());
+    }
+    if let Some(value) = media
+        .examples
+        .values()
+        .find_map(|example| example.as_item().and_then(|example| example.value.clone()))
+    {
+        return Some(value);
+    }
+    match &media.schema {
+        Some(ReferenceOr::Item(schema)) => schema.schema_data.example.clone(),
+        _ => None,
+    }
+}
+
+/// Checks examples against the schemas of one document (its components
+/// converted to JSON Schema once).
+pub(crate) struct ExampleChecker {
+    components: Value,
+}
+
+impl ExampleChecker {
+    /// The checker of `document`'s examples.
+    pub(crate) fn new(document: &OpenAPI) -> Self {
+        let components = document
+            .components
+            .as_ref()
+            .and_then(|components| serde_json::to_value(&components.schemas).ok())
+            .unwrap_or_else(|| json!({}));
+        Self {
+            components: json!({ "schemas": to_json_schema(&components) }),
+        }
+    }
+
+    /// Why `example` does not fit `schema` (an OpenAPI schema or reference
+    /// of the document), or `None` when it fits.
+    pub(crate) fn violation(
+        &self,
+        schema: &ReferenceOr<openapiv3::Schema>,
+        example: &Value,
+    ) -> Option<String> {
+        let mut root = match serde_json::to_value(schema).map(|schema| to_json_schema(&schema)) {
+            Ok(Value::Object(object)) => object,
+            _ => Map::new(),
+        };
+        root.insert(
+            "$schema".into(),
+            json!("https://json-schema.org/draft/2020-12/schema"),
+        );
+        root.insert("components".into(), self.components.clone());
+        let validator = match jsonschema::validator_for(&Value::Object(root)) {
+            Ok(validator) => validator,
+            Err(error) => return Some(format!("its schema is not valid JSON Schema: {error}")),
+        };
+        let errors: Vec<String> = validator
+            .iter_errors(example)
+            .take(3)
+            .map(|error| format!("{error} at `{}`", error.instance_path))
+            .collect();
+        (!errors.is_empty()).then(|| errors.join("; "))
+    }
+}

@@ -1,0 +1,277 @@
+//! Lowering a normalized document to the model of [`super::ir`], once per
+//! operation: parameters ([`params`]), responses ([`replies`]), security
+//! ([`security`]) and the body, each already decided (Rust types, rules,
+//! media types). An operation using a construct the server cannot serve
+//! becomes a [`Skip`] naming it, and the rest of the document still
+//! generates.
+
+mod context;
+mod params;
+mod replies;
+mod security;
+
+use context::{Context, unsupported};
+
+use heck::ToUpperCamelCase;
+use openapiv3::{MediaType, OpenAPI, Operation, ReferenceOr, StatusCode};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::ir::{Api, BodyKind, BodyModel, Location, Op, Payload, Reply, StatusSpec};
+use super::rust_types::inline_type;
+use crate::conventions::{declared_error_codes, envelope_convention};
+use crate::document::{essence, is_form, is_json, pointer};
+use crate::error::Result;
+use crate::unsupported::Unsupported;
+
+impl Context<'_> {
+    fn body(&self, body: &openapiv3::RequestBody, at: &str) -> Result<BodyModel, Unsupported> {
+        let schema_of = |media: &MediaType| match &media.schema {
+            None => Some(quote! { ::serde_json::Value }),
+            Some(schema) => inline_type(schema, self.types),
+        };
+        let structured: Vec<(&String, &MediaType)> = body
+            .content
+            .iter()
+            .filter(|(mime, _)| is_json(mime) || is_form(mime))
+            .collect();
+        let (kind, media_types) = if let Some((_, first)) = structured.first() {
+            let rust = schema_of(first).ok_or_else(|| {
+                unsupported("an inline body schema left after normalization", at.to_owned())
+            })?;
+            let listed = structured
+                .iter()
+                .filter(|(_, media)| media.schema == first.schema)
+                .map(|(mime, _)| (*mime).clone())
+                .collect();
+            (BodyKind::Structured(rust), listed)
+        } else {
+            let listed: Vec<String> = body.content.keys().cloned().collect();
+            let kind = match listed.as_slice() {
+                [] => return Err(unsupported("a request body without a media type", at.to_owned())),
+                [only] if essence(only).starts_with("text/") => BodyKind::Text,
+                [only] if essence(only) != "*/*" && !essence(only).starts_with("multipart/") => {
+                    BodyKind::Bytes
+                }
+                _ => BodyKind::Blob,
+            };
+            (kind, listed)
+        };
+        Ok(BodyModel {
+            kind,
+            required: body.required,
+            media_types,
+        })
+    }
+
+    fn operation(&self, path: &str, method: &str, operation: &Operation) -> Result<Op, Unsupported> {
+        let at = pointer(&["paths", path, method]);
+        let id = operation.operation_id.clone().unwrap_or_default();
+        let template = path_parameters(path).map_err(|construct| unsupported(construct, at.clone()))?;
+        let mut params = Vec::new();
+        for (index, parameter) in operation.parameters.iter().enumerate() {
+            let param_at = format!("{at}/parameters/{index}");
+            let ReferenceOr::Item(parameter) = parameter else {
+                return Err(unsupported("a parameter left as a reference", param_at));
+            };
+            let param = self.param(parameter, &param_at)?;
+            if param.location == Location::Path && !template.contains(&param.name) {
+                return Err(unsupported(
+                    format!("path parameter `{}` is not in the path template", param.name),
+                    param_at,
+                ));
+            }
+            params.push(param);
+        }
+        params::dedupe_fields(&mut params);
+        let body = match &operation.request_body {
+            None => None,
+            Some(ReferenceOr::Reference { .. }) => {
+                return Err(unsupported(
+                    "a request body left as a reference",
+                    format!("{at}/requestBody"),
+                ));
+            }
+            Some(ReferenceOr::Item(body)) => Some(self.body(body, &format!("{at}/requestBody"))?),
+        };
+        let mut replies = Vec::new();
+        for (status, response) in &operation.responses.responses {
+            let (spec, label) = match status {
+                StatusCode::Code(code) => (StatusSpec::Code(*code), code.to_string()),
+                StatusCode::Range(class) if (1..=5).contains(class) => {
+                    (StatusSpec::Class(*class), format!("{class}XX"))
+                }
+                StatusCode::Range(class) => {
+                    return Err(unsupported(
+                        format!("status range `{class}XX`"),
+                        format!("{at}/responses"),
+                    ));
+                }
+            };
+            let reply_at = format!("{at}/responses/{label}");
+            let ReferenceOr::Item(response) = response else {
+                return Err(unsupported("a response left as a reference", reply_at));
+            };
+            if let StatusSpec::Code(code) = spec
+                && !(100..600).contains(&code)
+            {
+                return Err(unsupported(format!("status {code}"), reply_at));
+            }
+            replies.push(self.reply(spec, response, &reply_at)?);
+        }
+        match &operation.responses.default {
+            Some(ReferenceOr::Item(response)) => {
+                replies.push(self.reply(
+                    StatusSpec::Default,
+                    response,
+                    &format!("{at}/responses/default"),
+                )?);
+            }
+            Some(ReferenceOr::Reference { .. }) => {
+                return Err(unsupported(
+                    "a response left as a reference",
+                    format!("{at}/responses/default"),
+                ));
+            }
+            None if replies.is_empty() => replies.push(Reply {
+                status: StatusSpec::Default,
+                variant: format_ident!("Default"),
+                doc: "default: the document lists no response for this operation".to_owned(),
+                payload: Payload::None,
+                headers: Vec::new(),
+                example: None,
+            }),
+            None => {}
+        }
+        if operation.extensions.contains_key("x-dropshot-websocket") {
+            return Err(unsupported("a websocket upgrade (x-dropshot-websocket)", at));
+        }
+        let permissions = match operation.extensions.get("x-permissions") {
+            None => Vec::new(),
+            Some(value) => serde_json::from_value::<Vec<String>>(value.clone())
+                .map_err(|_| unsupported("`x-permissions` that is not a list of strings", at.clone()))?,
+        };
+        let security = self.security(operation, &at)?;
+        if security.is_none() && !permissions.is_empty() {
+            return Err(unsupported("`x-permissions` without a security requirement", at));
+        }
+        let mut doc = String::new();
+        if let Some(summary) = &operation.summary {
+            doc.push_str(summary);
+            doc.push_str("\n\n");
+        }
+        if let Some(description) = &operation.description {
+            doc.push_str(description.trim_end());
+            doc.push_str("\n\n");
+        }
+        if operation.deprecated {
+            doc.push_str("Deprecated.\n\n");
+        }
+        doc.push_str(&format!("`{} {path}`", method.to_ascii_uppercase()));
+        if !permissions.is_empty() {
+            let list: Vec<String> = permissions.iter().map(|p| format!("`{p}`")).collect();
+            doc.push_str(&format!("; permissions: {}", list.join(", ")));
+        }
+        doc.push('.');
+        Ok(Op {
+            id,
+            method: method.to_owned(),
+            path: path.to_owned(),
+            doc,
+            permissions,
+            security,
+            params,
+            body,
+            replies,
+        })
+    }
+}
+
+/// The names of a path template's parameters; a parameter inside a segment
+/// (`/files/{name}.json`) is not served.
+fn path_parameters(path: &str) -> std::result::Result<Vec<String>, String> {
+    let mut names = Vec::new();
+    for segment in path.split('/') {
+        if segment.contains(['{', '}']) {
+            match segment.strip_prefix('{').and_then(|rest| rest.strip_suffix('}')) {
+                Some(name) if !name.is_empty() && !name.contains(['{', '}']) => names.push(name.to_owned()),
+                _ => return Err(format!("a path parameter inside a path segment (`{segment}`)")),
+            }
+        }
+    }
+    Ok(names)
+}
+
+/// The model of a normalized document.
+pub(crate) fn build(document: &OpenAPI, types: &TokenStream) -> Result<Api> {
+    let context = Context {
+        document,
+        types,
+        bad_examples: std::cell::RefCell::new(Vec::new()),
+        examples: crate::examples::ExampleChecker::new(document),
+    };
+    let mut ops: Vec<Op> = Vec::new();
+    let mut skipped = Vec::new();
+    let mut shapes: Vec<(String, String)> = Vec::new();
+    for (path, method, operation) in crate::document::operations(document) {
+        let skip = |unsupported: Unsupported| unsupported.skip("server", operation, method, path);
+        // axum (matchit) refuses two templates that differ only in the
+        // names of their parameters.
+        let shape = route_shape(path);
+        if let Some((other, _)) = shapes
+            .iter()
+            .find(|(other, other_shape)| *other_shape == shape && other != path)
+        {
+            skipped.push(skip(Unsupported::new(
+                format!("its path conflicts with `{other}` (same segments, other parameter names)"),
+                pointer(&["paths", path]),
+            )));
+            continue;
+        }
+        // A panic here is a bug of this generator: it costs the operation,
+        // not the document.
+        let lowered = crate::contain::contained(|| context.operation(path, method, operation))
+            .unwrap_or_else(|panic| {
+                Err(Unsupported::new(
+                    format!("the server generator failed on it (a bug, please report): {panic}"),
+                    pointer(&["paths", path, method]),
+                ))
+            });
+        match lowered {
+            Ok(op) => {
+                shapes.push((path.to_owned(), shape));
+                ops.push(op);
+            }
+            Err(unsupported) => skipped.push(skip(unsupported)),
+        }
+    }
+    let title = &document.info.title;
+    let camel = title.to_upper_camel_case();
+    let camel = if camel.is_empty() || camel.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("Api{camel}")
+    } else {
+        camel
+    };
+    let trait_name = if camel.ends_with("Api") {
+        format_ident!("{camel}")
+    } else {
+        format_ident!("{camel}Api")
+    };
+    Ok(Api {
+        title: title.clone(),
+        version: document.info.version.clone(),
+        trait_name,
+        envelope: envelope_convention(document)?,
+        error_codes: declared_error_codes(document)?,
+        ops,
+        skipped,
+        bad_examples: context.bad_examples.into_inner(),
+    })
+}
+
+fn route_shape(path: &str) -> String {
+    path.split('/')
+        .map(|segment| if segment.starts_with('{') { "{}" } else { segment })
+        .collect::<Vec<_>>()
+        .join("/")
+}

@@ -1,0 +1,89 @@
+//! Reading both documents: references followed, schemas unwrapped, types,
+//! enum values, bounds and security as the comparison needs them.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+/// Follows local `$ref`s (`#/components/...`), at most 32 deep.
+pub(crate) fn resolve<'v>(document: &'v Value, mut value: &'v Value) -> &'v Value {
+    for _ in 0..32 {
+        let Some(reference) = value.get("$ref").and_then(Value::as_str) else {
+            return value;
+        };
+        let Some(pointer) = reference.strip_prefix('#') else {
+            return value;
+        };
+        match document.pointer(pointer) {
+            Some(target) => value = target,
+            None => return value,
+        }
+    }
+    value
+}
+
+/// A schema with `allOf: [one]` (the document's nullable-reference idiom)
+/// unwrapped, and whether it is nullable.
+pub(crate) fn unwrap_schema<'v>(document: &'v Value, schema: &'v Value) -> (&'v Value, bool) {
+    let schema = resolve(document, schema);
+    let nullable = schema.get("nullable").and_then(Value::as_bool).unwrap_or(false);
+    if let Some([only]) = schema.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
+        let (inner, inner_nullable) = unwrap_schema(document, only);
+        return (inner, nullable || inner_nullable);
+    }
+    (schema, nullable)
+}
+
+pub(crate) fn type_of(schema: &Value) -> Option<&str> {
+    schema.get("type").and_then(Value::as_str).or_else(|| {
+        if schema.get("properties").is_some() {
+            Some("object")
+        } else if schema.get("items").is_some() {
+            Some("array")
+        } else {
+            None
+        }
+    })
+}
+
+pub(crate) fn strings(value: Option<&Value>) -> BTreeSet<String> {
+    value
+        .and_then(Value::as_array)
+        .map(|items| items.iter().map(|item| item.to_string()).collect())
+        .unwrap_or_default()
+}
+
+pub(crate) fn number(schema: &Value, key: &str) -> Option<f64> {
+    schema.get(key).and_then(Value::as_f64)
+}
+
+pub(crate) fn security_of(document: &Value, operation: &Value) -> Value {
+    operation
+        .get("security")
+        .or_else(|| document.get("security"))
+        .cloned()
+        .unwrap_or(Value::Array(Vec::new()))
+}
+
+pub(crate) fn join(values: &[&String]) -> String {
+    values
+        .iter()
+        .map(|value| value.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Path templates compared by shape: `/a/{x}` and `/a/{y}` are one path.
+pub(crate) fn path_shape(path: &str) -> String {
+    path.split('/')
+        .map(|segment| if segment.starts_with('{') { "{}" } else { segment })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+pub(crate) fn label(method: &str, path: &str, operation: &Value) -> String {
+    match operation.get("operationId").and_then(Value::as_str) {
+        Some(id) => format!("{} {path} ({id})", method.to_ascii_uppercase()),
+        None => format!("{} {path}", method.to_ascii_uppercase()),
+    }
+}

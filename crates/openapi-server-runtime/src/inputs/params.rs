@@ -1,0 +1,204 @@
+//! Parameters: the raw values of each location (path, query, headers,
+//! cookies). Every refusal is a 400 that names the parameter, the rule and
+//! (shortened) the value; [`super::parse`] checks the rules.
+
+use std::fmt;
+
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header::COOKIE};
+
+use crate::outputs::error::ApiError;
+
+/// Longest piece of client input quoted back in an error message.
+const MAX_ECHO_CHARS: usize = 64;
+
+/// Where a parameter travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location {
+    /// A path segment.
+    Path,
+    /// The query string.
+    Query,
+    /// A request header.
+    Header,
+    /// A cookie of the `Cookie` header.
+    Cookie,
+}
+
+impl Location {
+    fn noun(self) -> &'static str {
+        match self {
+            Location::Path => "path parameter",
+            Location::Query => "query parameter",
+            Location::Header => "header",
+            Location::Cookie => "cookie",
+        }
+    }
+}
+
+/// Client input shortened for an error message.
+pub(crate) fn echo(raw: &str) -> String {
+    if raw.chars().count() <= MAX_ECHO_CHARS {
+        raw.to_owned()
+    } else {
+        let mut cut: String = raw.chars().take(MAX_ECHO_CHARS).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+pub(crate) fn invalid(
+    location: Location,
+    name: &str,
+    rule: impl fmt::Display,
+    raw: Option<&str>,
+) -> ApiError {
+    let message = match raw {
+        Some(raw) => format!("{} `{name}` {rule} (got `{}`)", location.noun(), echo(raw)),
+        None => format!("{} `{name}` {rule}", location.noun()),
+    };
+    ApiError::validation(message, name.to_owned())
+}
+
+/// How the values of an array parameter travel (OpenAPI's `style` and `explode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Separator {
+    /// One key per value (`explode: true`, the default of query parameters).
+    Repeat,
+    /// One value, comma-separated (`explode: false`, paths and headers).
+    Comma,
+    /// One value, space-separated (`spaceDelimited`).
+    Space,
+    /// One value, pipe-separated (`pipeDelimited`).
+    Pipe,
+}
+
+/// The raw values of a request's parameters in one location.
+pub struct RawParams {
+    location: Location,
+    values: Vec<(String, String)>,
+}
+
+impl RawParams {
+    /// The path parameters of the matched route.
+    pub async fn path(parts: &mut Parts) -> Result<Self, ApiError> {
+        match RawPathParams::from_request_parts(parts, &()).await {
+            Ok(params) => Ok(Self {
+                location: Location::Path,
+                values: params
+                    .iter()
+                    .map(|(name, value)| (name.to_owned(), value.to_owned()))
+                    .collect(),
+            }),
+            Err(rejection) => Err(ApiError::validation(
+                format!("the request path is not valid: {}", rejection.body_text()),
+                "path",
+            )),
+        }
+    }
+
+    /// The query string, decoded as `application/x-www-form-urlencoded`.
+    pub fn query(parts: &Parts) -> Self {
+        let values = parts
+            .uri
+            .query()
+            .map(|query| {
+                form_urlencoded::parse(query.as_bytes())
+                    .map(|(name, value)| (name.into_owned(), value.into_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            location: Location::Query,
+            values,
+        }
+    }
+
+    /// The request headers; a value that is not visible ASCII is a 400.
+    pub fn headers(headers: &HeaderMap, names: &[&'static str]) -> Result<Self, ApiError> {
+        let mut values = Vec::new();
+        for name in names {
+            for value in headers.get_all(*name) {
+                let text = value
+                    .to_str()
+                    .map_err(|_| invalid(Location::Header, name, "must be visible ASCII text", None))?;
+                values.push(((*name).to_owned(), text.to_owned()));
+            }
+        }
+        Ok(Self {
+            location: Location::Header,
+            values,
+        })
+    }
+
+    /// The cookies of every `Cookie` header (`name=value; name2=value2`).
+    pub fn cookies(headers: &HeaderMap) -> Result<Self, ApiError> {
+        let mut values = Vec::new();
+        for header in headers.get_all(COOKIE) {
+            let text = header
+                .to_str()
+                .map_err(|_| invalid(Location::Header, "Cookie", "must be visible ASCII text", None))?;
+            for pair in text.split(';') {
+                if let Some((name, value)) = pair.trim().split_once('=') {
+                    let value = value.trim().trim_matches('"');
+                    values.push((name.trim().to_owned(), value.to_owned()));
+                }
+            }
+        }
+        Ok(Self {
+            location: Location::Cookie,
+            values,
+        })
+    }
+
+    /// The single value of `name`, if given; a repeated scalar is a 400.
+    pub fn one(&self, name: &str) -> Result<Option<&str>, ApiError> {
+        let mut found = self
+            .values
+            .iter()
+            .filter(|(key, _)| names_match(self.location, key, name));
+        let first = found.next();
+        if found.next().is_some() {
+            return Err(invalid(self.location, name, "must be given at most once", None));
+        }
+        Ok(first.map(|(_, value)| value.as_str()))
+    }
+
+    /// The value of a required parameter.
+    pub fn required(&self, name: &str) -> Result<&str, ApiError> {
+        self.one(name)?
+            .ok_or_else(|| invalid(self.location, name, "is required", None))
+    }
+
+    /// Every value of an array parameter, split as `separator` says; a
+    /// header's values are always comma-separated (RFC 9110).
+    pub fn many(&self, name: &str, separator: Separator) -> Vec<&str> {
+        let raw = self
+            .values
+            .iter()
+            .filter(|(key, _)| names_match(self.location, key, name))
+            .map(|(_, value)| value.as_str());
+        let split = match (separator, self.location) {
+            (_, Location::Header) | (Separator::Comma, _) => ',',
+            (Separator::Repeat, _) => return raw.collect(),
+            (Separator::Space, _) => ' ',
+            (Separator::Pipe, _) => '|',
+        };
+        raw.flat_map(|value| value.split(split).map(str::trim)).collect()
+    }
+
+    /// Where these parameters travel.
+    pub fn location(&self) -> Location {
+        self.location
+    }
+}
+
+/// Header names compare without case, other parameter names exactly.
+fn names_match(location: Location, key: &str, name: &str) -> bool {
+    if location == Location::Header {
+        key.eq_ignore_ascii_case(name)
+    } else {
+        key == name
+    }
+}

@@ -1,0 +1,285 @@
+//! Who is calling and whether they may: the [`Security`] hooks an
+//! implementation provides, the credentials of each security scheme of the
+//! document, and the order the generated router calls them in.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use base64::Engine;
+
+use crate::inputs::params::RawParams;
+use crate::outputs::error::ApiError;
+use crate::outputs::headers::RateLimitStatus;
+use crate::serving::trace::TraceId;
+
+/// What a trait method receives besides its parameters.
+#[derive(Debug, Clone)]
+pub struct RequestContext<P> {
+    /// The trace id of this request; log it, never make up another.
+    pub trace_id: TraceId,
+    /// Who is calling, as [`Security::authenticate`] established.
+    pub principal: P,
+}
+
+/// The credentials a request presented for one security scheme of the document.
+#[derive(Clone, Copy)]
+pub struct Credentials<'a> {
+    /// The name of the security scheme in the document (`components.securitySchemes`).
+    pub scheme: &'static str,
+    /// The secret itself: the bearer token, the API key, or for HTTP basic
+    /// the base64 text after `Basic ` (see [`Credentials::basic`]).
+    pub secret: &'a str,
+}
+
+impl Credentials<'_> {
+    /// The user and password of HTTP basic credentials.
+    pub fn basic(&self) -> Option<(String, String)> {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(self.secret)
+            .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        let (user, password) = text.split_once(':')?;
+        Some((user.to_owned(), password.to_owned()))
+    }
+}
+
+impl fmt::Debug for Credentials<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("scheme", &self.scheme)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The hooks every implementation of a generated API trait provides: who is
+/// calling, what they may do, and whether they may call now.
+///
+/// The generated router calls them in this order, after the parameters were
+/// validated and before the body is read: [`Security::authenticate`],
+/// [`Security::has_permission`] for each permission the operation's
+/// `x-permissions` lists (403), then [`Security::admit`]. A hook's error is
+/// answered as it is: normally 401 from `authenticate` and 429 from
+/// `admit`, but a hook may answer any status (a 502 when its key store is
+/// down, say).
+pub trait Security: Send + Sync + 'static {
+    /// The authenticated caller handed to every trait method.
+    type Principal: Send + Sync + 'static;
+
+    /// Establishes who is calling from the presented credentials.
+    fn authenticate(
+        &self,
+        credentials: Credentials<'_>,
+        trace_id: &TraceId,
+    ) -> impl Future<Output = Result<Self::Principal, ApiError>> + Send;
+
+    /// Whether `principal` holds `permission` (as written in `x-permissions`).
+    fn has_permission(&self, principal: &Self::Principal, permission: &str) -> bool;
+
+    /// Admits a request of `principal` to `operation_id`, or refuses it (429).
+    /// The default admits everything and sends no rate-limit headers.
+    fn admit(
+        &self,
+        principal: &Self::Principal,
+        operation_id: &'static str,
+    ) -> impl Future<Output = Result<Option<RateLimitStatus>, ApiError>> + Send {
+        let _ = (principal, operation_id);
+        async { Ok(None) }
+    }
+}
+
+/// Where a security scheme of the document carries its secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemeKind {
+    /// `Authorization: Bearer <secret>` (HTTP bearer, OAuth 2, OpenID Connect).
+    Bearer,
+    /// `Authorization: Basic <base64>`.
+    Basic,
+    /// An API key in the named header (lowercase).
+    Header(&'static str),
+    /// An API key in the named query parameter.
+    Query(&'static str),
+    /// An API key in the named cookie.
+    Cookie(&'static str),
+}
+
+/// A security scheme an operation accepts; an operation lists the
+/// alternatives in the order of the document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scheme {
+    /// The name of the scheme in `components.securitySchemes`.
+    pub name: &'static str,
+    /// Where its secret travels.
+    pub kind: SchemeKind,
+}
+
+impl Scheme {
+    fn hint(&self) -> String {
+        match self.kind {
+            SchemeKind::Bearer => "`Authorization: Bearer <key>`".to_owned(),
+            SchemeKind::Basic => "`Authorization: Basic <base64 of user:password>`".to_owned(),
+            SchemeKind::Header(name) => format!("the `{name}` header"),
+            SchemeKind::Query(name) => format!("the `{name}` query parameter"),
+            SchemeKind::Cookie(name) => format!("the `{name}` cookie"),
+        }
+    }
+}
+
+enum Found<'a> {
+    Present(Cow<'a, str>),
+    Absent,
+    Malformed(ApiError),
+}
+
+fn authorization<'a>(parts: &'a Parts, scheme: &Scheme, word: &str) -> Found<'a> {
+    let Some(value) = parts.headers.get(AUTHORIZATION) else {
+        return Found::Absent;
+    };
+    let malformed = || {
+        Found::Malformed(ApiError::unauthorized(format!(
+            "malformed Authorization header: expected {}",
+            scheme.hint()
+        )))
+    };
+    let Ok(text) = value.to_str() else {
+        return malformed();
+    };
+    let Some((given, secret)) = text.split_once(' ') else {
+        return malformed();
+    };
+    let secret = secret.trim();
+    if !given.eq_ignore_ascii_case(word) || secret.is_empty() || secret.contains(' ') {
+        return malformed();
+    }
+    Found::Present(Cow::Borrowed(secret))
+}
+
+fn find<'a>(parts: &'a Parts, scheme: &Scheme) -> Found<'a> {
+    let present = |value: Option<Cow<'a, str>>| match value {
+        None => Found::Absent,
+        Some(value) if value.trim().is_empty() => Found::Malformed(ApiError::unauthorized(format!(
+            "empty credentials: send {}",
+            scheme.hint()
+        ))),
+        Some(value) => Found::Present(value),
+    };
+    match scheme.kind {
+        SchemeKind::Bearer => authorization(parts, scheme, "bearer"),
+        SchemeKind::Basic => authorization(parts, scheme, "basic"),
+        SchemeKind::Header(name) => match parts.headers.get(name).map(|value| value.to_str()) {
+            None => Found::Absent,
+            Some(Err(_)) => Found::Malformed(ApiError::unauthorized(format!("malformed `{name}` header"))),
+            Some(Ok(text)) => present(Some(Cow::Borrowed(text))),
+        },
+        SchemeKind::Query(name) => present(
+            RawParams::query(parts)
+                .one(name)
+                .ok()
+                .flatten()
+                .map(|value| Cow::Owned(value.to_owned())),
+        ),
+        SchemeKind::Cookie(name) => present(RawParams::cookies(&parts.headers).ok().and_then(|cookies| {
+            cookies
+                .one(name)
+                .ok()
+                .flatten()
+                .map(|value| Cow::Owned(value.to_owned()))
+        })),
+    }
+}
+
+/// The first scheme whose credentials the request presents; `None` when it
+/// presents none of them.
+fn presented<'a>(
+    parts: &'a Parts,
+    schemes: &[Scheme],
+) -> Result<Option<(&'static str, Cow<'a, str>)>, ApiError> {
+    let mut malformed = None;
+    for scheme in schemes {
+        match find(parts, scheme) {
+            Found::Present(secret) => return Ok(Some((scheme.name, secret))),
+            Found::Malformed(error) => {
+                malformed.get_or_insert(error);
+            }
+            Found::Absent => {}
+        }
+    }
+    match malformed {
+        Some(error) => Err(error),
+        None => Ok(None),
+    }
+}
+
+fn missing(schemes: &[Scheme]) -> ApiError {
+    let hints: Vec<String> = schemes.iter().map(Scheme::hint).collect();
+    ApiError::unauthorized(format!("missing credentials: send {}", hints.join(" or ")))
+}
+
+async fn admit_principal<S: Security>(
+    security: &S,
+    scheme: &'static str,
+    secret: &str,
+    permissions: &[&'static str],
+    operation_id: &'static str,
+    trace_id: &TraceId,
+) -> Result<(S::Principal, Option<RateLimitStatus>), ApiError> {
+    let principal = security
+        .authenticate(Credentials { scheme, secret }, trace_id)
+        .await?;
+    if let Some(missing) = permissions
+        .iter()
+        .find(|permission| !security.has_permission(&principal, permission))
+    {
+        return Err(ApiError::forbidden(format!(
+            "these credentials lack the `{missing}` permission"
+        )));
+    }
+    let rate_limit = security
+        .admit(&principal, operation_id)
+        .await
+        .inspect_err(|error| {
+            if error.status == axum::http::StatusCode::TOO_MANY_REQUESTS {
+                crate::serving::metrics::rate_limited(operation_id);
+            }
+        })?;
+    Ok((principal, rate_limit))
+}
+
+/// Authenticates, checks permissions and admits a request of an operation
+/// that needs one of `schemes`: the part of every secured operation that is
+/// not about its parameters.
+pub async fn authorize<S: Security>(
+    security: &S,
+    parts: &Parts,
+    schemes: &[Scheme],
+    permissions: &[&'static str],
+    operation_id: &'static str,
+    trace_id: &TraceId,
+) -> Result<(S::Principal, Option<RateLimitStatus>), ApiError> {
+    let (scheme, secret) = presented(parts, schemes)?.ok_or_else(|| missing(schemes))?;
+    admit_principal(security, scheme, &secret, permissions, operation_id, trace_id).await
+}
+
+/// As [`authorize`] for an operation whose security is optional (the
+/// document lists `{}` among its requirements): a request without
+/// credentials is anonymous, `None`, and is not asked to [`Security::admit`].
+pub async fn authorize_optional<S: Security>(
+    security: &S,
+    parts: &Parts,
+    schemes: &[Scheme],
+    permissions: &[&'static str],
+    operation_id: &'static str,
+    trace_id: &TraceId,
+) -> Result<(Option<S::Principal>, Option<RateLimitStatus>), ApiError> {
+    match presented(parts, schemes)? {
+        None => Ok((None, None)),
+        Some((scheme, secret)) => {
+            let (principal, rate_limit) =
+                admit_principal(security, scheme, &secret, permissions, operation_id, trace_id).await?;
+            Ok((Some(principal), rate_limit))
+        }
+    }
+}

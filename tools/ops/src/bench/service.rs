@@ -1,0 +1,175 @@
+//! Sections 1 to 3: the service against the machine's ceiling, the
+//! generated layer against the same work by hand, and deep pagination.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use super::runner::{Bench, NOT_MEASURED, Sizes, interleaved, number, postgres_database, row, verdict};
+use super::template::Values;
+
+/// 1. The service against the HTTP stack's ceiling, as a user sees it.
+pub(super) fn service_section(
+    values: &mut Values,
+    bench: &Bench,
+    sizes: &Sizes,
+    sqlite: &str,
+    postgres: Option<&str>,
+) -> Result<(), String> {
+    println!("bench: the service against the ceiling");
+    let path = bench.page_path(25);
+    let mut rows = Vec::new();
+    for (store, key, url, target) in [
+        ("SQLite", "sqlite", Some(sqlite), 0.5),
+        ("PostgreSQL", "postgres", postgres, 0.3),
+    ] {
+        let Some(url) = url else {
+            rows.push(format!("| {store} | {NOT_MEASURED} | | | |"));
+            values.set(&format!("{key}_ratio"), "n/a");
+            values.set(&format!("{key}_verdict"), NOT_MEASURED);
+            continue;
+        };
+        let servers = bench.serve(url, None)?;
+        let results = interleaved(bench, sizes, &path, &[servers.generated, servers.ceiling], None)?;
+        rows.push(row(&format!("{store} | service"), results[0]));
+        rows.push(row(&format!("{store} | ceiling (from memory)"), results[1]));
+        let ratio = results[0].0.1 / results[1].0.1;
+        values.number(&format!("{key}_ratio"), ratio, 3);
+        values.set(&format!("{key}_verdict"), verdict(ratio >= target));
+    }
+    values.set("service_rows", rows.join("\n"));
+    Ok(())
+}
+
+/// 2. The generated layer against the same work written by hand.
+pub(super) fn generated_section(
+    values: &mut Values,
+    bench: &Bench,
+    sizes: &Sizes,
+    sqlite: &str,
+) -> Result<(), String> {
+    println!("bench: generated layer against a hand-written handler (pinned cores)");
+    let path = bench.page_path(25);
+    let pinned = std::thread::available_parallelism().map_or(1, usize::from) >= 2
+        && Command::new("taskset").arg("--version").output().is_ok();
+    let (server_core, driver_core) = if pinned { (Some(0), Some(1)) } else { (None, None) };
+    let servers = bench.serve(sqlite, server_core)?;
+    let results = interleaved(
+        bench,
+        sizes,
+        &path,
+        &[servers.generated, servers.handwritten],
+        driver_core,
+    )?;
+    drop(servers);
+    values.set(
+        "pinning",
+        if pinned {
+            "server pinned to core 0 and driver to core 1 (`taskset`)"
+        } else {
+            "unpinned (taskset or a second core missing)"
+        },
+    );
+    values.set(
+        "generated_rows",
+        [
+            row("generated router + trait", results[0]),
+            row("hand-written handler", results[1]),
+        ]
+        .join("\n"),
+    );
+    let ratio = results[0].0.1 / results[1].0.1;
+    values.number("generated_ratio", ratio, 3);
+    values.set("generated_verdict", verdict(ratio >= 0.97));
+    super::profile::profile(values, bench, sqlite, &path);
+    match super::profile::instructions(bench, sqlite, &path, sizes.callgrind_requests) {
+        Ok((generated, handwritten)) => {
+            let ratio = handwritten / generated;
+            values.number("instructions_generated", generated, 0);
+            values.number("instructions_handwritten", handwritten, 0);
+            values.number("instructions_ratio", ratio, 3);
+            values.set("instructions_verdict", verdict(ratio >= 0.99));
+        }
+        Err(error) => {
+            for name in [
+                "instructions_generated",
+                "instructions_handwritten",
+                "instructions_ratio",
+            ] {
+                values.set(name, "n/a");
+            }
+            values.set("instructions_verdict", format!("not measured: {error}"));
+        }
+    }
+    Ok(())
+}
+
+/// 3. Keyset pagination against OFFSET at depth.
+pub(super) fn pagination_section(
+    values: &mut Values,
+    bench: &Bench,
+    sizes: &Sizes,
+    smoke: bool,
+) -> Result<(), String> {
+    println!("bench: deep pagination");
+    let large = bench.sqlite("large.db");
+    let seeded = bench.run(&["seed", &large, &sizes.large.to_string()])?;
+    let page_reps = if smoke { 3 } else { 21 };
+    let mut page_rows = bench.run(&["pages", &large, &page_reps.to_string()])?;
+    let postgres = match postgres_database("audiences_bench")
+        .ok()
+        .flatten()
+        .filter(|_| !smoke)
+    {
+        Some(url) => {
+            let seeded = bench.run(&["seed", &url, &sizes.large.to_string()])?;
+            page_rows.extend(bench.run(&["pages", &url, &page_reps.to_string()])?);
+            Some(seeded)
+        }
+        None => None,
+    };
+    values.set("page_reps", page_reps);
+    let seconds = |rows: Option<&Vec<Value>>| {
+        rows.and_then(|rows| rows.first()).map_or_else(
+            || NOT_MEASURED.to_owned(),
+            |row| format!("{:.0}", number(row, "seconds")),
+        )
+    };
+    values.set("sqlite_seed_seconds", seconds(Some(&seeded)));
+    values.set("postgres_seed_seconds", seconds(postgres.as_ref()));
+    let rows: Vec<String> = page_rows
+        .iter()
+        .map(|row| {
+            let (keyset, offset) = (number(row, "keyset_ms"), number(row, "offset_ms"));
+            format!(
+                "| {} | {} | {keyset:.3} | {:.3} | {offset:.3} | {:.1}x |",
+                row.get("store").and_then(Value::as_str).unwrap_or("?"),
+                row.get("depth").and_then(Value::as_u64).unwrap_or(0),
+                number(row, "keyset_min_ms"),
+                offset / keyset
+            )
+        })
+        .collect();
+    values.set("pagination_rows", rows.join("\n"));
+    for store in ["sqlite", "postgres"] {
+        let rows: Vec<&Value> = page_rows
+            .iter()
+            .filter(|row| row.get("store").and_then(Value::as_str) == Some(store))
+            .collect();
+        match (rows.first(), rows.last()) {
+            (Some(first), Some(last)) => {
+                let ratio = number(last, "keyset_ms") / number(first, "keyset_ms");
+                let min_ratio = number(last, "keyset_min_ms") / number(first, "keyset_min_ms");
+                values.number(&format!("{store}_depth_ratio"), ratio, 2);
+                values.number(&format!("{store}_depth_min_ratio"), min_ratio, 2);
+                values.set(&format!("{store}_depth_verdict"), verdict(ratio <= 1.2));
+            }
+            _ => {
+                values.set(&format!("{store}_depth_ratio"), "n/a");
+                values.set(&format!("{store}_depth_min_ratio"), "n/a");
+                values.set(&format!("{store}_depth_verdict"), NOT_MEASURED);
+            }
+        }
+    }
+    Ok(())
+}
