@@ -50,7 +50,10 @@ pub fn parse(text: &str, syntax: Syntax) -> Result<OpenAPI> {
                     .at_position(error.line(), error.column())
             })?;
             check_version(value.get("openapi").and_then(serde_json::Value::as_str))?;
-            typed(&value)
+            // From the text, not the value: a value's maps are sorted, and
+            // the document's order is the order of fields and variants.
+            typed_at(&mut serde_json::Deserializer::from_str(text), "#")
+                .map_err(|error| locate(&value).unwrap_or(error))
         }
         Syntax::Yaml => {
             let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|error| {
@@ -61,23 +64,20 @@ pub fn parse(text: &str, syntax: Syntax) -> Result<OpenAPI> {
                 }
             })?;
             check_version(value.get("openapi").and_then(serde_yaml::Value::as_str))?;
-            match serde_yaml::from_value::<serde_json::Value>(value.clone()) {
-                Ok(json) => typed(&json),
-                // Keys JSON cannot hold (a mapping as a key, say): named less precisely.
-                Err(_) => typed_at(value, "#"),
-            }
+            // From the YAML value, whose mappings keep the document's order.
+            typed_at(value.clone(), "#").map_err(|error| {
+                serde_yaml::from_value::<serde_json::Value>(value)
+                    .ok()
+                    .and_then(|json| locate(&json))
+                    .unwrap_or(error)
+            })
         }
     }
 }
 
-/// The OpenAPI object of a parsed value; what does not fit is named by its
-/// JSON pointer. (openapiv3 flattens maps, which hides the path below them:
-/// the part that does not fit is found by reading the operations and
-/// components one by one.)
-fn typed(value: &serde_json::Value) -> Result<OpenAPI> {
-    typed_at(value, "#").map_err(|error| locate(value).unwrap_or(error))
-}
-
+/// openapiv3 flattens maps, which hides the path below them from the
+/// error: the part that does not fit is found by reading the operations and
+/// components one by one.
 /// The first operation or component of `document` that does not read as
 /// one, as an error naming it.
 fn locate(document: &serde_json::Value) -> Option<Error> {
