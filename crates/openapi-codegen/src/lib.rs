@@ -33,6 +33,7 @@
 
 #![warn(missing_docs)]
 
+mod bisect;
 pub mod client;
 mod contain;
 mod conventions;
@@ -118,9 +119,9 @@ pub fn generate(document: &OpenAPI, settings: &Settings) -> Result<Generated> {
     } = document::normalize(document)?;
     let mut fallbacks = Vec::new();
     let rewritten = types::enums::hoist_colliding(&mut normalized, &mut fallbacks);
-    let types = types::generate(&normalized, &rewritten)?;
-    fallbacks.extend(types.fallbacks);
     let types_path = settings.types_path.to_string().replace(' ', "");
+    let types = types::generate(&normalized, &rewritten, &types_path)?;
+    fallbacks.extend(types.fallbacks);
     let client = client::generate(&normalized, &types_path);
     let server = server::generate(
         &normalized,

@@ -62,7 +62,7 @@ fn progenitor(view: &OpenAPI, normalized: &OpenAPI, types_path: &str) -> Result<
 /// The progenitor client of a normalized document, reusing the types at
 /// `types_path` for every component, and the operations it leaves out:
 /// those the client view cannot adapt, and those progenitor refuses or
-/// panics on (each tried alone once the whole document is refused).
+/// panics on (found by halves once the whole document is refused).
 pub fn generate(normalized: &OpenAPI, types_path: &str) -> ClientCode {
     let (mut view, mut skipped) = client_view(normalized);
     let facts = facts::parameter_facts(normalized);
@@ -78,14 +78,22 @@ pub fn generate(normalized: &OpenAPI, types_path: &str) -> ClientCode {
             skipped,
         };
     }
+    // The operations progenitor refuses, found by halves.
+    let ids: Vec<String> = operations(&view)
+        .iter()
+        .filter_map(|(_, _, operation)| operation.operation_id.clone())
+        .collect();
+    let culprits = crate::bisect::culprits(&ids, |set| {
+        let mut part = view.clone();
+        retain_operations(&mut part, |id| set.iter().any(|kept| kept == id));
+        progenitor(&part, normalized, types_path).map(drop)
+    });
     let mut refused = Vec::new();
     for (path, method, operation) in operations(&view) {
         let id = operation.operation_id.clone().unwrap_or_default();
-        let mut alone = view.clone();
-        retain_operations(&mut alone, |other| other == id);
-        if let Err(construct) = progenitor(&alone, normalized, types_path) {
+        if let Some((_, construct)) = culprits.iter().find(|(culprit, _)| *culprit == id) {
             refused.push(
-                Unsupported::new(construct, pointer(&["paths", path, method]))
+                Unsupported::new(construct.clone(), pointer(&["paths", path, method]))
                     .skip("client", operation, method, path),
             );
         }

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use openapiv3::{
-    OpenAPI, Operation, ParameterSchemaOrContent, ReferenceOr, Response, Schema, SchemaKind, StatusCode, Type,
+    MediaType, OpenAPI, Operation, ParameterSchemaOrContent, ReferenceOr, Response, Schema, SchemaKind, StatusCode,
+    Type,
 };
 
 use super::walk::{
@@ -166,7 +167,36 @@ fn adapt_for_client(operation: &mut Operation, at: &str) -> Result<(), Unsupport
             body.content.retain(|mime, _| *mime == best);
         }
     }
+    if let Some(ReferenceOr::Item(body)) = &mut operation.request_body {
+        body.content = body
+            .content
+            .drain(..)
+            .map(|(mime, media)| as_progenitor_reads(mime, media))
+            .collect();
+    }
     Ok(())
+}
+
+/// A request body's media type as progenitor reads it: any JSON media type
+/// (`application/vnd.api+json`, say) as `application/json` (the client then
+/// sends that name, which a server of a JSON media type reads), and `*/*`
+/// as bytes (`application/octet-stream` of a binary string). Others stay.
+fn as_progenitor_reads(mime: String, mut media: MediaType) -> (String, MediaType) {
+    let essence = essence(&mime);
+    if is_json(&mime) && essence != "application/json" {
+        return ("application/json".to_owned(), media);
+    }
+    if essence == "*/*" || essence == "application/octet-stream" {
+        media.schema = Some(ReferenceOr::Item(Schema {
+            schema_data: Default::default(),
+            schema_kind: SchemaKind::Type(Type::String(openapiv3::StringType {
+                format: openapiv3::VariantOrUnknownOrEmpty::Item(openapiv3::StringFormat::Binary),
+                ..Default::default()
+            })),
+        }));
+        return ("application/octet-stream".to_owned(), media);
+    }
+    (mime, media)
 }
 
 /// An inline parameter schema without its rules (lengths, patterns,

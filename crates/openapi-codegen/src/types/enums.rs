@@ -1,6 +1,7 @@
 //! String enums whose values collide once made Rust names (`add` and `Add`,
 //! `reactions-+1` and `reactions--1`): typify panics on them ("Failed to
-//! make unique variant names"), so the generator writes them itself. Each
+//! make unique variant names"), so the generator writes them itself; so too
+//! enums of `+1` and `-1`, which typify names in lower case. Each
 //! such enum becomes a component of its own (hoisted from where it stood
 //! inline, under the name typify would have given it), and its type is an
 //! enum whose variants are numbered where they collide and renamed to their
@@ -38,6 +39,19 @@ fn sanitized(value: &str) -> String {
 
 fn all_unique(names: &[String]) -> bool {
     names.iter().collect::<BTreeSet<_>>().len() == names.len()
+}
+
+/// Why typify cannot be left to name the variants of these values, if it
+/// cannot: its names collide (it panics), or it names `+1` and `-1` in
+/// lower case (`plus1`, which Rust's style lints refuse).
+pub(crate) fn rewrite_reason(values: &[String]) -> Option<&'static str> {
+    if collides(values) {
+        Some("its enum values collide as Rust names")
+    } else if values.iter().any(|value| value == "+1" || value == "-1") {
+        Some("typify names its values `+1` and `-1` in lower case")
+    } else {
+        None
+    }
 }
 
 /// Whether typify fails to name the variants of these values: its plain
@@ -95,19 +109,23 @@ struct Found {
     segments: Vec<String>,
     /// The component name typify would give the inline enum.
     name: String,
+    /// Why it is written here.
+    reason: &'static str,
 }
 
-/// Collects the colliding enums inside `schema` (not `schema` itself).
+/// Collects the enums inside `schema` (not `schema` itself) that typify
+/// cannot name.
 fn find_inline(schema: &Schema, segments: &mut Vec<String>, name: &str, found: &mut Vec<Found>) {
     let mut visit =
         |child: &ReferenceOr<Schema>, segment: &[&str], child_name: String, found: &mut Vec<Found>| {
             if let ReferenceOr::Item(child) = child {
                 let depth = segments.len();
                 segments.extend(segment.iter().map(|part| (*part).to_owned()));
-                if string_values(child).is_some_and(|values| collides(&values)) {
+                if let Some(reason) = string_values(child).and_then(|values| rewrite_reason(&values)) {
                     found.push(Found {
                         segments: segments.clone(),
                         name: child_name,
+                        reason,
                     });
                 } else {
                     find_inline(child, segments, &child_name, found);
@@ -222,7 +240,13 @@ pub(crate) fn hoist_colliding(document: &mut OpenAPI, fallbacks: &mut Vec<Fallba
         let ReferenceOr::Item(schema) = schema else {
             continue;
         };
-        if string_values(schema).is_some_and(|values| collides(&values)) {
+        if let Some(reason) = string_values(schema).and_then(|values| rewrite_reason(&values)) {
+            fallbacks.push(Fallback {
+                schema: name.clone(),
+                pointer: pointer(&["components", "schemas", name]),
+                kind: FallbackKind::Rewritten,
+                reason: format!("{reason}: numbered variants renamed to the values"),
+            });
             rewritten.push(name.clone());
             continue;
         }
@@ -231,6 +255,7 @@ pub(crate) fn hoist_colliding(document: &mut OpenAPI, fallbacks: &mut Vec<Fallba
         for Found {
             segments,
             name: new_name,
+            reason,
         } in found
         {
             let Some(inline) = at_mut(schema, &segments) else {
@@ -255,10 +280,11 @@ pub(crate) fn hoist_colliding(document: &mut OpenAPI, fallbacks: &mut Vec<Fallba
             let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
             let mut at = vec!["components", "schemas", name.as_str()];
             at.extend(segments);
-            hoisted.push((new_name, enum_schema, pointer(&at)));
+            hoisted.push((new_name, enum_schema, pointer(&at), reason));
         }
     }
-    for (name, schema, at) in hoisted {
+    for (name, schema, at, reason) in hoisted {
+        // The same enum in two places: one component (typify's name is unique).
         if components.schemas.contains_key(&name) {
             continue;
         }
@@ -267,21 +293,9 @@ pub(crate) fn hoist_colliding(document: &mut OpenAPI, fallbacks: &mut Vec<Fallba
             schema: name.clone(),
             pointer: at,
             kind: FallbackKind::Rewritten,
-            reason: "its enum values collide as Rust names: hoisted, numbered variants renamed to the values"
-                .to_owned(),
+            reason: format!("{reason}: hoisted, numbered variants renamed to the values"),
         });
         rewritten.push(name);
-    }
-    for name in &rewritten {
-        if !fallbacks.iter().any(|fallback| &fallback.schema == name) {
-            fallbacks.push(Fallback {
-                schema: name.clone(),
-                pointer: pointer(&["components", "schemas", name]),
-                kind: FallbackKind::Rewritten,
-                reason: "its enum values collide as Rust names: numbered variants renamed to the values"
-                    .to_owned(),
-            });
-        }
     }
     rewritten
 }

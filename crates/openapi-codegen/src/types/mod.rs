@@ -4,13 +4,15 @@
 //!
 //! - string enums whose values collide as Rust names are written here
 //!   ([`enums`]: hoisted, numbered variants renamed to their values);
-//! - a schema typify refuses or panics on is found ([`isolate`]) and becomes
+//! - a schema typify refuses or panics on is found ([`crate::bisect`]) and becomes
 //!   `serde_json::Value` by itself, listed as a [`Fallback`]: the rest of the
 //!   document still generates;
+//! - titles that would name two types alike are left out of what typify
+//!   reads ([`titles`]);
 //! - the document's declared error codes follow ([`crate::error_codes`]).
 
 pub(crate) mod enums;
-mod isolate;
+mod titles;
 
 use std::collections::BTreeMap;
 
@@ -46,8 +48,13 @@ enum Replacement {
 
 /// typify on the components of `document`, those of `replaced` left to the
 /// types written here; typify's refusal or panic as text.
-fn typify(document: &OpenAPI, replaced: &BTreeMap<String, Replacement>) -> Result<TokenStream, String> {
+fn typify(
+    document: &OpenAPI,
+    replaced: &BTreeMap<String, Replacement>,
+    types_path: &str,
+) -> Result<TokenStream, String> {
     let mut document = components_only(document);
+    titles::without_colliding_titles(&mut document);
     if let Some(components) = document.components.as_mut() {
         for (name, replacement) in replaced {
             if *replacement == Replacement::Untyped
@@ -72,7 +79,8 @@ fn typify(document: &OpenAPI, replaced: &BTreeMap<String, Replacement>) -> Resul
             Replacement::Rewritten => vec![TypeImpl::Display, TypeImpl::FromStr],
             Replacement::Untyped => Vec::new(),
         };
-        settings.with_replacement(&ident, &ident, impls.into_iter());
+        // By its full path: typify's `builder` module names it too.
+        settings.with_replacement(&ident, format!("{types_path}::{ident}"), impls.into_iter());
     }
     match contained(|| {
         let mut generator = Generator::new(&settings);
@@ -91,7 +99,8 @@ fn typify(document: &OpenAPI, replaced: &BTreeMap<String, Replacement>) -> Resul
 
 /// The types of `document` (normalized, with colliding enums hoisted by
 /// [`enums::hoist_colliding`], whose names are `rewritten`).
-pub(crate) fn generate(document: &OpenAPI, rewritten: &[String]) -> Result<TypesCode> {
+/// `types_path` is where the types are, as the client and server name them.
+pub(crate) fn generate(document: &OpenAPI, rewritten: &[String], types_path: &str) -> Result<TypesCode> {
     let mut replaced: BTreeMap<String, Replacement> = rewritten
         .iter()
         .map(|name| (name.clone(), Replacement::Rewritten))
@@ -104,7 +113,7 @@ pub(crate) fn generate(document: &OpenAPI, rewritten: &[String]) -> Result<Types
         .collect();
     // Each round leaves at least one more schema to the fallback, or ends.
     let typified = loop {
-        let whole = match typify(document, &replaced) {
+        let whole = match typify(document, &replaced, types_path) {
             Ok(tokens) => break tokens,
             Err(whole) => whole,
         };
@@ -113,7 +122,7 @@ pub(crate) fn generate(document: &OpenAPI, rewritten: &[String]) -> Result<Types
             .filter(|name| !replaced.contains_key(*name))
             .cloned()
             .collect();
-        let culprits = isolate::culprits(&candidates, |set| {
+        let culprits = crate::bisect::culprits(&candidates, |set| {
             let mut trial = replaced.clone();
             trial.extend(
                 candidates
@@ -121,7 +130,7 @@ pub(crate) fn generate(document: &OpenAPI, rewritten: &[String]) -> Result<Types
                     .filter(|name| !set.contains(name))
                     .map(|name| (name.clone(), Replacement::Untyped)),
             );
-            typify(document, &trial).map(drop)
+            typify(document, &trial, types_path).map(drop)
         });
         if culprits.is_empty() {
             return Err(Error::new(

@@ -1,13 +1,14 @@
-//! Finding the schemas typify cannot convert, when the whole document
-//! fails: halves are tried with the other schemas made `{}` (any JSON),
-//! down to single schemas. A failure that needs two schemas together (each
-//! half passes, the whole does not) is narrowed by leaving out one schema
-//! at a time; failing that, the group is given up whole.
+//! Finding the parts of a document a library cannot take, when the whole
+//! fails: halves are tried (the schemas typify converts, the operations
+//! progenitor generates), down to single parts, so that a few failures in a
+//! large document cost a few dozen trials rather than one per part. A
+//! failure that needs two parts together (each half passes, the whole does
+//! not) is narrowed by leaving out one part at a time; failing that, the
+//! group is given up whole.
 
-/// The schemas of `candidates` whose conversion fails, each with why:
-/// `trial(set)` converts the schemas of `set` (the others made `{}`) and
-/// says why it fails, if it does.
-pub(super) fn culprits(
+/// The parts of `candidates` that fail, each with why: `trial(set)` tries
+/// the parts of `set` alone and says why it fails, if it does.
+pub(crate) fn culprits(
     candidates: &[String],
     mut trial: impl FnMut(&[String]) -> Result<(), String>,
 ) -> Vec<(String, String)> {
@@ -44,7 +45,7 @@ fn search(
             let mut without: Vec<String> = set.to_vec();
             without.remove(index);
             if trial(&without).is_ok() {
-                found.push((name.clone(), format!("{reason} (with the schemas it refers to)")));
+                found.push((name.clone(), format!("{reason} (with others of the group)")));
                 return;
             }
         }
@@ -52,7 +53,7 @@ fn search(
     found.extend(set.iter().map(|name| {
         (
             name.clone(),
-            format!("{reason} (a group of {} schemas that fail together)", set.len()),
+            format!("{reason} (a group of {} that fail together)", set.len()),
         )
     }));
 }
