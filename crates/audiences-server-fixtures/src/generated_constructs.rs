@@ -2706,7 +2706,7 @@ let response = client.stream_events()
                 self,
             ) -> Result<
                 ResponseValue<crate::generated_constructs::types::Formats>,
-                Error<ByteStream>,
+                Error<crate::generated_constructs::types::Problem>,
             > {
                 let Self {
                     client,
@@ -2804,7 +2804,7 @@ let response = client.stream_events()
                 match response.status().as_u16() {
                     200u16 => super::json_response(response).await,
                     400u16..=499u16 => {
-                        Err(Error::ErrorResponse(ResponseValue::stream(response)))
+                        Err(Error::ErrorResponse(super::json_response(response).await?))
                     }
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -3655,7 +3655,7 @@ let response = client.stream_events()
                 self,
             ) -> Result<
                 ResponseValue<crate::generated_constructs::types::Caller>,
-                Error<ByteStream>,
+                Error<crate::generated_constructs::types::Problem>,
             > {
                 let Self { client } = self;
                 let url = format!("{}/secure", client.baseurl,);
@@ -3686,7 +3686,9 @@ let response = client.stream_events()
                 let response = result?;
                 match response.status().as_u16() {
                     200u16 => super::json_response(response).await,
-                    401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                    401u16 => {
+                        Err(Error::ErrorResponse(super::json_response(response).await?))
+                    }
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
             }

@@ -247,3 +247,31 @@ fn an_example_that_does_not_fit_its_schema_is_reported_naming_it() {
         "the mock serves it"
     );
 }
+
+#[test]
+fn a_document_the_corpus_cannot_read_fails_the_run_naming_the_line() {
+    let dir = std::env::temp_dir().join(format!("codegen-corpus-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("broken.json"),
+        "{\n  \"openapi\": \"3.0.3\",\n  \"info\": {\"title\": \"t\",\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("newer.yaml"), "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths: {}\n").unwrap();
+    std::fs::write(dir.join("notes.txt"), "not a document").unwrap();
+    let settings = openapi_codegen::corpus::CorpusSettings {
+        scratch: dir.join("scratch"),
+        target: dir.join("target"),
+        runtime_crate: dir.join("runtime"),
+        lock_file: None,
+        command: "test".to_owned(),
+    };
+    let rows = openapi_codegen::corpus::run(&dir, &settings, |_| {}).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(rows.len(), 2, "every .json and .yaml file is a document given");
+    assert!(rows.iter().all(openapi_codegen::corpus::Row::fails));
+    let broken = rows[0].failure.as_deref().unwrap();
+    assert!(broken.contains("broken.json:4:"), "names the file and line: {broken}");
+    let newer = rows[1].failure.as_deref().unwrap();
+    assert!(newer.contains("openapi 3.1.0"), "{newer}");
+}

@@ -51,6 +51,7 @@ fn is_error_status(status: &StatusCode) -> bool {
 /// share one kind of body, and so do its error responses (upstream issues
 /// #344 and #950), and counts `default` among both.
 fn adapt_for_client(operation: &mut Operation, at: &str) -> Result<(), Unsupported> {
+    parameter_names_apart(operation, at)?;
     let responses = &mut operation.responses;
     let has_success = responses.responses.keys().any(is_success);
     let has_errors = responses.responses.keys().any(is_error_status);
@@ -174,6 +175,25 @@ fn adapt_for_client(operation: &mut Operation, at: &str) -> Result<(), Unsupport
             .map(|(mime, media)| as_progenitor_reads(mime, media))
             .collect();
     }
+    // A response of a JSON media type (`application/vnd.api+json`) is
+    // decoded as JSON, not handed over as bytes.
+    for response in operation
+        .responses
+        .responses
+        .values_mut()
+        .chain(operation.responses.default.iter_mut())
+    {
+        if let ReferenceOr::Item(response) = response {
+            response.content = response
+                .content
+                .drain(..)
+                .map(|(mime, media)| match is_json(&mime) && essence(&mime) != "application/json" {
+                    true => ("application/json".to_owned(), media),
+                    false => (mime, media),
+                })
+                .collect();
+        }
+    }
     Ok(())
 }
 
@@ -197,6 +217,31 @@ fn as_progenitor_reads(mime: String, mut media: MediaType) -> (String, MediaType
         return ("application/octet-stream".to_owned(), media);
     }
     (mime, media)
+}
+
+/// Refuses an operation two of whose parameters progenitor would give one
+/// Rust name (Twilio's `StartTime`, `StartTime<` and `StartTime>`): it
+/// makes both snake case after replacing what cannot be in a name, and
+/// writes code that does not compile.
+fn parameter_names_apart(operation: &Operation, at: &str) -> Result<(), Unsupported> {
+    use heck::ToSnakeCase;
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    for parameter in &operation.parameters {
+        let ReferenceOr::Item(parameter) = parameter else {
+            continue;
+        };
+        let name = &super::walk::parameter_data(parameter).name;
+        let rust = name
+            .replace(|c: char| !c.is_alphanumeric(), "-")
+            .to_snake_case();
+        if let Some(other) = seen.insert(rust, name) {
+            return Err(Unsupported::new(
+                format!("its parameters `{other}` and `{name}` have one Rust name in progenitor's client"),
+                format!("{at}/parameters"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// An inline parameter schema without its rules (lengths, patterns,

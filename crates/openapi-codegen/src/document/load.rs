@@ -41,38 +41,37 @@ pub fn load(path: &Path) -> Result<OpenAPI> {
     parse(&text, Syntax::of(path, &text)).map_err(|error| error.in_file(file))
 }
 
-/// Parses an OpenAPI 3.0.x document written in `syntax`.
+/// Parses an OpenAPI 3.0.x document written in `syntax`. References into
+/// the inside of a component are replaced by what they point at
+/// ([`super::pointers`]).
 pub fn parse(text: &str, syntax: Syntax) -> Result<OpenAPI> {
-    match syntax {
+    // A YAML value either way: its mappings keep the document's order (a
+    // JSON value's are sorted), which is the order of fields and variants.
+    let mut value: serde_yaml::Value = match syntax {
         Syntax::Json => {
-            let value: serde_json::Value = serde_json::from_str(text).map_err(|error| {
-                Error::new(ErrorKind::Parse, format!("not JSON: {error}"))
-                    .at_position(error.line(), error.column())
-            })?;
-            check_version(value.get("openapi").and_then(serde_json::Value::as_str))?;
-            // From the text, not the value: a value's maps are sorted, and
-            // the document's order is the order of fields and variants.
-            typed_at(&mut serde_json::Deserializer::from_str(text), "#")
-                .map_err(|error| locate(&value).unwrap_or(error))
+            serde::Deserialize::deserialize(&mut serde_json::Deserializer::from_str(text)).map_err(
+                |error: serde_json::Error| {
+                    Error::new(ErrorKind::Parse, format!("not JSON: {error}"))
+                        .at_position(error.line(), error.column())
+                },
+            )?
         }
-        Syntax::Yaml => {
-            let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|error| {
-                let error_at = Error::new(ErrorKind::Parse, format!("not YAML: {error}"));
-                match error.location() {
-                    Some(location) => error_at.at_position(location.line(), location.column()),
-                    None => error_at,
-                }
-            })?;
-            check_version(value.get("openapi").and_then(serde_yaml::Value::as_str))?;
-            // From the YAML value, whose mappings keep the document's order.
-            typed_at(value.clone(), "#").map_err(|error| {
-                serde_yaml::from_value::<serde_json::Value>(value)
-                    .ok()
-                    .and_then(|json| locate(&json))
-                    .unwrap_or(error)
-            })
-        }
-    }
+        Syntax::Yaml => serde_yaml::from_str(text).map_err(|error| {
+            let error_at = Error::new(ErrorKind::Parse, format!("not YAML: {error}"));
+            match error.location() {
+                Some(location) => error_at.at_position(location.line(), location.column()),
+                None => error_at,
+            }
+        })?,
+    };
+    check_version(value.get("openapi").and_then(serde_yaml::Value::as_str))?;
+    super::pointers::inline_pointer_refs(&mut value);
+    typed_at(value.clone(), "#").map_err(|error| {
+        serde_yaml::from_value::<serde_json::Value>(value)
+            .ok()
+            .and_then(|json| locate(&json))
+            .unwrap_or(error)
+    })
 }
 
 /// openapiv3 flattens maps, which hides the path below them from the

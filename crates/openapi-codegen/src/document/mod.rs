@@ -5,6 +5,7 @@
 mod client_view;
 mod load;
 mod normalize;
+mod pointers;
 mod walk;
 
 pub use client_view::client_view;

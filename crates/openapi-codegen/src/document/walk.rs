@@ -14,6 +14,7 @@ pub fn ref_name<'a>(reference: &'a str, kind: &str) -> Result<&'a str> {
         .strip_prefix("#/components/")
         .and_then(|rest| rest.strip_prefix(kind))
         .and_then(|rest| rest.strip_prefix('/'))
+        .filter(|name| !name.is_empty() && !name.contains('/'))
         .ok_or_else(|| {
             Error::new(
                 ErrorKind::Invalid,

@@ -20,7 +20,7 @@ use crate::report::{Fallback, FallbackKind};
 
 /// A variant name as typify makes it from a value (its `sanitize` in
 /// Pascal case, special cases included).
-fn sanitized(value: &str) -> String {
+pub(crate) fn sanitized(value: &str) -> String {
     let out = match value {
         "+1" => "Plus1".to_owned(),
         "-1" => "Minus1".to_owned(),

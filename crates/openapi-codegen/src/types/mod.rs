@@ -7,12 +7,13 @@
 //! - a schema typify refuses or panics on is found ([`crate::bisect`]) and becomes
 //!   `serde_json::Value` by itself, listed as a [`Fallback`]: the rest of the
 //!   document still generates;
-//! - titles that would name two types alike are left out of what typify
-//!   reads ([`titles`]);
+//! - what typify mishandles where the meaning is clear is rewritten in the
+//!   copy it reads ([`view`]: titles that would name two types alike, a
+//!   nullable schema of any JSON);
 //! - the document's declared error codes follow ([`crate::error_codes`]).
 
 pub(crate) mod enums;
-mod titles;
+mod view;
 
 use std::collections::BTreeMap;
 
@@ -54,7 +55,7 @@ fn typify(
     types_path: &str,
 ) -> Result<TokenStream, String> {
     let mut document = components_only(document);
-    titles::without_colliding_titles(&mut document);
+    view::prepare(&mut document);
     if let Some(components) = document.components.as_mut() {
         for (name, replacement) in replaced {
             if *replacement == Replacement::Untyped
