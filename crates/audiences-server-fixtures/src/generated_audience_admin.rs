@@ -3040,17 +3040,17 @@ pub fn router<A: AudienceAdminApi>(api: ::std::sync::Arc<A>) -> ::axum::Router {
 pub fn routes<A: AudienceAdminApi>(api: ::std::sync::Arc<A>) -> ::axum::Router {
     ::axum::Router::new()
         .route(
-            "/v1/accounts/{accountGroupId}/audiences",
+            "/v1/accounts/{p3}/audiences",
             ::axum::routing::get(handle_list_audiences::<A>)
                 .post(handle_create_audience::<A>),
         )
         .route(
-            "/v1/accounts/{accountGroupId}/audiences/{audienceId}",
+            "/v1/accounts/{p3}/audiences/{p5}",
             ::axum::routing::delete(handle_delete_audience::<A>)
                 .patch(handle_update_audience::<A>),
         )
         .route(
-            "/v1/folders/{folderId}/moves",
+            "/v1/folders/{p3}/moves",
             ::axum::routing::post(handle_move_audiences::<A>),
         )
         .with_state(api)
@@ -3082,7 +3082,18 @@ async fn serve_list_audiences<A: AudienceAdminApi>(
     ::openapi_server_runtime::ApiError,
 > {
     let path = ListAudiencesPath::from_raw(
-        &::openapi_server_runtime::__private::RawParams::path(parts).await?,
+        &::openapi_server_runtime::__private::RawParams::path(
+                parts,
+                &[
+                    ::openapi_server_runtime::__private::PathSegment {
+                        route: "p3",
+                        name: "accountGroupId",
+                        prefix: "",
+                        suffix: "",
+                    },
+                ],
+            )
+            .await?,
     )?;
     let query = ListAudiencesQuery::from_raw(
         &::openapi_server_runtime::__private::RawParams::query(parts),
@@ -3150,7 +3161,18 @@ async fn serve_create_audience<A: AudienceAdminApi>(
     ::openapi_server_runtime::ApiError,
 > {
     let path = CreateAudiencePath::from_raw(
-        &::openapi_server_runtime::__private::RawParams::path(parts).await?,
+        &::openapi_server_runtime::__private::RawParams::path(
+                parts,
+                &[
+                    ::openapi_server_runtime::__private::PathSegment {
+                        route: "p3",
+                        name: "accountGroupId",
+                        prefix: "",
+                        suffix: "",
+                    },
+                ],
+            )
+            .await?,
     )?;
     let (principal, rate_limit) = ::openapi_server_runtime::__private::authorize(
             api,
@@ -3221,7 +3243,24 @@ async fn serve_delete_audience<A: AudienceAdminApi>(
     ::openapi_server_runtime::ApiError,
 > {
     let path = DeleteAudiencePath::from_raw(
-        &::openapi_server_runtime::__private::RawParams::path(parts).await?,
+        &::openapi_server_runtime::__private::RawParams::path(
+                parts,
+                &[
+                    ::openapi_server_runtime::__private::PathSegment {
+                        route: "p3",
+                        name: "accountGroupId",
+                        prefix: "",
+                        suffix: "",
+                    },
+                    ::openapi_server_runtime::__private::PathSegment {
+                        route: "p5",
+                        name: "audienceId",
+                        prefix: "",
+                        suffix: "",
+                    },
+                ],
+            )
+            .await?,
     )?;
     let (principal, rate_limit) = ::openapi_server_runtime::__private::authorize(
             api,
@@ -3280,7 +3319,24 @@ async fn serve_update_audience<A: AudienceAdminApi>(
     ::openapi_server_runtime::ApiError,
 > {
     let path = UpdateAudiencePath::from_raw(
-        &::openapi_server_runtime::__private::RawParams::path(parts).await?,
+        &::openapi_server_runtime::__private::RawParams::path(
+                parts,
+                &[
+                    ::openapi_server_runtime::__private::PathSegment {
+                        route: "p3",
+                        name: "accountGroupId",
+                        prefix: "",
+                        suffix: "",
+                    },
+                    ::openapi_server_runtime::__private::PathSegment {
+                        route: "p5",
+                        name: "audienceId",
+                        prefix: "",
+                        suffix: "",
+                    },
+                ],
+            )
+            .await?,
     )?;
     let (principal, rate_limit) = ::openapi_server_runtime::__private::authorize(
             api,
@@ -3351,7 +3407,18 @@ async fn serve_move_audiences<A: AudienceAdminApi>(
     ::openapi_server_runtime::ApiError,
 > {
     let path = MoveAudiencesPath::from_raw(
-        &::openapi_server_runtime::__private::RawParams::path(parts).await?,
+        &::openapi_server_runtime::__private::RawParams::path(
+                parts,
+                &[
+                    ::openapi_server_runtime::__private::PathSegment {
+                        route: "p3",
+                        name: "folderId",
+                        prefix: "",
+                        suffix: "",
+                    },
+                ],
+            )
+            .await?,
     )?;
     let query = MoveAudiencesQuery::from_raw(
         &::openapi_server_runtime::__private::RawParams::query(parts),

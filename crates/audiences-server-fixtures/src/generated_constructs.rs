@@ -5503,20 +5503,20 @@ pub fn router<A: ConstructsApi>(api: ::std::sync::Arc<A>) -> ::axum::Router {
 /// to `finish_router` with [`CONVENTIONS`].
 pub fn routes<A: ConstructsApi>(api: ::std::sync::Arc<A>) -> ::axum::Router {
     ::axum::Router::new()
-        .route("/formats/{id}/{day}", ::axum::routing::get(handle_echo_formats::<A>))
+        .route("/formats/{p2}/{p3}", ::axum::routing::get(handle_echo_formats::<A>))
         .route("/formats", ::axum::routing::post(handle_round_trip_formats::<A>))
         .route("/shapes", ::axum::routing::post(handle_create_shape::<A>))
         .route("/shapes/batch", ::axum::routing::post(handle_measure_shapes::<A>))
         .route("/shapes/measured", ::axum::routing::post(handle_check_measured::<A>))
         .route("/contacts", ::axum::routing::post(handle_add_contact::<A>))
-        .route("/labels/{name}", ::axum::routing::put(handle_put_labels::<A>))
+        .route("/labels/{p2}", ::axum::routing::put(handle_put_labels::<A>))
         .route("/search", ::axum::routing::get(handle_search::<A>))
         .route("/notes", ::axum::routing::post(handle_append_note::<A>))
         .route(
-            "/blobs/{name}",
+            "/blobs/{p2}",
             ::axum::routing::get(handle_get_blob::<A>).put(handle_put_blob::<A>),
         )
-        .route("/download/{name}", ::axum::routing::get(handle_download::<A>))
+        .route("/download/{p2}", ::axum::routing::get(handle_download::<A>))
         .route("/forms", ::axum::routing::post(handle_submit_form::<A>))
         .route("/uploads", ::axum::routing::post(handle_upload::<A>))
         .route("/nothing", ::axum::routing::delete(handle_forget_everything::<A>))
@@ -5550,7 +5550,24 @@ async fn serve_echo_formats<A: ConstructsApi>(
     ::openapi_server_runtime::ApiError,
 > {
     let path = EchoFormatsPath::from_raw(
-        &::openapi_server_runtime::__private::RawParams::path(parts).await?,
+        &::openapi_server_runtime::__private::RawParams::path(
+                parts,
+                &[
+                    ::openapi_server_runtime::__private::PathSegment {
+                        route: "p2",
+                        name: "id",
+                        prefix: "",
+                        suffix: "",
+                    },
+                    ::openapi_server_runtime::__private::PathSegment {
+                        route: "p3",
+                        name: "day",
+                        prefix: "",
+                        suffix: "",
+                    },
+                ],
+            )
+            .await?,
     )?;
     let query = EchoFormatsQuery::from_raw(
         &::openapi_server_runtime::__private::RawParams::query(parts),
@@ -5870,7 +5887,18 @@ async fn serve_put_labels<A: ConstructsApi>(
     ::openapi_server_runtime::ApiError,
 > {
     let path = PutLabelsPath::from_raw(
-        &::openapi_server_runtime::__private::RawParams::path(parts).await?,
+        &::openapi_server_runtime::__private::RawParams::path(
+                parts,
+                &[
+                    ::openapi_server_runtime::__private::PathSegment {
+                        route: "p2",
+                        name: "name",
+                        prefix: "",
+                        suffix: "",
+                    },
+                ],
+            )
+            .await?,
     )?;
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
@@ -6030,7 +6058,18 @@ async fn serve_get_blob<A: ConstructsApi>(
     ::openapi_server_runtime::ApiError,
 > {
     let path = GetBlobPath::from_raw(
-        &::openapi_server_runtime::__private::RawParams::path(parts).await?,
+        &::openapi_server_runtime::__private::RawParams::path(
+                parts,
+                &[
+                    ::openapi_server_runtime::__private::PathSegment {
+                        route: "p2",
+                        name: "name",
+                        prefix: "",
+                        suffix: "",
+                    },
+                ],
+            )
+            .await?,
     )?;
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
@@ -6073,7 +6112,18 @@ async fn serve_put_blob<A: ConstructsApi>(
     ::openapi_server_runtime::ApiError,
 > {
     let path = PutBlobPath::from_raw(
-        &::openapi_server_runtime::__private::RawParams::path(parts).await?,
+        &::openapi_server_runtime::__private::RawParams::path(
+                parts,
+                &[
+                    ::openapi_server_runtime::__private::PathSegment {
+                        route: "p2",
+                        name: "name",
+                        prefix: "",
+                        suffix: "",
+                    },
+                ],
+            )
+            .await?,
     )?;
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
@@ -6126,7 +6176,18 @@ async fn serve_download<A: ConstructsApi>(
     ::openapi_server_runtime::ApiError,
 > {
     let path = DownloadPath::from_raw(
-        &::openapi_server_runtime::__private::RawParams::path(parts).await?,
+        &::openapi_server_runtime::__private::RawParams::path(
+                parts,
+                &[
+                    ::openapi_server_runtime::__private::PathSegment {
+                        route: "p2",
+                        name: "name",
+                        prefix: "",
+                        suffix: "",
+                    },
+                ],
+            )
+            .await?,
     )?;
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;

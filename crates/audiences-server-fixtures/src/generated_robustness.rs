@@ -164,6 +164,73 @@ pub mod types {
             Default::default()
         }
     }
+    ///`Collaboration`
+    #[derive(
+        ::schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq
+    )]
+    pub struct Collaboration {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub item: ::std::option::Option<CollaborationItemInline>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub signer: ::std::option::Option<SignerInput>,
+    }
+    impl Collaboration {
+        pub fn builder() -> builder::Collaboration {
+            Default::default()
+        }
+    }
+    ///`CollaborationItem`
+    #[derive(
+        ::schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq
+    )]
+    pub struct CollaborationItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+    }
+    impl CollaborationItem {
+        pub fn builder() -> builder::CollaborationItem {
+            Default::default()
+        }
+    }
+    ///`CollaborationItemInline`
+    #[derive(
+        ::schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq
+    )]
+    #[serde(transparent)]
+    pub struct CollaborationItemInline(pub CollaborationItem);
+    impl ::std::ops::Deref for CollaborationItemInline {
+        type Target = CollaborationItem;
+        fn deref(&self) -> &CollaborationItem {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CollaborationItemInline> for CollaborationItem {
+        fn from(value: CollaborationItemInline) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<CollaborationItem> for CollaborationItemInline {
+        fn from(value: CollaborationItem) -> Self {
+            Self(value)
+        }
+    }
     ///`Event`
     #[derive(
         ::schemars::JsonSchema,
@@ -185,6 +252,25 @@ pub mod types {
     }
     impl Event {
         pub fn builder() -> builder::Event {
+            Default::default()
+        }
+    }
+    ///`GetCall200Response`
+    #[derive(
+        ::schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq
+    )]
+    pub struct GetCall200Response {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub sid: ::std::option::Option<::std::string::String>,
+    }
+    impl GetCall200Response {
+        pub fn builder() -> builder::GetCall200Response {
             Default::default()
         }
     }
@@ -217,6 +303,8 @@ pub mod types {
         PartialEq
     )]
     pub struct ManagedUser {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub collaboration: ::std::option::Option<Collaboration>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub manager: ::std::option::Option<ManagerNullable>,
         pub user: SimpleUser,
@@ -396,6 +484,65 @@ pub mod types {
     }
     impl Reaction {
         pub fn builder() -> builder::Reaction {
+            Default::default()
+        }
+    }
+    ///`SignerInput`
+    #[derive(
+        ::schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq
+    )]
+    pub struct SignerInput {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub validation: ::std::option::Option<SignerInputValidationInline>,
+    }
+    impl SignerInput {
+        pub fn builder() -> builder::SignerInput {
+            Default::default()
+        }
+    }
+    ///`SignerInputValidation`
+    #[derive(
+        ::schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq
+    )]
+    pub struct SignerInputValidation {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub pattern: ::std::option::Option<::std::string::String>,
+    }
+    impl SignerInputValidation {
+        pub fn builder() -> builder::SignerInputValidation {
+            Default::default()
+        }
+    }
+    ///`SignerInputValidationInline`
+    #[derive(
+        ::schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq
+    )]
+    pub struct SignerInputValidationInline {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub kind: ::std::option::Option<::std::string::String>,
+    }
+    impl SignerInputValidationInline {
+        pub fn builder() -> builder::SignerInputValidationInline {
             Default::default()
         }
     }
@@ -692,6 +839,109 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct Collaboration {
+            item: ::std::result::Result<
+                ::std::option::Option<super::CollaborationItemInline>,
+                ::std::string::String,
+            >,
+            signer: ::std::result::Result<
+                ::std::option::Option<super::SignerInput>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for Collaboration {
+            fn default() -> Self {
+                Self {
+                    item: Ok(Default::default()),
+                    signer: Ok(Default::default()),
+                }
+            }
+        }
+        impl Collaboration {
+            pub fn item<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::CollaborationItemInline>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.item = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for item: {e}")
+                    });
+                self
+            }
+            pub fn signer<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::SignerInput>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.signer = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for signer: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Collaboration> for super::Collaboration {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Collaboration,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    item: value.item?,
+                    signer: value.signer?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Collaboration> for Collaboration {
+            fn from(value: super::Collaboration) -> Self {
+                Self {
+                    item: Ok(value.item),
+                    signer: Ok(value.signer),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CollaborationItem {
+            id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CollaborationItem {
+            fn default() -> Self {
+                Self { id: Ok(Default::default()) }
+            }
+        }
+        impl CollaborationItem {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CollaborationItem> for super::CollaborationItem {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CollaborationItem,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { id: value.id? })
+            }
+        }
+        impl ::std::convert::From<super::CollaborationItem> for CollaborationItem {
+            fn from(value: super::CollaborationItem) -> Self {
+                Self { id: Ok(value.id) }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Event {
             negation: ::std::result::Result<
                 ::std::option::Option<crate::generated_robustness::types::NotAnObject>,
@@ -760,6 +1010,47 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct GetCall200Response {
+            sid: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for GetCall200Response {
+            fn default() -> Self {
+                Self {
+                    sid: Ok(Default::default()),
+                }
+            }
+        }
+        impl GetCall200Response {
+            pub fn sid<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sid = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sid: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<GetCall200Response> for super::GetCall200Response {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: GetCall200Response,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { sid: value.sid? })
+            }
+        }
+        impl ::std::convert::From<super::GetCall200Response> for GetCall200Response {
+            fn from(value: super::GetCall200Response) -> Self {
+                Self { sid: Ok(value.sid) }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct GetUser409Response {
             message: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -802,6 +1093,10 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct ManagedUser {
+            collaboration: ::std::result::Result<
+                ::std::option::Option<super::Collaboration>,
+                ::std::string::String,
+            >,
             manager: ::std::result::Result<
                 ::std::option::Option<super::ManagerNullable>,
                 ::std::string::String,
@@ -811,12 +1106,25 @@ pub mod types {
         impl ::std::default::Default for ManagedUser {
             fn default() -> Self {
                 Self {
+                    collaboration: Ok(Default::default()),
                     manager: Ok(Default::default()),
                     user: Err("no value supplied for user".to_string()),
                 }
             }
         }
         impl ManagedUser {
+            pub fn collaboration<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Collaboration>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.collaboration = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for collaboration: {e}")
+                    });
+                self
+            }
             pub fn manager<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
@@ -850,6 +1158,7 @@ pub mod types {
                 value: ManagedUser,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    collaboration: value.collaboration?,
                     manager: value.manager?,
                     user: value.user?,
                 })
@@ -858,6 +1167,7 @@ pub mod types {
         impl ::std::convert::From<super::ManagedUser> for ManagedUser {
             fn from(value: super::ManagedUser) -> Self {
                 Self {
+                    collaboration: Ok(value.collaboration),
                     manager: Ok(value.manager),
                     user: Ok(value.user),
                 }
@@ -1178,6 +1488,156 @@ pub mod types {
                     event: Ok(value.event),
                     user: Ok(value.user),
                 }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SignerInput {
+            id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            validation: ::std::result::Result<
+                ::std::option::Option<super::SignerInputValidationInline>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for SignerInput {
+            fn default() -> Self {
+                Self {
+                    id: Ok(Default::default()),
+                    validation: Ok(Default::default()),
+                }
+            }
+        }
+        impl SignerInput {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn validation<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::SignerInputValidationInline>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.validation = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for validation: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SignerInput> for super::SignerInput {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SignerInput,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    validation: value.validation?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SignerInput> for SignerInput {
+            fn from(value: super::SignerInput) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    validation: Ok(value.validation),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SignerInputValidation {
+            pattern: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for SignerInputValidation {
+            fn default() -> Self {
+                Self {
+                    pattern: Ok(Default::default()),
+                }
+            }
+        }
+        impl SignerInputValidation {
+            pub fn pattern<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.pattern = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for pattern: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SignerInputValidation>
+        for super::SignerInputValidation {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SignerInputValidation,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { pattern: value.pattern? })
+            }
+        }
+        impl ::std::convert::From<super::SignerInputValidation>
+        for SignerInputValidation {
+            fn from(value: super::SignerInputValidation) -> Self {
+                Self { pattern: Ok(value.pattern) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SignerInputValidationInline {
+            kind: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for SignerInputValidationInline {
+            fn default() -> Self {
+                Self {
+                    kind: Ok(Default::default()),
+                }
+            }
+        }
+        impl SignerInputValidationInline {
+            pub fn kind<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.kind = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for kind: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SignerInputValidationInline>
+        for super::SignerInputValidationInline {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SignerInputValidationInline,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { kind: value.kind? })
+            }
+        }
+        impl ::std::convert::From<super::SignerInputValidationInline>
+        for SignerInputValidationInline {
+            fn from(value: super::SignerInputValidationInline) -> Self {
+                Self { kind: Ok(value.kind) }
             }
         }
         #[derive(Clone, Debug)]
@@ -1634,7 +2094,7 @@ pub mod client {
         }
     }
     #[derive(Clone, Debug)]
-    #[doc = "Client for Robustness\n\nShapes that large public documents use and typify or progenitor mishandle, each answered by a general rule of the generator (see xtask/fixtures/README.md): enum values that collide as Rust names, `+1` and `-1`, titles and inline types that would name two types alike, a nullable schema of any JSON, a nullable composition, references into a component's inside, a schema typify cannot convert (a fallback of its own), request bodies of `*/*` and of a `+json` media type, and query parameters whose Rust names collide.\n\n\nVersion: 1.0.0"]
+    #[doc = "Client for Robustness\n\nShapes that large public documents use and typify or progenitor mishandle, each answered by a general rule of the generator (see xtask/fixtures/README.md): enum values that collide as Rust names, `+1` and `-1`, titles and inline types that would name two types alike, a nullable schema of any JSON, a nullable composition, references into a component's inside, a schema typify cannot convert (a fallback of its own), request bodies of `*/*` and of a `+json` media type, query parameters whose Rust names collide, a parameter inside a path segment and templates that name one segment's parameter otherwise.\n\n\nVersion: 1.0.0"]
     pub struct Client {
         pub(crate) baseurl: String,
         pub(crate) client: reqwest::Client,
@@ -1739,6 +2199,28 @@ let response = client.put_document()
 ```*/
         pub fn put_document(&self) -> builder::PutDocument<'_> {
             builder::PutDocument::new(self)
+        }
+        /**Sends a `GET` request to `/calls/{Sid}.json`
+
+```ignore
+let response = client.get_call()
+    .sid(sid)
+    .send()
+    .await;
+```*/
+        pub fn get_call(&self) -> builder::GetCall<'_> {
+            builder::GetCall::new(self)
+        }
+        /**Sends a `DELETE` request to `/calls/{CallSid}`
+
+```ignore
+let response = client.delete_call()
+    .call_sid(call_sid)
+    .send()
+    .await;
+```*/
+        pub fn delete_call(&self) -> builder::DeleteCall<'_> {
+            builder::DeleteCall::new(self)
         }
     }
     /// Types for composing operation parameters.
@@ -2129,6 +2611,133 @@ let response = client.put_document()
                 }
             }
         }
+        /**Builder for [`Client::get_call`]
+
+[`Client::get_call`]: super::Client::get_call*/
+        #[derive(Debug, Clone)]
+        pub struct GetCall<'a> {
+            client: &'a super::Client,
+            sid: Result<::std::string::String, String>,
+        }
+        impl<'a> GetCall<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    sid: Err("sid was not initialized".to_string()),
+                }
+            }
+            pub fn sid<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<::std::string::String>,
+            {
+                self.sid = value
+                    .try_into()
+                    .map_err(|_| {
+                        "conversion to `:: std :: string :: String` for sid failed"
+                            .to_string()
+                    });
+                self
+            }
+            ///Sends a `GET` request to `/calls/{Sid}.json`
+            pub async fn send(
+                self,
+            ) -> Result<
+                ResponseValue<crate::generated_robustness::types::GetCall200Response>,
+                Error<()>,
+            > {
+                let Self { client, sid } = self;
+                let sid = sid.map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/calls/{}.json", client.baseurl, encode_path(& sid.to_string()),
+                );
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map
+                    .append(
+                        ::reqwest::header::HeaderName::from_static("api-version"),
+                        ::reqwest::header::HeaderValue::from_static(
+                            super::Client::api_version(),
+                        ),
+                    );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "get_call",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => super::json_response(response).await,
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::delete_call`]
+
+[`Client::delete_call`]: super::Client::delete_call*/
+        #[derive(Debug, Clone)]
+        pub struct DeleteCall<'a> {
+            client: &'a super::Client,
+            call_sid: Result<::std::string::String, String>,
+        }
+        impl<'a> DeleteCall<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    call_sid: Err("call_sid was not initialized".to_string()),
+                }
+            }
+            pub fn call_sid<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<::std::string::String>,
+            {
+                self.call_sid = value
+                    .try_into()
+                    .map_err(|_| {
+                        "conversion to `:: std :: string :: String` for call_sid failed"
+                            .to_string()
+                    });
+                self
+            }
+            ///Sends a `DELETE` request to `/calls/{CallSid}`
+            pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
+                let Self { client, call_sid } = self;
+                let call_sid = call_sid.map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/calls/{}", client.baseurl, encode_path(& call_sid.to_string()),
+                );
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map
+                    .append(
+                        ::reqwest::header::HeaderName::from_static("api-version"),
+                        ::reqwest::header::HeaderValue::from_static(
+                            super::Client::api_version(),
+                        ),
+                    );
+                #[allow(unused_mut)]
+                let mut request = client.client.delete(url).headers(header_map).build()?;
+                let info = OperationInfo {
+                    operation_id: "delete_call",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    204u16 => Ok(ResponseValue::empty(response)),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
     }
     /// Items consumers will typically use such as the Client.
     pub mod prelude {
@@ -2170,6 +2779,8 @@ pub const OPERATION_IDS: &[&str] = &[
     "upload",
     "putDocument",
     "listCalls",
+    "getCall",
+    "deleteCall",
 ];
 pub use crate::generated_robustness::types::error_codes;
 /// What the runtime follows when it answers by itself: the failure
@@ -2620,6 +3231,148 @@ impl ListCallsResponse {
         }
     }
 }
+static GET_CALL_PATH_SID_PATTERN: ::openapi_server_runtime::__private::Pattern = ::openapi_server_runtime::__private::Pattern::new(
+    "^CA[0-9a-f]{4}$",
+);
+/// The path parameters of `getCall`, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GetCallPath {
+    /// `Sid`
+    pub sid: ::std::string::String,
+}
+impl GetCallPath {
+    /// Parses and validates the raw parameters; the error names the
+    /// parameter and the rule it broke.
+    pub fn from_raw(
+        raw: &::openapi_server_runtime::__private::RawParams,
+    ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
+        Ok(Self {
+            sid: {
+                let raw = raw.required("Sid")?;
+                ::openapi_server_runtime::__private::parse_string(
+                    ::openapi_server_runtime::__private::Location::Path,
+                    "Sid",
+                    raw,
+                    &::openapi_server_runtime::__private::StringRules {
+                        min_length: ::std::option::Option::None,
+                        max_length: ::std::option::Option::None,
+                        pattern: ::std::option::Option::Some(&GET_CALL_PATH_SID_PATTERN),
+                    },
+                )?
+            },
+        })
+    }
+}
+/// The result of `getCall`: one variant per documented response, and nothing else.
+#[derive(Debug, Clone)]
+pub enum GetCallResponse {
+    /// 200: The call
+    Ok(
+        ::openapi_server_runtime::Json<
+            crate::generated_robustness::types::GetCall200Response,
+        >,
+    ),
+}
+impl GetCallResponse {
+    /// The HTTP status of this result.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Ok(..) => 200,
+        }
+    }
+    /// The HTTP response of this result: the documented body (in the
+    /// envelope, with `trace_id`, when the document declares one)
+    /// and headers.
+    pub fn into_response_with(
+        self,
+        trace_id: &::openapi_server_runtime::TraceId,
+    ) -> ::axum::response::Response {
+        let _ = trace_id;
+        match self {
+            Self::Ok(body) => {
+                match body {
+                    ::openapi_server_runtime::Json::Typed(body) => {
+                        ::openapi_server_runtime::__private::json_response(
+                                ::openapi_server_runtime::__private::status(200),
+                                &body,
+                            )
+                            .unwrap_or_else(|error| {
+                                ::openapi_server_runtime::ApiError::internal()
+                                    .with_cause(error)
+                                    .into_response(&CONVENTIONS, trace_id)
+                            })
+                    }
+                    ::openapi_server_runtime::Json::Raw(body) => {
+                        ::openapi_server_runtime::__private::raw_json_response(
+                            ::openapi_server_runtime::__private::status(200),
+                            "application/json",
+                            body,
+                        )
+                    }
+                }
+            }
+        }
+    }
+}
+/// The path parameters of `deleteCall`, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteCallPath {
+    /// `CallSid`
+    pub call_sid: ::std::string::String,
+}
+impl DeleteCallPath {
+    /// Parses and validates the raw parameters; the error names the
+    /// parameter and the rule it broke.
+    pub fn from_raw(
+        raw: &::openapi_server_runtime::__private::RawParams,
+    ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
+        Ok(Self {
+            call_sid: {
+                let raw = raw.required("CallSid")?;
+                ::openapi_server_runtime::__private::parse_string(
+                    ::openapi_server_runtime::__private::Location::Path,
+                    "CallSid",
+                    raw,
+                    &::openapi_server_runtime::__private::StringRules {
+                        min_length: ::std::option::Option::None,
+                        max_length: ::std::option::Option::None,
+                        pattern: ::std::option::Option::None,
+                    },
+                )?
+            },
+        })
+    }
+}
+/// The result of `deleteCall`: one variant per documented response, and nothing else.
+#[derive(Debug, Clone)]
+pub enum DeleteCallResponse {
+    /// 204: Deleted
+    NoContent,
+}
+impl DeleteCallResponse {
+    /// The HTTP status of this result.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::NoContent => 204,
+        }
+    }
+    /// The HTTP response of this result: the documented body (in the
+    /// envelope, with `trace_id`, when the document declares one)
+    /// and headers.
+    pub fn into_response_with(
+        self,
+        trace_id: &::openapi_server_runtime::TraceId,
+    ) -> ::axum::response::Response {
+        let _ = trace_id;
+        match self {
+            Self::NoContent => {
+                ::openapi_server_runtime::__private::empty_response(
+                    ::openapi_server_runtime::__private::status(204),
+                )
+            }
+        }
+    }
+}
 /// The operations of the Robustness: implement this trait (and [`::openapi_server_runtime::Security`]), then serve [`router`].
 pub trait RobustnessApi: ::openapi_server_runtime::Security {
     /// `POST /patches`.
@@ -2658,6 +3411,18 @@ pub trait RobustnessApi: ::openapi_server_runtime::Security {
         cx: ::openapi_server_runtime::RequestContext<()>,
         query: ListCallsQuery,
     ) -> impl ::std::future::Future<Output = ListCallsResponse> + Send;
+    /// `GET /calls/{Sid}.json`.
+    fn get_call(
+        &self,
+        cx: ::openapi_server_runtime::RequestContext<()>,
+        path: GetCallPath,
+    ) -> impl ::std::future::Future<Output = GetCallResponse> + Send;
+    /// `DELETE /calls/{CallSid}`.
+    fn delete_call(
+        &self,
+        cx: ::openapi_server_runtime::RequestContext<()>,
+        path: DeleteCallPath,
+    ) -> impl ::std::future::Future<Output = DeleteCallResponse> + Send;
 }
 /// The axum router of every operation: parameters are validated, the
 /// caller authenticated and authorized, and every answer, failures
@@ -2672,10 +3437,14 @@ pub fn routes<A: RobustnessApi>(api: ::std::sync::Arc<A>) -> ::axum::Router {
     ::axum::Router::new()
         .route("/patches", ::axum::routing::post(handle_apply_patch::<A>))
         .route("/reactions", ::axum::routing::get(handle_list_reactions::<A>))
-        .route("/users/{id}", ::axum::routing::get(handle_get_user::<A>))
+        .route("/users/{p2}", ::axum::routing::get(handle_get_user::<A>))
         .route("/uploads", ::axum::routing::post(handle_upload::<A>))
         .route("/documents", ::axum::routing::put(handle_put_document::<A>))
         .route("/calls", ::axum::routing::get(handle_list_calls::<A>))
+        .route(
+            "/calls/{p2}",
+            ::axum::routing::get(handle_get_call::<A>).delete(handle_delete_call::<A>),
+        )
         .with_state(api)
 }
 async fn handle_apply_patch<A: RobustnessApi>(
@@ -2801,7 +3570,18 @@ async fn serve_get_user<A: RobustnessApi>(
     ::openapi_server_runtime::ApiError,
 > {
     let path = GetUserPath::from_raw(
-        &::openapi_server_runtime::__private::RawParams::path(parts).await?,
+        &::openapi_server_runtime::__private::RawParams::path(
+                parts,
+                &[
+                    ::openapi_server_runtime::__private::PathSegment {
+                        route: "p2",
+                        name: "id",
+                        prefix: "",
+                        suffix: "",
+                    },
+                ],
+            )
+            .await?,
     )?;
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
@@ -2963,6 +3743,115 @@ async fn serve_list_calls<A: RobustnessApi>(
     }
     Ok(response)
 }
+async fn handle_get_call<A: RobustnessApi>(
+    ::axum::extract::State(api): ::axum::extract::State<::std::sync::Arc<A>>,
+    request: ::axum::extract::Request,
+) -> ::axum::response::Response {
+    let (mut parts, body) = request.into_parts();
+    let trace_id = ::openapi_server_runtime::__private::trace_id_of(&parts);
+    let mut response = match serve_get_call(&*api, &mut parts, body, &trace_id).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(&CONVENTIONS, &trace_id),
+    };
+    response
+        .extensions_mut()
+        .insert(::openapi_server_runtime::__private::Operation("getCall"));
+    response
+}
+async fn serve_get_call<A: RobustnessApi>(
+    api: &A,
+    parts: &mut ::axum::http::request::Parts,
+    _body: ::axum::body::Body,
+    trace_id: &::openapi_server_runtime::TraceId,
+) -> ::std::result::Result<
+    ::axum::response::Response,
+    ::openapi_server_runtime::ApiError,
+> {
+    let path = GetCallPath::from_raw(
+        &::openapi_server_runtime::__private::RawParams::path(
+                parts,
+                &[
+                    ::openapi_server_runtime::__private::PathSegment {
+                        route: "p2",
+                        name: "Sid",
+                        prefix: "",
+                        suffix: ".json",
+                    },
+                ],
+            )
+            .await?,
+    )?;
+    let principal = ();
+    let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
+    let cx = ::openapi_server_runtime::RequestContext {
+        trace_id: trace_id.clone(),
+        principal,
+    };
+    let result = api.get_call(cx, path).await;
+    let mut response = result.into_response_with(trace_id);
+    if let Some(status) = rate_limit {
+        ::openapi_server_runtime::__private::insert_rate_limit_headers(
+            &mut response,
+            status,
+        );
+    }
+    Ok(response)
+}
+async fn handle_delete_call<A: RobustnessApi>(
+    ::axum::extract::State(api): ::axum::extract::State<::std::sync::Arc<A>>,
+    request: ::axum::extract::Request,
+) -> ::axum::response::Response {
+    let (mut parts, body) = request.into_parts();
+    let trace_id = ::openapi_server_runtime::__private::trace_id_of(&parts);
+    let mut response = match serve_delete_call(&*api, &mut parts, body, &trace_id).await
+    {
+        Ok(response) => response,
+        Err(error) => error.into_response(&CONVENTIONS, &trace_id),
+    };
+    response
+        .extensions_mut()
+        .insert(::openapi_server_runtime::__private::Operation("deleteCall"));
+    response
+}
+async fn serve_delete_call<A: RobustnessApi>(
+    api: &A,
+    parts: &mut ::axum::http::request::Parts,
+    _body: ::axum::body::Body,
+    trace_id: &::openapi_server_runtime::TraceId,
+) -> ::std::result::Result<
+    ::axum::response::Response,
+    ::openapi_server_runtime::ApiError,
+> {
+    let path = DeleteCallPath::from_raw(
+        &::openapi_server_runtime::__private::RawParams::path(
+                parts,
+                &[
+                    ::openapi_server_runtime::__private::PathSegment {
+                        route: "p2",
+                        name: "CallSid",
+                        prefix: "",
+                        suffix: "",
+                    },
+                ],
+            )
+            .await?,
+    )?;
+    let principal = ();
+    let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
+    let cx = ::openapi_server_runtime::RequestContext {
+        trace_id: trace_id.clone(),
+        principal,
+    };
+    let result = api.delete_call(cx, path).await;
+    let mut response = result.into_response_with(trace_id);
+    if let Some(status) = rate_limit {
+        ::openapi_server_runtime::__private::insert_rate_limit_headers(
+            &mut response,
+            status,
+        );
+    }
+    Ok(response)
+}
 /// A programmable implementation of every operation, for tests of
 /// code that calls this API: set an answer per operation (only a
 /// documented response can be returned), serve it with [`router`]
@@ -3009,6 +3898,18 @@ pub mod mock {
         /// As the trait method receives it.
         pub query: ListCallsQuery,
     }
+    /// The validated input of one `getCall` request.
+    #[derive(Debug, Clone)]
+    pub struct GetCallCall {
+        /// As the trait method receives it.
+        pub path: GetCallPath,
+    }
+    /// The validated input of one `deleteCall` request.
+    #[derive(Debug, Clone)]
+    pub struct DeleteCallCall {
+        /// As the trait method receives it.
+        pub path: DeleteCallPath,
+    }
     /// One recorded request. Non-exhaustive: operations added to
     /// the document add variants without breaking your matches.
     #[derive(Debug, Clone)]
@@ -3026,6 +3927,10 @@ pub mod mock {
         PutDocumentCall(PutDocumentCall),
         #[allow(missing_docs)]
         ListCallsCall(ListCallsCall),
+        #[allow(missing_docs)]
+        GetCallCall(GetCallCall),
+        #[allow(missing_docs)]
+        DeleteCallCall(DeleteCallCall),
     }
     /// The mock; see the module docs.
     pub struct MockApi {
@@ -3048,6 +3953,12 @@ pub mod mock {
         list_calls: ::std::sync::Mutex<
             ::std::option::Option<Handler<ListCallsCall, ListCallsResponse>>,
         >,
+        get_call: ::std::sync::Mutex<
+            ::std::option::Option<Handler<GetCallCall, GetCallResponse>>,
+        >,
+        delete_call: ::std::sync::Mutex<
+            ::std::option::Option<Handler<DeleteCallCall, DeleteCallResponse>>,
+        >,
     }
     impl ::std::default::Default for MockApi {
         fn default() -> Self {
@@ -3059,6 +3970,8 @@ pub mod mock {
                 upload: ::std::sync::Mutex::new(::std::option::Option::None),
                 put_document: ::std::sync::Mutex::new(::std::option::Option::None),
                 list_calls: ::std::sync::Mutex::new(::std::option::Option::None),
+                get_call: ::std::sync::Mutex::new(::std::option::Option::None),
+                delete_call: ::std::sync::Mutex::new(::std::option::Option::None),
             }
         }
     }
@@ -3112,6 +4025,21 @@ pub mod mock {
                 _ => ::std::option::Option::None,
             }
         }
+        /// The document's example of `getCall`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn get_call(status: u16) -> ::std::option::Option<GetCallResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                _ => ::std::option::Option::None,
+            }
+        }
+        /// The document's example of `deleteCall`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn delete_call(status: u16) -> ::std::option::Option<DeleteCallResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                204 => ::std::option::Option::Some(DeleteCallResponse::NoContent),
+                _ => ::std::option::Option::None,
+            }
+        }
     }
     /// An operation and status the document gives a body but no example.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -3144,6 +4072,7 @@ pub mod mock {
             let mock = Self::new();
             let _ = mock.on_upload_example(204);
             let _ = mock.on_list_calls_example(200);
+            let _ = mock.on_delete_call_example(204);
             mock
         }
         /// Answers every `applyPatch` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
@@ -3382,6 +4311,83 @@ pub mod mock {
             );
             self
         }
+        /// Answers every `getCall` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_get_call_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::get_call(status)
+                .ok_or(MissingExample {
+                    operation: "getCall",
+                    status,
+                })?;
+            ::std::result::Result::Ok(self.on_get_call(move |_| response.clone()))
+        }
+        /// The `getCall` requests the mock answered, in order.
+        pub fn get_call_calls(&self) -> ::std::vec::Vec<GetCallCall> {
+            self.calls
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .iter()
+                .filter_map(|call| match call {
+                    MockCall::GetCallCall(call) => {
+                        ::std::option::Option::Some(call.clone())
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => ::std::option::Option::None,
+                })
+                .collect()
+        }
+        /// Answers every `getCall` request with what `handler` returns for it.
+        pub fn on_get_call(
+            &self,
+            handler: impl FnMut(&GetCallCall) -> GetCallResponse + Send + 'static,
+        ) -> &Self {
+            *self.get_call.lock().unwrap_or_else(::std::sync::PoisonError::into_inner) = ::std::option::Option::Some(
+                ::std::boxed::Box::new(handler),
+            );
+            self
+        }
+        /// Answers every `deleteCall` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_delete_call_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::delete_call(status)
+                .ok_or(MissingExample {
+                    operation: "deleteCall",
+                    status,
+                })?;
+            ::std::result::Result::Ok(self.on_delete_call(move |_| response.clone()))
+        }
+        /// The `deleteCall` requests the mock answered, in order.
+        pub fn delete_call_calls(&self) -> ::std::vec::Vec<DeleteCallCall> {
+            self.calls
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .iter()
+                .filter_map(|call| match call {
+                    MockCall::DeleteCallCall(call) => {
+                        ::std::option::Option::Some(call.clone())
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => ::std::option::Option::None,
+                })
+                .collect()
+        }
+        /// Answers every `deleteCall` request with what `handler` returns for it.
+        pub fn on_delete_call(
+            &self,
+            handler: impl FnMut(&DeleteCallCall) -> DeleteCallResponse + Send + 'static,
+        ) -> &Self {
+            *self
+                .delete_call
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner) = ::std::option::Option::Some(
+                ::std::boxed::Box::new(handler),
+            );
+            self
+        }
         /// Every request the mock answered, in order.
         pub fn calls(&self) -> ::std::vec::Vec<MockCall> {
             self.calls
@@ -3555,6 +4561,58 @@ pub mod mock {
                     panic!(
                         "no mock answer for `{}`: call `{}` first", "listCalls",
                         stringify!(on_list_calls)
+                    )
+                }
+            };
+            ::std::future::ready(response)
+        }
+        fn get_call(
+            &self,
+            _cx: ::openapi_server_runtime::RequestContext<()>,
+            path: GetCallPath,
+        ) -> impl ::std::future::Future<Output = GetCallResponse> + Send {
+            let call = GetCallCall { path };
+            self.calls
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .push(MockCall::GetCallCall(call.clone()));
+            let response = match self
+                .get_call
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .as_mut()
+            {
+                ::std::option::Option::Some(handler) => handler(&call),
+                ::std::option::Option::None => {
+                    panic!(
+                        "no mock answer for `{}`: call `{}` first", "getCall",
+                        stringify!(on_get_call)
+                    )
+                }
+            };
+            ::std::future::ready(response)
+        }
+        fn delete_call(
+            &self,
+            _cx: ::openapi_server_runtime::RequestContext<()>,
+            path: DeleteCallPath,
+        ) -> impl ::std::future::Future<Output = DeleteCallResponse> + Send {
+            let call = DeleteCallCall { path };
+            self.calls
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .push(MockCall::DeleteCallCall(call.clone()));
+            let response = match self
+                .delete_call
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .as_mut()
+            {
+                ::std::option::Option::Some(handler) => handler(&call),
+                ::std::option::Option::None => {
+                    panic!(
+                        "no mock answer for `{}`: call `{}` first", "deleteCall",
+                        stringify!(on_delete_call)
                     )
                 }
             };

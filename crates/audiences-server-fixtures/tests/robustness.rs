@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use audiences_server_fixtures::generated_robustness::client::Client;
 use audiences_server_fixtures::generated_robustness::types::{
-    ApplyPatchBody, ApplyPatchBodyOperationsItem, ApplyPatchBodyOperationsItemOp, Classification, Event,
+    ApplyPatchBody, ApplyPatchBodyOperationsItem, ApplyPatchBodyOperationsItemOp, Classification, Event, GetCall200Response,
     ListReactionsSort, ManagedUser, ManagerNullable, NotAnObject, NullableSimpleUser, PatchEcho, PatchEchoOpsItem,
     Reaction, ReactionContent, SimpleUser,
 };
@@ -22,6 +22,7 @@ use serde_json::json;
 #[derive(Default)]
 struct Fixture {
     uploads: Mutex<Vec<Blob>>,
+    deleted: Mutex<Vec<String>>,
 }
 
 impl Security for Fixture {
@@ -69,6 +70,7 @@ impl RobustnessApi for Fixture {
     async fn get_user(&self, _: RequestContext<()>, path: GetUserPath) -> GetUserResponse {
         GetUserResponse::Ok(
             ManagedUser {
+                collaboration: None,
                 manager: Some(ManagerNullable(None)),
                 user: SimpleUser { login: path.id },
             }
@@ -89,6 +91,15 @@ impl RobustnessApi for Fixture {
 
     async fn list_calls(&self, _: RequestContext<()>, _: ListCallsQuery) -> ListCallsResponse {
         ListCallsResponse::Ok
+    }
+
+    async fn get_call(&self, _: RequestContext<()>, path: GetCallPath) -> GetCallResponse {
+        GetCallResponse::Ok(GetCall200Response { sid: Some(path.sid) }.into())
+    }
+
+    async fn delete_call(&self, _: RequestContext<()>, path: DeleteCallPath) -> DeleteCallResponse {
+        self.deleted.lock().unwrap().push(path.call_sid);
+        DeleteCallResponse::NoContent
     }
 }
 
@@ -207,7 +218,7 @@ fn operations_progenitor_cannot_name_are_left_out_of_the_client_alone() {
         "upload",
         "put_document",
     ];
-    assert_eq!(OPERATION_IDS.len(), 6, "the server serves every operation");
+    assert_eq!(OPERATION_IDS.len(), 8, "the server serves every operation");
     let source = include_str!("../src/generated_robustness.rs");
     for operation in client_operations {
         assert!(source.contains(&format!("pub fn {operation}(&self) -> builder::")), "{operation}");
@@ -216,4 +227,24 @@ fn operations_progenitor_cannot_name_are_left_out_of_the_client_alone() {
         !source.contains("pub fn list_calls(&self) -> builder::"),
         "`StartTime` and `StartTime<` have one Rust name in progenitor's client"
     );
+}
+
+#[tokio::test]
+async fn a_parameter_inside_a_segment_and_templates_naming_it_otherwise_share_a_route() {
+    let (server, fixture) = serve().await;
+    let client = Client::new(&server.base_url);
+    let call = client.get_call().sid("CA12ab").send().await.unwrap().into_inner();
+    assert_eq!(call.sid.as_deref(), Some("CA12ab"), "the segment's suffix is not the parameter's");
+    let http = reqwest::Client::new();
+    for (path, status) in [
+        ("/calls/CA12ab.json", 200),
+        ("/calls/CA12ab", 404),
+        ("/calls/CA12ab.xml", 404),
+        ("/calls/zz.json", 400),
+    ] {
+        let answer = http.get(format!("{}{path}", server.base_url)).send().await.unwrap();
+        assert_eq!(answer.status(), status, "GET {path}");
+    }
+    client.delete_call().call_sid("CA99ff").send().await.unwrap();
+    assert_eq!(*fixture.deleted.lock().unwrap(), ["CA99ff"]);
 }

@@ -439,7 +439,7 @@ pub fn router<A: AudiencesApi>(api: ::std::sync::Arc<A>) -> ::axum::Router {
 pub fn routes<A: AudiencesApi>(api: ::std::sync::Arc<A>) -> ::axum::Router {
     ::axum::Router::new()
         .route(
-            "/v1/accounts/{accountGroupId}/audiences/{audienceId}/prospects",
+            "/v1/accounts/{p3}/audiences/{p5}/prospects",
             ::axum::routing::get(handle_list_audience_prospects::<A>),
         )
         .with_state(api)
@@ -476,7 +476,24 @@ async fn serve_list_audience_prospects<A: AudiencesApi>(
     ::openapi_server_runtime::ApiError,
 > {
     let path = ListAudienceProspectsPath::from_raw(
-        &::openapi_server_runtime::__private::RawParams::path(parts).await?,
+        &::openapi_server_runtime::__private::RawParams::path(
+                parts,
+                &[
+                    ::openapi_server_runtime::__private::PathSegment {
+                        route: "p3",
+                        name: "accountGroupId",
+                        prefix: "",
+                        suffix: "",
+                    },
+                    ::openapi_server_runtime::__private::PathSegment {
+                        route: "p5",
+                        name: "audienceId",
+                        prefix: "",
+                        suffix: "",
+                    },
+                ],
+            )
+            .await?,
     )?;
     let query = ListAudienceProspectsQuery::from_raw(
         &::openapi_server_runtime::__private::RawParams::query(parts),

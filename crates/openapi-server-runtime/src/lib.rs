@@ -73,7 +73,7 @@ pub mod __private {
         BodyRules, MAX_BODY_BYTES, is_json_media_type, read_blob, read_bytes, read_structured, read_text,
         require_body,
     };
-    pub use crate::inputs::params::{Location, RawParams, Separator};
+    pub use crate::inputs::params::{Location, PathSegment, RawParams, Separator};
     pub use crate::inputs::parse::{
         IntegerRules, NumberRules, StringRules, ValueSyntax, check_items, parse_boolean, parse_from_str,
         parse_integer, parse_named, parse_named_values, parse_number, parse_string, require_value,

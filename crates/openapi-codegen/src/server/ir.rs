@@ -28,12 +28,27 @@ pub(crate) struct Op {
     pub id: String,
     pub method: String,
     pub path: String,
+    /// The route axum matches: each segment holding a parameter is
+    /// `{p<index>}`, named by its position, so that templates naming their
+    /// parameters otherwise share a route.
+    pub route: String,
+    /// What each parameter segment of the route holds.
+    pub segments: Vec<PathSegment>,
     pub doc: String,
     pub permissions: Vec<String>,
     pub security: Option<SecurityModel>,
     pub params: Vec<Param>,
     pub body: Option<BodyModel>,
     pub replies: Vec<Reply>,
+}
+
+/// One segment of a path template that holds a parameter: `{p3}` in the
+/// route, `prefix{name}suffix` in the document (`{Sid}.json`).
+pub(crate) struct PathSegment {
+    pub route: String,
+    pub name: String,
+    pub prefix: String,
+    pub suffix: String,
 }
 
 pub(crate) struct SecurityModel {

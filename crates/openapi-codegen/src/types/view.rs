@@ -9,7 +9,7 @@
 //!   title is left out (it names nothing else; the description stays), so
 //!   typify names the type after where it stands;
 //! - inline schemas whose derived name (`{Parent}{Property}`) is a
-//!   component's, which get a title of their own;
+//!   component's, which move to a component of their own (`…Inline`);
 //! - `nullable` on a schema of any JSON (`{nullable: true}`, no type), which
 //!   typify answers with `todo!`: any JSON includes `null` already.
 
@@ -54,6 +54,21 @@ fn visit(schema: &mut Schema, each: &mut impl FnMut(&mut Schema)) {
                 visit(not, each);
             }
         }
+        SchemaKind::Any(any) => {
+            for property in any.properties.values_mut() {
+                if let ReferenceOr::Item(property) = property {
+                    visit(property, each);
+                }
+            }
+            if let Some(ReferenceOr::Item(items)) = &mut any.items {
+                visit(items, each);
+            }
+            for branch in any.all_of.iter_mut().chain(&mut any.one_of).chain(&mut any.any_of) {
+                if let ReferenceOr::Item(branch) = branch {
+                    visit(branch, each);
+                }
+            }
+        }
         _ => {}
     }
 }
@@ -90,53 +105,108 @@ fn derived_name(schema: &Schema, parent: &str, suffix: &str) -> String {
 /// `ClassificationTemplate`, beside the component of that name) with a name
 /// of their own, `{name}Inline`, and so on down.
 fn inline_names_apart(document: &mut OpenAPI) {
-    let Some(components) = document.components.as_mut() else {
-        return;
-    };
-    let mut taken: std::collections::BTreeSet<String> =
-        components.schemas.keys().map(|name| type_ident(name).to_string()).collect();
-    fn walk(schema: &mut Schema, name: &str, taken: &mut std::collections::BTreeSet<String>) {
-        let child = |child: &mut Schema, suffix: &str, taken: &mut std::collections::BTreeSet<String>| {
-            let mut derived = derived_name(child, name, suffix);
-            if taken.contains(&derived) {
-                let base = format!("{derived}Inline");
-                let mut candidate = base.clone();
-                let mut counter = 1;
-                while taken.contains(&candidate) {
-                    counter += 1;
-                    candidate = format!("{base}{counter}");
-                }
-                child.schema_data.title = Some(candidate.clone());
-                derived = candidate;
+    type Taken = std::collections::BTreeSet<String>;
+    /// Walks the inline schemas below `schema` (named `name`); one whose
+    /// derived name is taken moves to `hoisted` under a name of its own and
+    /// is referred to where it stood (a reference survives typify's merge
+    /// of `allOf` branches, which a title does not).
+    fn walk(schema: &mut Schema, name: &str, taken: &mut Taken, hoisted: &mut Vec<(String, Schema)>) {
+        let child = |child: &mut Schema, suffix: &str, taken: &mut Taken, hoisted: &mut Vec<(String, Schema)>| {
+            // A reference in `allOf` (nullable or not) names no type of its own.
+            if matches!(&child.schema_kind, SchemaKind::AllOf { all_of } if matches!(all_of.as_slice(), [ReferenceOr::Reference { .. }]))
+            {
+                return;
             }
-            taken.insert(derived.clone());
-            walk(child, &derived, taken);
+            let derived = derived_name(child, name, suffix);
+            if !taken.contains(&derived) {
+                taken.insert(derived.clone());
+                walk(child, &derived, taken, hoisted);
+                return;
+            }
+            let base = format!("{derived}Inline");
+            let mut own = base.clone();
+            let mut counter = 1;
+            while taken.contains(&own) {
+                counter += 1;
+                own = format!("{base}{counter}");
+            }
+            taken.insert(own.clone());
+            let nullable = child.schema_data.nullable;
+            let mut moved = std::mem::replace(
+                child,
+                Schema {
+                    schema_data: openapiv3::SchemaData {
+                        nullable,
+                        ..Default::default()
+                    },
+                    schema_kind: SchemaKind::AllOf {
+                        all_of: vec![ReferenceOr::Reference {
+                            reference: format!("#/components/schemas/{own}"),
+                        }],
+                    },
+                },
+            );
+            moved.schema_data.nullable = false;
+            walk(&mut moved, &own, taken, hoisted);
+            hoisted.push((own, moved));
         };
         match &mut schema.schema_kind {
             SchemaKind::Type(Type::Object(object)) => {
                 for (property, value) in object.properties.iter_mut() {
                     if let ReferenceOr::Item(value) = value {
-                        child(value, &heck::ToSnakeCase::to_snake_case(property.as_str()), taken);
+                        child(value, &heck::ToSnakeCase::to_snake_case(property.as_str()), taken, hoisted);
                     }
                 }
                 if let Some(AdditionalProperties::Schema(values)) = &mut object.additional_properties
                     && let ReferenceOr::Item(values) = values.as_mut()
                 {
-                    child(values, "value", taken);
+                    child(values, "value", taken, hoisted);
                 }
             }
             SchemaKind::Type(Type::Array(array)) => {
                 if let Some(ReferenceOr::Item(items)) = &mut array.items {
-                    child(items, "item", taken);
+                    child(items, "item", taken, hoisted);
+                }
+            }
+            // typify merges the branches of `allOf` into one type of this name.
+            SchemaKind::AllOf { all_of } => {
+                for branch in all_of {
+                    if let ReferenceOr::Item(branch) = branch {
+                        walk(branch, name, taken, hoisted);
+                    }
+                }
+            }
+            // A schema of several kinds at once (`type: object` beside `allOf`).
+            SchemaKind::Any(any) => {
+                for (property, value) in any.properties.iter_mut() {
+                    if let ReferenceOr::Item(value) = value {
+                        child(value, &heck::ToSnakeCase::to_snake_case(property.as_str()), taken, hoisted);
+                    }
+                }
+                if let Some(ReferenceOr::Item(items)) = &mut any.items {
+                    child(items, "item", taken, hoisted);
+                }
+                for branch in &mut any.all_of {
+                    if let ReferenceOr::Item(branch) = branch {
+                        walk(branch, name, taken, hoisted);
+                    }
                 }
             }
             _ => {}
         }
     }
+    let Some(components) = document.components.as_mut() else {
+        return;
+    };
+    let mut taken: Taken = components.schemas.keys().map(|name| type_ident(name).to_string()).collect();
+    let mut hoisted = Vec::new();
     for (name, schema) in components.schemas.iter_mut() {
         if let ReferenceOr::Item(schema) = schema {
-            walk(schema, &type_ident(name).to_string(), &mut taken);
+            walk(schema, &type_ident(name).to_string(), &mut taken, &mut hoisted);
         }
+    }
+    for (name, schema) in hoisted {
+        components.schemas.insert(name, ReferenceOr::Item(schema));
     }
 }
 

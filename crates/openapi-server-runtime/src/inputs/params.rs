@@ -74,6 +74,21 @@ pub enum Separator {
     Pipe,
 }
 
+/// A segment of a route holding a path parameter (generated code writes
+/// them): `{<route>}` in the router, `<prefix>{<name>}<suffix>` in the
+/// document (`{Sid}.json`).
+#[derive(Debug, Clone, Copy)]
+pub struct PathSegment {
+    /// Its name in the router (its position: `p3`).
+    pub route: &'static str,
+    /// The parameter's name in the document.
+    pub name: &'static str,
+    /// Text before the parameter in the segment.
+    pub prefix: &'static str,
+    /// Text after it (`.json`).
+    pub suffix: &'static str,
+}
+
 /// The raw values of a request's parameters in one location.
 pub struct RawParams {
     location: Location,
@@ -81,21 +96,30 @@ pub struct RawParams {
 }
 
 impl RawParams {
-    /// The path parameters of the matched route.
-    pub async fn path(parts: &mut Parts) -> Result<Self, ApiError> {
-        match RawPathParams::from_request_parts(parts, &()).await {
-            Ok(params) => Ok(Self {
-                location: Location::Path,
-                values: params
-                    .iter()
-                    .map(|(name, value)| (name.to_owned(), value.to_owned()))
-                    .collect(),
-            }),
-            Err(rejection) => Err(ApiError::validation(
+    /// The path parameters of the matched route, by the document's names:
+    /// each of `segments` is a segment of the route (named by its
+    /// position) holding `prefix{name}suffix`; a segment without its prefix
+    /// or suffix means the request is not for this route (a 404).
+    pub async fn path(parts: &mut Parts, segments: &[PathSegment]) -> Result<Self, ApiError> {
+        let params = RawPathParams::from_request_parts(parts, &()).await.map_err(|rejection| {
+            ApiError::validation(
                 format!("the request path is not valid: {}", rejection.body_text()),
                 "path",
-            )),
+            )
+        })?;
+        let mut values = Vec::with_capacity(segments.len());
+        for segment in segments {
+            let value = params
+                .iter()
+                .find(|(name, _)| *name == segment.route)
+                .and_then(|(_, value)| value.strip_prefix(segment.prefix)?.strip_suffix(segment.suffix))
+                .ok_or_else(|| ApiError::not_found("no route matches the request"))?;
+            values.push((segment.name.to_owned(), value.to_owned()));
         }
+        Ok(Self {
+            location: Location::Path,
+            values,
+        })
     }
 
     /// The query string, decoded as `application/x-www-form-urlencoded`.

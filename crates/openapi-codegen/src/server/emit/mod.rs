@@ -59,7 +59,14 @@ pub(crate) fn file(api: &Api, rt: &TokenStream, types: &TokenStream) -> TokenStr
             args.push(quote! { #arg: #struct_ident });
             arg_names.push(quote! { #arg });
             let raw = match location {
-                Location::Path => quote! { #rt::__private::RawParams::path(parts).await? },
+                Location::Path => {
+                    let segments = op.segments.iter().map(|segment| {
+                        let (route, name, prefix, suffix) =
+                            (&segment.route, &segment.name, &segment.prefix, &segment.suffix);
+                        quote! { #rt::__private::PathSegment { route: #route, name: #name, prefix: #prefix, suffix: #suffix } }
+                    });
+                    quote! { #rt::__private::RawParams::path(parts, &[#(#segments),*]).await? }
+                }
                 Location::Query => quote! { #rt::__private::RawParams::query(parts) },
                 Location::Header => {
                     let names: Vec<String> = params
@@ -104,9 +111,9 @@ pub(crate) fn file(api: &Api, rt: &TokenStream, types: &TokenStream) -> TokenStr
         let method = format_ident!("{}", op.method);
         let handler_ident = format_ident!("handle_{}", field_ident(&op.id));
         let call = quote! { #method(#handler_ident::<A>) };
-        match routes.iter_mut().find(|(path, _)| *path == op.path) {
+        match routes.iter_mut().find(|(route, _)| *route == op.route) {
             Some((_, calls)) => calls.push(call),
-            None => routes.push((op.path.clone(), vec![call])),
+            None => routes.push((op.route.clone(), vec![call])),
         }
     }
     let route_calls = routes.iter().filter_map(|(path, calls)| {

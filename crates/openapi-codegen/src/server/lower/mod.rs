@@ -17,7 +17,7 @@ use openapiv3::{MediaType, OpenAPI, Operation, ReferenceOr, StatusCode};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::ir::{Api, BodyKind, BodyModel, Location, Op, Payload, Reply, StatusSpec};
+use super::ir::{Api, BodyKind, BodyModel, Location, Op, PathSegment, Payload, Reply, StatusSpec};
 use super::rust_types::inline_type;
 use crate::conventions::{declared_error_codes, envelope_convention};
 use crate::document::{essence, is_form, is_json, pointer};
@@ -67,7 +67,7 @@ impl Context<'_> {
     fn operation(&self, path: &str, method: &str, operation: &Operation) -> Result<Op, Unsupported> {
         let at = pointer(&["paths", path, method]);
         let id = operation.operation_id.clone().unwrap_or_default();
-        let template = path_parameters(path).map_err(|construct| unsupported(construct, at.clone()))?;
+        let (route, segments) = route_of(path).map_err(|construct| unsupported(construct, at.clone()))?;
         let mut params = Vec::new();
         for (index, parameter) in operation.parameters.iter().enumerate() {
             let param_at = format!("{at}/parameters/{index}");
@@ -75,7 +75,7 @@ impl Context<'_> {
                 return Err(unsupported("a parameter left as a reference", param_at));
             };
             let param = self.param(parameter, &param_at)?;
-            if param.location == Location::Path && !template.contains(&param.name) {
+            if param.location == Location::Path && !segments.iter().any(|segment| segment.name == param.name) {
                 return Err(unsupported(
                     format!("path parameter `{}` is not in the path template", param.name),
                     param_at,
@@ -177,6 +177,8 @@ impl Context<'_> {
             id,
             method: method.to_owned(),
             path: path.to_owned(),
+            route,
+            segments,
             doc,
             permissions,
             security,
@@ -187,19 +189,35 @@ impl Context<'_> {
     }
 }
 
-/// The names of a path template's parameters; a parameter inside a segment
-/// (`/files/{name}.json`) is not served.
-fn path_parameters(path: &str) -> std::result::Result<Vec<String>, String> {
-    let mut names = Vec::new();
-    for segment in path.split('/') {
-        if segment.contains(['{', '}']) {
-            match segment.strip_prefix('{').and_then(|rest| rest.strip_suffix('}')) {
-                Some(name) if !name.is_empty() && !name.contains(['{', '}']) => names.push(name.to_owned()),
-                _ => return Err(format!("a path parameter inside a path segment (`{segment}`)")),
-            }
+/// The route of a path template and its parameter segments (see
+/// [`super::ir::Op::route`]); a segment of several parameters
+/// (`/{from}-{to}`) is not served.
+fn route_of(path: &str) -> std::result::Result<(String, Vec<PathSegment>), String> {
+    let mut route = Vec::new();
+    let mut segments = Vec::new();
+    for (index, segment) in path.split('/').enumerate() {
+        if !segment.contains(['{', '}']) {
+            route.push(segment.to_owned());
+            continue;
         }
+        let parsed = segment.split_once('{').and_then(|(prefix, rest)| {
+            let (name, suffix) = rest.split_once('}')?;
+            let plain = |text: &str| !text.contains(['{', '}']);
+            (plain(prefix) && plain(suffix) && !name.is_empty()).then_some((prefix, name, suffix))
+        });
+        let Some((prefix, name, suffix)) = parsed else {
+            return Err(format!("a path segment of several parameters (`{segment}`)"));
+        };
+        let name_in_route = format!("p{index}");
+        route.push(format!("{{{name_in_route}}}"));
+        segments.push(PathSegment {
+            route: name_in_route,
+            name: name.to_owned(),
+            prefix: prefix.to_owned(),
+            suffix: suffix.to_owned(),
+        });
     }
-    Ok(names)
+    Ok((route.join("/"), segments))
 }
 
 /// The model of a normalized document.
@@ -212,22 +230,8 @@ pub(crate) fn build(document: &OpenAPI, types: &TokenStream) -> Result<Api> {
     };
     let mut ops: Vec<Op> = Vec::new();
     let mut skipped = Vec::new();
-    let mut shapes: Vec<(String, String)> = Vec::new();
     for (path, method, operation) in crate::document::operations(document) {
         let skip = |unsupported: Unsupported| unsupported.skip("server", operation, method, path);
-        // axum (matchit) refuses two templates that differ only in the
-        // names of their parameters.
-        let shape = route_shape(path);
-        if let Some((other, _)) = shapes
-            .iter()
-            .find(|(other, other_shape)| *other_shape == shape && other != path)
-        {
-            skipped.push(skip(Unsupported::new(
-                format!("its path conflicts with `{other}` (same segments, other parameter names)"),
-                pointer(&["paths", path]),
-            )));
-            continue;
-        }
         // A panic here is a bug of this generator: it costs the operation,
         // not the document.
         let lowered = crate::contain::contained(|| context.operation(path, method, operation))
@@ -238,10 +242,19 @@ pub(crate) fn build(document: &OpenAPI, types: &TokenStream) -> Result<Api> {
                 ))
             });
         match lowered {
-            Ok(op) => {
-                shapes.push((path.to_owned(), shape));
-                ops.push(op);
-            }
+            // One route and method, one handler: a template that differs
+            // only in its parameters' names (or a fragment, `/files/{id}#copy`)
+            // cannot be told apart from a served one.
+            Ok(op) => match ops.iter().find(|other| other.route == op.route && other.method == op.method) {
+                Some(other) => skipped.push(skip(Unsupported::new(
+                    format!(
+                        "its method and path are those of `{}` ({}) once parameters are positions",
+                        other.id, other.path
+                    ),
+                    pointer(&["paths", path, method]),
+                ))),
+                None => ops.push(op),
+            },
             Err(unsupported) => skipped.push(skip(unsupported)),
         }
     }
@@ -267,11 +280,4 @@ pub(crate) fn build(document: &OpenAPI, types: &TokenStream) -> Result<Api> {
         skipped,
         bad_examples: context.bad_examples.into_inner(),
     })
-}
-
-fn route_shape(path: &str) -> String {
-    path.split('/')
-        .map(|segment| if segment.starts_with('{') { "{}" } else { segment })
-        .collect::<Vec<_>>()
-        .join("/")
 }
