@@ -3107,16 +3107,20 @@ async fn serve_list_audiences<A: AudienceAdminApi>(
     let (principal, rate_limit) = ::openapi_server_runtime::__private::authorize(
             api,
             parts,
-            &[
-                ::openapi_server_runtime::__private::Scheme {
-                    name: "apiKey",
-                    kind: ::openapi_server_runtime::__private::SchemeKind::Header(
-                        "x-api-key",
-                    ),
-                },
-            ],
-            &["audiences:read"],
-            "listAudiences",
+            &::openapi_server_runtime::__private::Access {
+                alternatives: &[
+                    &[
+                        ::openapi_server_runtime::__private::Scheme {
+                            name: "apiKey",
+                            kind: ::openapi_server_runtime::__private::SchemeKind::Header(
+                                "x-api-key",
+                            ),
+                        },
+                    ],
+                ],
+                permissions: &["audiences:read"],
+                operation_id: "listAudiences",
+            },
             trace_id,
         )
         .await?;
@@ -3177,16 +3181,20 @@ async fn serve_create_audience<A: AudienceAdminApi>(
     let (principal, rate_limit) = ::openapi_server_runtime::__private::authorize(
             api,
             parts,
-            &[
-                ::openapi_server_runtime::__private::Scheme {
-                    name: "apiKey",
-                    kind: ::openapi_server_runtime::__private::SchemeKind::Header(
-                        "x-api-key",
-                    ),
-                },
-            ],
-            &["audiences:write"],
-            "createAudience",
+            &::openapi_server_runtime::__private::Access {
+                alternatives: &[
+                    &[
+                        ::openapi_server_runtime::__private::Scheme {
+                            name: "apiKey",
+                            kind: ::openapi_server_runtime::__private::SchemeKind::Header(
+                                "x-api-key",
+                            ),
+                        },
+                    ],
+                ],
+                permissions: &["audiences:write"],
+                operation_id: "createAudience",
+            },
             trace_id,
         )
         .await?;
@@ -3265,16 +3273,20 @@ async fn serve_delete_audience<A: AudienceAdminApi>(
     let (principal, rate_limit) = ::openapi_server_runtime::__private::authorize(
             api,
             parts,
-            &[
-                ::openapi_server_runtime::__private::Scheme {
-                    name: "apiKey",
-                    kind: ::openapi_server_runtime::__private::SchemeKind::Header(
-                        "x-api-key",
-                    ),
-                },
-            ],
-            &["audiences:write"],
-            "deleteAudience",
+            &::openapi_server_runtime::__private::Access {
+                alternatives: &[
+                    &[
+                        ::openapi_server_runtime::__private::Scheme {
+                            name: "apiKey",
+                            kind: ::openapi_server_runtime::__private::SchemeKind::Header(
+                                "x-api-key",
+                            ),
+                        },
+                    ],
+                ],
+                permissions: &["audiences:write"],
+                operation_id: "deleteAudience",
+            },
             trace_id,
         )
         .await?;
@@ -3341,16 +3353,20 @@ async fn serve_update_audience<A: AudienceAdminApi>(
     let (principal, rate_limit) = ::openapi_server_runtime::__private::authorize(
             api,
             parts,
-            &[
-                ::openapi_server_runtime::__private::Scheme {
-                    name: "apiKey",
-                    kind: ::openapi_server_runtime::__private::SchemeKind::Header(
-                        "x-api-key",
-                    ),
-                },
-            ],
-            &["audiences:write"],
-            "updateAudience",
+            &::openapi_server_runtime::__private::Access {
+                alternatives: &[
+                    &[
+                        ::openapi_server_runtime::__private::Scheme {
+                            name: "apiKey",
+                            kind: ::openapi_server_runtime::__private::SchemeKind::Header(
+                                "x-api-key",
+                            ),
+                        },
+                    ],
+                ],
+                permissions: &["audiences:write"],
+                operation_id: "updateAudience",
+            },
             trace_id,
         )
         .await?;

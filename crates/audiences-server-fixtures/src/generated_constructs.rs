@@ -6383,14 +6383,18 @@ async fn serve_who_am_i<A: ConstructsApi>(
     let (principal, rate_limit) = ::openapi_server_runtime::__private::authorize_optional(
             api,
             parts,
-            &[
-                ::openapi_server_runtime::__private::Scheme {
-                    name: "bearer",
-                    kind: ::openapi_server_runtime::__private::SchemeKind::Bearer,
-                },
-            ],
-            &[],
-            "whoAmI",
+            &::openapi_server_runtime::__private::Access {
+                alternatives: &[
+                    &[
+                        ::openapi_server_runtime::__private::Scheme {
+                            name: "bearer",
+                            kind: ::openapi_server_runtime::__private::SchemeKind::Bearer,
+                        },
+                    ],
+                ],
+                permissions: &[],
+                operation_id: "whoAmI",
+            },
             trace_id,
         )
         .await?;
@@ -6435,24 +6439,32 @@ async fn serve_secure<A: ConstructsApi>(
     let (principal, rate_limit) = ::openapi_server_runtime::__private::authorize(
             api,
             parts,
-            &[
-                ::openapi_server_runtime::__private::Scheme {
-                    name: "bearer",
-                    kind: ::openapi_server_runtime::__private::SchemeKind::Bearer,
-                },
-                ::openapi_server_runtime::__private::Scheme {
-                    name: "queryKey",
-                    kind: ::openapi_server_runtime::__private::SchemeKind::Query(
-                        "api_key",
-                    ),
-                },
-                ::openapi_server_runtime::__private::Scheme {
-                    name: "basic",
-                    kind: ::openapi_server_runtime::__private::SchemeKind::Basic,
-                },
-            ],
-            &[],
-            "secure",
+            &::openapi_server_runtime::__private::Access {
+                alternatives: &[
+                    &[
+                        ::openapi_server_runtime::__private::Scheme {
+                            name: "bearer",
+                            kind: ::openapi_server_runtime::__private::SchemeKind::Bearer,
+                        },
+                    ],
+                    &[
+                        ::openapi_server_runtime::__private::Scheme {
+                            name: "queryKey",
+                            kind: ::openapi_server_runtime::__private::SchemeKind::Query(
+                                "api_key",
+                            ),
+                        },
+                    ],
+                    &[
+                        ::openapi_server_runtime::__private::Scheme {
+                            name: "basic",
+                            kind: ::openapi_server_runtime::__private::SchemeKind::Basic,
+                        },
+                    ],
+                ],
+                permissions: &[],
+                operation_id: "secure",
+            },
             trace_id,
         )
         .await?;

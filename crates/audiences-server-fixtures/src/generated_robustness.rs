@@ -274,6 +274,25 @@ pub mod types {
             Default::default()
         }
     }
+    ///`GetPartner200Response`
+    #[derive(
+        ::schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq
+    )]
+    pub struct GetPartner200Response {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client: ::std::option::Option<::std::string::String>,
+    }
+    impl GetPartner200Response {
+        pub fn builder() -> builder::GetPartner200Response {
+            Default::default()
+        }
+    }
     ///`GetUser409Response`
     #[derive(
         ::schemars::JsonSchema,
@@ -1048,6 +1067,49 @@ pub mod types {
         impl ::std::convert::From<super::GetCall200Response> for GetCall200Response {
             fn from(value: super::GetCall200Response) -> Self {
                 Self { sid: Ok(value.sid) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct GetPartner200Response {
+            client: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for GetPartner200Response {
+            fn default() -> Self {
+                Self {
+                    client: Ok(Default::default()),
+                }
+            }
+        }
+        impl GetPartner200Response {
+            pub fn client<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for client: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<GetPartner200Response>
+        for super::GetPartner200Response {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: GetPartner200Response,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { client: value.client? })
+            }
+        }
+        impl ::std::convert::From<super::GetPartner200Response>
+        for GetPartner200Response {
+            fn from(value: super::GetPartner200Response) -> Self {
+                Self { client: Ok(value.client) }
             }
         }
         #[derive(Clone, Debug)]
@@ -2094,7 +2156,7 @@ pub mod client {
         }
     }
     #[derive(Clone, Debug)]
-    #[doc = "Client for Robustness\n\nShapes that large public documents use and typify or progenitor mishandle, each answered by a general rule of the generator (see xtask/fixtures/README.md): enum values that collide as Rust names, `+1` and `-1`, titles and inline types that would name two types alike, a nullable schema of any JSON, a nullable composition, references into a component's inside, a schema typify cannot convert (a fallback of its own), request bodies of `*/*` and of a `+json` media type, query parameters whose Rust names collide, a parameter inside a path segment and templates that name one segment's parameter otherwise.\n\n\nVersion: 1.0.0"]
+    #[doc = "Client for Robustness\n\nShapes that large public documents use and typify or progenitor mishandle, each answered by a general rule of the generator (see xtask/fixtures/README.md): enum values that collide as Rust names, `+1` and `-1`, titles and inline types that would name two types alike, a nullable schema of any JSON, a nullable composition, references into a component's inside, a schema typify cannot convert (a fallback of its own), request bodies of `*/*` and of a `+json` media type, query parameters whose Rust names collide, a parameter inside a path segment, templates that name one segment's parameter otherwise, and a security requirement of two schemes together.\n\n\nVersion: 1.0.0"]
     pub struct Client {
         pub(crate) baseurl: String,
         pub(crate) client: reqwest::Client,
@@ -2221,6 +2283,16 @@ let response = client.delete_call()
 ```*/
         pub fn delete_call(&self) -> builder::DeleteCall<'_> {
             builder::DeleteCall::new(self)
+        }
+        /**Sends a `GET` request to `/partners`
+
+```ignore
+let response = client.get_partner()
+    .send()
+    .await;
+```*/
+        pub fn get_partner(&self) -> builder::GetPartner<'_> {
+            builder::GetPartner::new(self)
         }
     }
     /// Types for composing operation parameters.
@@ -2738,6 +2810,57 @@ let response = client.delete_call()
                 }
             }
         }
+        /**Builder for [`Client::get_partner`]
+
+[`Client::get_partner`]: super::Client::get_partner*/
+        #[derive(Debug, Clone)]
+        pub struct GetPartner<'a> {
+            client: &'a super::Client,
+        }
+        impl<'a> GetPartner<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self { client: client }
+            }
+            ///Sends a `GET` request to `/partners`
+            pub async fn send(
+                self,
+            ) -> Result<
+                ResponseValue<crate::generated_robustness::types::GetPartner200Response>,
+                Error<()>,
+            > {
+                let Self { client } = self;
+                let url = format!("{}/partners", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map
+                    .append(
+                        ::reqwest::header::HeaderName::from_static("api-version"),
+                        ::reqwest::header::HeaderValue::from_static(
+                            super::Client::api_version(),
+                        ),
+                    );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "get_partner",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => super::json_response(response).await,
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
     }
     /// Items consumers will typically use such as the Client.
     pub mod prelude {
@@ -2781,6 +2904,7 @@ pub const OPERATION_IDS: &[&str] = &[
     "listCalls",
     "getCall",
     "deleteCall",
+    "getPartner",
 ];
 pub use crate::generated_robustness::types::error_codes;
 /// What the runtime follows when it answers by itself: the failure
@@ -3373,6 +3497,57 @@ impl DeleteCallResponse {
         }
     }
 }
+/// The result of `getPartner`: one variant per documented response, and nothing else.
+#[derive(Debug, Clone)]
+pub enum GetPartnerResponse {
+    /// 200: The partner the two credentials name together
+    Ok(
+        ::openapi_server_runtime::Json<
+            crate::generated_robustness::types::GetPartner200Response,
+        >,
+    ),
+}
+impl GetPartnerResponse {
+    /// The HTTP status of this result.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Ok(..) => 200,
+        }
+    }
+    /// The HTTP response of this result: the documented body (in the
+    /// envelope, with `trace_id`, when the document declares one)
+    /// and headers.
+    pub fn into_response_with(
+        self,
+        trace_id: &::openapi_server_runtime::TraceId,
+    ) -> ::axum::response::Response {
+        let _ = trace_id;
+        match self {
+            Self::Ok(body) => {
+                match body {
+                    ::openapi_server_runtime::Json::Typed(body) => {
+                        ::openapi_server_runtime::__private::json_response(
+                                ::openapi_server_runtime::__private::status(200),
+                                &body,
+                            )
+                            .unwrap_or_else(|error| {
+                                ::openapi_server_runtime::ApiError::internal()
+                                    .with_cause(error)
+                                    .into_response(&CONVENTIONS, trace_id)
+                            })
+                    }
+                    ::openapi_server_runtime::Json::Raw(body) => {
+                        ::openapi_server_runtime::__private::raw_json_response(
+                            ::openapi_server_runtime::__private::status(200),
+                            "application/json",
+                            body,
+                        )
+                    }
+                }
+            }
+        }
+    }
+}
 /// The operations of the Robustness: implement this trait (and [`::openapi_server_runtime::Security`]), then serve [`router`].
 pub trait RobustnessApi: ::openapi_server_runtime::Security {
     /// `POST /patches`.
@@ -3423,6 +3598,11 @@ pub trait RobustnessApi: ::openapi_server_runtime::Security {
         cx: ::openapi_server_runtime::RequestContext<()>,
         path: DeleteCallPath,
     ) -> impl ::std::future::Future<Output = DeleteCallResponse> + Send;
+    /// `GET /partners`.
+    fn get_partner(
+        &self,
+        cx: ::openapi_server_runtime::RequestContext<Self::Principal>,
+    ) -> impl ::std::future::Future<Output = GetPartnerResponse> + Send;
 }
 /// The axum router of every operation: parameters are validated, the
 /// caller authenticated and authorized, and every answer, failures
@@ -3445,6 +3625,7 @@ pub fn routes<A: RobustnessApi>(api: ::std::sync::Arc<A>) -> ::axum::Router {
             "/calls/{p2}",
             ::axum::routing::get(handle_get_call::<A>).delete(handle_delete_call::<A>),
         )
+        .route("/partners", ::axum::routing::get(handle_get_partner::<A>))
         .with_state(api)
 }
 async fn handle_apply_patch<A: RobustnessApi>(
@@ -3852,6 +4033,71 @@ async fn serve_delete_call<A: RobustnessApi>(
     }
     Ok(response)
 }
+async fn handle_get_partner<A: RobustnessApi>(
+    ::axum::extract::State(api): ::axum::extract::State<::std::sync::Arc<A>>,
+    request: ::axum::extract::Request,
+) -> ::axum::response::Response {
+    let (mut parts, body) = request.into_parts();
+    let trace_id = ::openapi_server_runtime::__private::trace_id_of(&parts);
+    let mut response = match serve_get_partner(&*api, &mut parts, body, &trace_id).await
+    {
+        Ok(response) => response,
+        Err(error) => error.into_response(&CONVENTIONS, &trace_id),
+    };
+    response
+        .extensions_mut()
+        .insert(::openapi_server_runtime::__private::Operation("getPartner"));
+    response
+}
+async fn serve_get_partner<A: RobustnessApi>(
+    api: &A,
+    parts: &mut ::axum::http::request::Parts,
+    _body: ::axum::body::Body,
+    trace_id: &::openapi_server_runtime::TraceId,
+) -> ::std::result::Result<
+    ::axum::response::Response,
+    ::openapi_server_runtime::ApiError,
+> {
+    let (principal, rate_limit) = ::openapi_server_runtime::__private::authorize(
+            api,
+            parts,
+            &::openapi_server_runtime::__private::Access {
+                alternatives: &[
+                    &[
+                        ::openapi_server_runtime::__private::Scheme {
+                            name: "clientId",
+                            kind: ::openapi_server_runtime::__private::SchemeKind::Header(
+                                "x-client-id",
+                            ),
+                        },
+                        ::openapi_server_runtime::__private::Scheme {
+                            name: "secret",
+                            kind: ::openapi_server_runtime::__private::SchemeKind::Header(
+                                "x-secret",
+                            ),
+                        },
+                    ],
+                ],
+                permissions: &[],
+                operation_id: "getPartner",
+            },
+            trace_id,
+        )
+        .await?;
+    let cx = ::openapi_server_runtime::RequestContext {
+        trace_id: trace_id.clone(),
+        principal,
+    };
+    let result = api.get_partner(cx).await;
+    let mut response = result.into_response_with(trace_id);
+    if let Some(status) = rate_limit {
+        ::openapi_server_runtime::__private::insert_rate_limit_headers(
+            &mut response,
+            status,
+        );
+    }
+    Ok(response)
+}
 /// A programmable implementation of every operation, for tests of
 /// code that calls this API: set an answer per operation (only a
 /// documented response can be returned), serve it with [`router`]
@@ -3910,6 +4156,9 @@ pub mod mock {
         /// As the trait method receives it.
         pub path: DeleteCallPath,
     }
+    /// The validated input of one `getPartner` request.
+    #[derive(Debug, Clone)]
+    pub struct GetPartnerCall {}
     /// One recorded request. Non-exhaustive: operations added to
     /// the document add variants without breaking your matches.
     #[derive(Debug, Clone)]
@@ -3931,6 +4180,8 @@ pub mod mock {
         GetCallCall(GetCallCall),
         #[allow(missing_docs)]
         DeleteCallCall(DeleteCallCall),
+        #[allow(missing_docs)]
+        GetPartnerCall(GetPartnerCall),
     }
     /// The mock; see the module docs.
     pub struct MockApi {
@@ -3959,6 +4210,9 @@ pub mod mock {
         delete_call: ::std::sync::Mutex<
             ::std::option::Option<Handler<DeleteCallCall, DeleteCallResponse>>,
         >,
+        get_partner: ::std::sync::Mutex<
+            ::std::option::Option<Handler<GetPartnerCall, GetPartnerResponse>>,
+        >,
     }
     impl ::std::default::Default for MockApi {
         fn default() -> Self {
@@ -3972,6 +4226,7 @@ pub mod mock {
                 list_calls: ::std::sync::Mutex::new(::std::option::Option::None),
                 get_call: ::std::sync::Mutex::new(::std::option::Option::None),
                 delete_call: ::std::sync::Mutex::new(::std::option::Option::None),
+                get_partner: ::std::sync::Mutex::new(::std::option::Option::None),
             }
         }
     }
@@ -4037,6 +4292,13 @@ pub mod mock {
             #[allow(unreachable_patterns)]
             match status {
                 204 => ::std::option::Option::Some(DeleteCallResponse::NoContent),
+                _ => ::std::option::Option::None,
+            }
+        }
+        /// The document's example of `getPartner`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn get_partner(status: u16) -> ::std::option::Option<GetPartnerResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
                 _ => ::std::option::Option::None,
             }
         }
@@ -4388,6 +4650,46 @@ pub mod mock {
             );
             self
         }
+        /// Answers every `getPartner` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_get_partner_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::get_partner(status)
+                .ok_or(MissingExample {
+                    operation: "getPartner",
+                    status,
+                })?;
+            ::std::result::Result::Ok(self.on_get_partner(move |_| response.clone()))
+        }
+        /// The `getPartner` requests the mock answered, in order.
+        pub fn get_partner_calls(&self) -> ::std::vec::Vec<GetPartnerCall> {
+            self.calls
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .iter()
+                .filter_map(|call| match call {
+                    MockCall::GetPartnerCall(call) => {
+                        ::std::option::Option::Some(call.clone())
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => ::std::option::Option::None,
+                })
+                .collect()
+        }
+        /// Answers every `getPartner` request with what `handler` returns for it.
+        pub fn on_get_partner(
+            &self,
+            handler: impl FnMut(&GetPartnerCall) -> GetPartnerResponse + Send + 'static,
+        ) -> &Self {
+            *self
+                .get_partner
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner) = ::std::option::Option::Some(
+                ::std::boxed::Box::new(handler),
+            );
+            self
+        }
         /// Every request the mock answered, in order.
         pub fn calls(&self) -> ::std::vec::Vec<MockCall> {
             self.calls
@@ -4613,6 +4915,31 @@ pub mod mock {
                     panic!(
                         "no mock answer for `{}`: call `{}` first", "deleteCall",
                         stringify!(on_delete_call)
+                    )
+                }
+            };
+            ::std::future::ready(response)
+        }
+        fn get_partner(
+            &self,
+            _cx: ::openapi_server_runtime::RequestContext<Self::Principal>,
+        ) -> impl ::std::future::Future<Output = GetPartnerResponse> + Send {
+            let call = GetPartnerCall {};
+            self.calls
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .push(MockCall::GetPartnerCall(call.clone()));
+            let response = match self
+                .get_partner
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .as_mut()
+            {
+                ::std::option::Option::Some(handler) => handler(&call),
+                ::std::option::Option::None => {
+                    panic!(
+                        "no mock answer for `{}`: call `{}` first", "getPartner",
+                        stringify!(on_get_partner)
                     )
                 }
             };

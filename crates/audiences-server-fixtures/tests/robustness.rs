@@ -9,13 +9,15 @@ use std::sync::{Arc, Mutex};
 
 use audiences_server_fixtures::generated_robustness::client::Client;
 use audiences_server_fixtures::generated_robustness::types::{
-    ApplyPatchBody, ApplyPatchBodyOperationsItem, ApplyPatchBodyOperationsItemOp, Classification, Event, GetCall200Response,
-    ListReactionsSort, ManagedUser, ManagerNullable, NotAnObject, NullableSimpleUser, PatchEcho, PatchEchoOpsItem,
-    Reaction, ReactionContent, SimpleUser,
+    ApplyPatchBody, ApplyPatchBodyOperationsItem, ApplyPatchBodyOperationsItemOp, Classification, Event,
+    GetCall200Response, GetPartner200Response, ListReactionsSort, ManagedUser, ManagerNullable, NotAnObject,
+    NullableSimpleUser, PatchEcho, PatchEchoOpsItem, Reaction, ReactionContent, SimpleUser,
 };
 use audiences_server_fixtures::generated_robustness::*;
 use openapi_server_runtime::responses::Blob;
-use openapi_server_runtime::{ApiError, Credentials, LoopbackServer, RequestContext, Security, TraceId, serve_loopback};
+use openapi_server_runtime::{
+    ApiError, Credentials, LoopbackServer, RequestContext, Security, TraceId, serve_loopback,
+};
 use serde_json::json;
 
 /// Echoes what it received.
@@ -26,13 +28,17 @@ struct Fixture {
 }
 
 impl Security for Fixture {
-    type Principal = ();
+    /// The client id, when the secret is right for it.
+    type Principal = String;
 
-    async fn authenticate(&self, _: Credentials<'_>, _: &TraceId) -> Result<(), ApiError> {
-        Ok(())
+    async fn authenticate(&self, credentials: Credentials<'_>, _: &TraceId) -> Result<String, ApiError> {
+        match (credentials.of("clientId"), credentials.of("secret")) {
+            (Some(client), Some("s3cret")) => Ok(client.to_owned()),
+            _ => Err(ApiError::unauthorized("unknown client or wrong secret")),
+        }
     }
 
-    fn has_permission(&self, _: &(), _: &str) -> bool {
+    fn has_permission(&self, _: &String, _: &str) -> bool {
         true
     }
 }
@@ -47,7 +53,11 @@ impl RobustnessApi for Fixture {
         ApplyPatchResponse::Ok(PatchEcho { conflict: None, ops }.into())
     }
 
-    async fn list_reactions(&self, _: RequestContext<()>, query: ListReactionsQuery) -> ListReactionsResponse {
+    async fn list_reactions(
+        &self,
+        _: RequestContext<()>,
+        query: ListReactionsQuery,
+    ) -> ListReactionsResponse {
         let content = query.content.unwrap_or(ReactionContent::Laugh);
         let user = match query.sort {
             Some(ListReactionsSort::Reactions1V2) => NullableSimpleUser(None),
@@ -101,6 +111,15 @@ impl RobustnessApi for Fixture {
         self.deleted.lock().unwrap().push(path.call_sid);
         DeleteCallResponse::NoContent
     }
+
+    async fn get_partner(&self, cx: RequestContext<String>) -> GetPartnerResponse {
+        GetPartnerResponse::Ok(
+            GetPartner200Response {
+                client: Some(cx.principal),
+            }
+            .into(),
+        )
+    }
 }
 
 async fn serve() -> (LoopbackServer, Arc<Fixture>) {
@@ -150,21 +169,32 @@ async fn colliding_values_travel_through_client_and_server_as_written() {
     let ops: Vec<&str> = echo.ops.iter().map(PatchEchoOpsItem::as_str).collect();
     assert_eq!(ops, ["add", "Add", "Remove"]);
     let raw = reqwest::Client::new()
-        .get(format!("{}/reactions?content=-1&sort=reactions--1", server.base_url))
+        .get(format!(
+            "{}/reactions?content=-1&sort=reactions--1",
+            server.base_url
+        ))
         .send()
         .await
         .unwrap();
     assert_eq!(raw.status(), 200);
     let reactions: serde_json::Value = raw.json().await.unwrap();
     assert_eq!(reactions[0]["content"], "-1");
-    assert_eq!(reactions[0]["user"], json!(null), "the nullable component is null");
+    assert_eq!(
+        reactions[0]["user"],
+        json!(null),
+        "the nullable component is null"
+    );
     assert_eq!(reactions[0]["event"]["request"]["sort"], "reactions--1");
     let unknown = reqwest::Client::new()
         .get(format!("{}/reactions?content=plus1", server.base_url))
         .send()
         .await
         .unwrap();
-    assert_eq!(unknown.status(), 400, "a value the document does not list is refused");
+    assert_eq!(
+        unknown.status(),
+        400,
+        "a value the document does not list is refused"
+    );
 }
 
 #[tokio::test]
@@ -180,15 +210,27 @@ async fn a_schema_typify_cannot_convert_is_any_json_and_the_rest_stays_typed() {
         .unwrap()
         .into_inner();
     assert_eq!(reactions[0].content, ReactionContent::Plus1);
-    assert_eq!(reactions[0].event.as_ref().unwrap().negation, Some(json!(["any", "json", 1])));
-    assert_eq!(reactions[0].user.as_ref().map(|user| user.login.as_str()), Some("octocat"));
+    assert_eq!(
+        reactions[0].event.as_ref().unwrap().negation,
+        Some(json!(["any", "json", 1]))
+    );
+    assert_eq!(
+        reactions[0].user.as_ref().map(|user| user.login.as_str()),
+        Some("octocat")
+    );
 }
 
 #[tokio::test]
 async fn a_reference_into_a_component_brings_its_rules_and_bodies_travel_as_progenitor_can_send_them() {
     let (server, fixture) = serve().await;
     let client = Client::new(&server.base_url);
-    let user = client.get_user().id("0123abcd").send().await.unwrap().into_inner();
+    let user = client
+        .get_user()
+        .id("0123abcd")
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(user.user.login, "0123abcd");
     // A null of an optional property reads back as absent (typify's Option).
     assert!(user.manager.and_then(|manager| manager.0).is_none());
@@ -197,16 +239,35 @@ async fn a_reference_into_a_component_brings_its_rules_and_bodies_travel_as_prog
         .send()
         .await
         .unwrap();
-    assert_eq!(refused.status(), 400, "the pattern of the schema pointed at applies");
+    assert_eq!(
+        refused.status(),
+        400,
+        "the pattern of the schema pointed at applies"
+    );
 
-    client.upload().body(b"\x00\x01raw".to_vec()).send().await.unwrap();
+    client
+        .upload()
+        .body(b"\x00\x01raw".to_vec())
+        .send()
+        .await
+        .unwrap();
     let uploads = fixture.uploads.lock().unwrap().clone();
     assert_eq!(uploads.len(), 1);
     assert_eq!(&uploads[0].bytes[..], b"\x00\x01raw");
 
-    let document: Classification = serde_json::from_value(json!({"id": "89abcdef", "$template": {"name": "t"}})).unwrap();
-    let stored = client.put_document().body(document.clone()).send().await.unwrap().into_inner();
-    assert_eq!(stored, document, "sent as application/json to an application/vnd.api+json body");
+    let document: Classification =
+        serde_json::from_value(json!({"id": "89abcdef", "$template": {"name": "t"}})).unwrap();
+    let stored = client
+        .put_document()
+        .body(document.clone())
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        stored, document,
+        "sent as application/json to an application/vnd.api+json body"
+    );
 }
 
 #[test]
@@ -218,10 +279,13 @@ fn operations_progenitor_cannot_name_are_left_out_of_the_client_alone() {
         "upload",
         "put_document",
     ];
-    assert_eq!(OPERATION_IDS.len(), 8, "the server serves every operation");
+    assert_eq!(OPERATION_IDS.len(), 9, "the server serves every operation");
     let source = include_str!("../src/generated_robustness.rs");
     for operation in client_operations {
-        assert!(source.contains(&format!("pub fn {operation}(&self) -> builder::")), "{operation}");
+        assert!(
+            source.contains(&format!("pub fn {operation}(&self) -> builder::")),
+            "{operation}"
+        );
     }
     assert!(
         !source.contains("pub fn list_calls(&self) -> builder::"),
@@ -234,7 +298,11 @@ async fn a_parameter_inside_a_segment_and_templates_naming_it_otherwise_share_a_
     let (server, fixture) = serve().await;
     let client = Client::new(&server.base_url);
     let call = client.get_call().sid("CA12ab").send().await.unwrap().into_inner();
-    assert_eq!(call.sid.as_deref(), Some("CA12ab"), "the segment's suffix is not the parameter's");
+    assert_eq!(
+        call.sid.as_deref(),
+        Some("CA12ab"),
+        "the segment's suffix is not the parameter's"
+    );
     let http = reqwest::Client::new();
     for (path, status) in [
         ("/calls/CA12ab.json", 200),
@@ -242,9 +310,49 @@ async fn a_parameter_inside_a_segment_and_templates_naming_it_otherwise_share_a_
         ("/calls/CA12ab.xml", 404),
         ("/calls/zz.json", 400),
     ] {
-        let answer = http.get(format!("{}{path}", server.base_url)).send().await.unwrap();
+        let answer = http
+            .get(format!("{}{path}", server.base_url))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(answer.status(), status, "GET {path}");
     }
     client.delete_call().call_sid("CA99ff").send().await.unwrap();
     assert_eq!(*fixture.deleted.lock().unwrap(), ["CA99ff"]);
+}
+
+#[tokio::test]
+async fn a_requirement_of_two_schemes_needs_both_and_hands_over_both() {
+    let (server, _) = serve().await;
+    let url = format!("{}/partners", server.base_url);
+    let http = reqwest::Client::new();
+    let both = http
+        .get(&url)
+        .header("x-client-id", "acme")
+        .header("x-secret", "s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(both.status(), 200);
+    assert_eq!(both.json::<serde_json::Value>().await.unwrap()["client"], "acme");
+    let one = http.get(&url).header("x-client-id", "acme").send().await.unwrap();
+    assert_eq!(one.status(), 401);
+    let detail = one.json::<serde_json::Value>().await.unwrap()["detail"].clone();
+    assert!(
+        detail
+            .as_str()
+            .unwrap()
+            .contains("also send the `x-secret` header"),
+        "{detail}"
+    );
+    let wrong = http
+        .get(&url)
+        .header("x-client-id", "acme")
+        .header("x-secret", "guess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let none = http.get(&url).send().await.unwrap();
+    assert_eq!(none.status(), 401);
 }

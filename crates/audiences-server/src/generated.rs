@@ -501,14 +501,18 @@ async fn serve_list_audience_prospects<A: AudiencesApi>(
     let (principal, rate_limit) = ::openapi_server_runtime::__private::authorize(
             api,
             parts,
-            &[
-                ::openapi_server_runtime::__private::Scheme {
-                    name: "bearerAuth",
-                    kind: ::openapi_server_runtime::__private::SchemeKind::Bearer,
-                },
-            ],
-            &["prospects:read"],
-            "listAudienceProspects",
+            &::openapi_server_runtime::__private::Access {
+                alternatives: &[
+                    &[
+                        ::openapi_server_runtime::__private::Scheme {
+                            name: "bearerAuth",
+                            kind: ::openapi_server_runtime::__private::SchemeKind::Bearer,
+                        },
+                    ],
+                ],
+                permissions: &["prospects:read"],
+                operation_id: "listAudienceProspects",
+            },
             trace_id,
         )
         .await?;

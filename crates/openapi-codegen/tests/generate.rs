@@ -257,7 +257,11 @@ fn a_document_the_corpus_cannot_read_fails_the_run_naming_the_line() {
         "{\n  \"openapi\": \"3.0.3\",\n  \"info\": {\"title\": \"t\",\n",
     )
     .unwrap();
-    std::fs::write(dir.join("newer.yaml"), "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths: {}\n").unwrap();
+    std::fs::write(
+        dir.join("newer.yaml"),
+        "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths: {}\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("notes.txt"), "not a document").unwrap();
     let settings = openapi_codegen::corpus::CorpusSettings {
         scratch: dir.join("scratch"),
@@ -271,7 +275,10 @@ fn a_document_the_corpus_cannot_read_fails_the_run_naming_the_line() {
     assert_eq!(rows.len(), 2, "every .json and .yaml file is a document given");
     assert!(rows.iter().all(openapi_codegen::corpus::Row::fails));
     let broken = rows[0].failure.as_deref().unwrap();
-    assert!(broken.contains("broken.json:4:"), "names the file and line: {broken}");
+    assert!(
+        broken.contains("broken.json:4:"),
+        "names the file and line: {broken}"
+    );
     let newer = rows[1].failure.as_deref().unwrap();
     assert!(newer.contains("openapi 3.1.0"), "{newer}");
 }

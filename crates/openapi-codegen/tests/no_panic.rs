@@ -10,7 +10,9 @@ use proptest::prelude::*;
 use serde_yaml::Value;
 
 fn seed(name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../xtask/fixtures").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../xtask/fixtures")
+        .join(name);
     serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

@@ -82,7 +82,7 @@ pub mod __private {
     pub use crate::outputs::object::{EnvelopePart, envelope};
     pub use crate::outputs::response::{raw_envelope_response, status};
     pub use crate::responses::*;
-    pub use crate::security::{Scheme, SchemeKind, authorize, authorize_optional};
+    pub use crate::security::{Access, Scheme, SchemeKind, authorize, authorize_optional};
     pub use crate::serving::metrics::Operation;
     pub use crate::serving::trace::trace_id_of;
 }

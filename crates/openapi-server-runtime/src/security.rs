@@ -24,17 +24,31 @@ pub struct RequestContext<P> {
     pub principal: P,
 }
 
-/// The credentials a request presented for one security scheme of the document.
+/// The credentials a request presented for one security scheme of the
+/// document, and, where the document's requirement combines several schemes
+/// (`{clientId: [], secret: []}`), for each of them.
 #[derive(Clone, Copy)]
 pub struct Credentials<'a> {
-    /// The name of the security scheme in the document (`components.securitySchemes`).
+    /// The name of the security scheme in the document (`components.securitySchemes`):
+    /// the first of the requirement.
     pub scheme: &'static str,
     /// The secret itself: the bearer token, the API key, or for HTTP basic
     /// the base64 text after `Basic ` (see [`Credentials::basic`]).
     pub secret: &'a str,
+    /// Every scheme of the requirement with its secret, in the document's
+    /// order, the first included (one entry for a requirement of one scheme).
+    pub all: &'a [(&'static str, &'a str)],
 }
 
-impl Credentials<'_> {
+impl<'a> Credentials<'a> {
+    /// The secret presented for `scheme` of the requirement.
+    pub fn of(&self, scheme: &str) -> Option<&'a str> {
+        self.all
+            .iter()
+            .find(|(name, _)| *name == scheme)
+            .map(|(_, secret)| *secret)
+    }
+
     /// The user and password of HTTP basic credentials.
     pub fn basic(&self) -> Option<(String, String)> {
         let decoded = base64::engine::general_purpose::STANDARD
@@ -48,9 +62,10 @@ impl Credentials<'_> {
 
 impl fmt::Debug for Credentials<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let schemes: Vec<&str> = self.all.iter().map(|(scheme, _)| *scheme).collect();
         f.debug_struct("Credentials")
-            .field("scheme", &self.scheme)
-            .field("secret", &"<redacted>")
+            .field("schemes", &schemes)
+            .field("secrets", &"<redacted>")
             .finish()
     }
 }
@@ -191,45 +206,93 @@ fn find<'a>(parts: &'a Parts, scheme: &Scheme) -> Found<'a> {
     }
 }
 
-/// The first scheme whose credentials the request presents; `None` when it
-/// presents none of them.
+/// What an operation asks of its caller: one of `alternatives` (each the
+/// schemes of one requirement of the document, all of which must be
+/// presented), then every permission of `permissions`, then admission to
+/// `operation_id`.
+#[derive(Debug, Clone, Copy)]
+pub struct Access {
+    /// The requirements, in the document's order.
+    pub alternatives: &'static [&'static [Scheme]],
+    /// The operation's `x-permissions`.
+    pub permissions: &'static [&'static str],
+    /// The operation's id, for [`Security::admit`] and the metrics.
+    pub operation_id: &'static str,
+}
+
+/// The secrets a request presented for one requirement, by scheme.
+type Presented<'a> = Vec<(&'static str, Cow<'a, str>)>;
+
+/// The credentials of the first requirement the request presents whole;
+/// `None` when it presents none of any requirement. A requirement presented
+/// in part, or a malformed secret, is refused naming what is wrong.
 fn presented<'a>(
     parts: &'a Parts,
-    schemes: &[Scheme],
-) -> Result<Option<(&'static str, Cow<'a, str>)>, ApiError> {
-    let mut malformed = None;
-    for scheme in schemes {
-        match find(parts, scheme) {
-            Found::Present(secret) => return Ok(Some((scheme.name, secret))),
-            Found::Malformed(error) => {
-                malformed.get_or_insert(error);
+    alternatives: &[&[Scheme]],
+) -> Result<Option<Presented<'a>>, ApiError> {
+    let mut refusal = None;
+    for schemes in alternatives {
+        let mut found = Vec::with_capacity(schemes.len());
+        let mut absent = Vec::new();
+        for scheme in *schemes {
+            match find(parts, scheme) {
+                Found::Present(secret) => found.push((scheme.name, secret)),
+                Found::Malformed(error) => {
+                    refusal.get_or_insert(error);
+                }
+                Found::Absent => absent.push(scheme),
             }
-            Found::Absent => {}
+        }
+        if absent.is_empty() && found.len() == schemes.len() {
+            return Ok(Some(found));
+        }
+        if !found.is_empty() && !absent.is_empty() {
+            let hints: Vec<String> = absent.iter().map(|scheme| scheme.hint()).collect();
+            refusal.get_or_insert(ApiError::unauthorized(format!(
+                "incomplete credentials: also send {}",
+                hints.join(" and ")
+            )));
         }
     }
-    match malformed {
+    match refusal {
         Some(error) => Err(error),
         None => Ok(None),
     }
 }
 
-fn missing(schemes: &[Scheme]) -> ApiError {
-    let hints: Vec<String> = schemes.iter().map(Scheme::hint).collect();
+fn missing(alternatives: &[&[Scheme]]) -> ApiError {
+    let hints: Vec<String> = alternatives
+        .iter()
+        .map(|schemes| schemes.iter().map(Scheme::hint).collect::<Vec<_>>().join(" and "))
+        .collect();
     ApiError::unauthorized(format!("missing credentials: send {}", hints.join(" or ")))
 }
 
 async fn admit_principal<S: Security>(
     security: &S,
-    scheme: &'static str,
-    secret: &str,
-    permissions: &[&'static str],
-    operation_id: &'static str,
+    presented: &[(&'static str, Cow<'_, str>)],
+    access: &Access,
     trace_id: &TraceId,
 ) -> Result<(S::Principal, Option<RateLimitStatus>), ApiError> {
+    let all: Vec<(&'static str, &str)> = presented
+        .iter()
+        .map(|(scheme, secret)| (*scheme, secret.as_ref()))
+        .collect();
+    let Some(&(scheme, secret)) = all.first() else {
+        return Err(missing(access.alternatives));
+    };
     let principal = security
-        .authenticate(Credentials { scheme, secret }, trace_id)
+        .authenticate(
+            Credentials {
+                scheme,
+                secret,
+                all: &all,
+            },
+            trace_id,
+        )
         .await?;
-    if let Some(missing) = permissions
+    if let Some(missing) = access
+        .permissions
         .iter()
         .find(|permission| !security.has_permission(&principal, permission))
     {
@@ -238,29 +301,27 @@ async fn admit_principal<S: Security>(
         )));
     }
     let rate_limit = security
-        .admit(&principal, operation_id)
+        .admit(&principal, access.operation_id)
         .await
         .inspect_err(|error| {
             if error.status == axum::http::StatusCode::TOO_MANY_REQUESTS {
-                crate::serving::metrics::rate_limited(operation_id);
+                crate::serving::metrics::rate_limited(access.operation_id);
             }
         })?;
     Ok((principal, rate_limit))
 }
 
 /// Authenticates, checks permissions and admits a request of an operation
-/// that needs one of `schemes`: the part of every secured operation that is
-/// not about its parameters.
+/// that asks for `access`: the part of every secured operation that is not
+/// about its parameters.
 pub async fn authorize<S: Security>(
     security: &S,
     parts: &Parts,
-    schemes: &[Scheme],
-    permissions: &[&'static str],
-    operation_id: &'static str,
+    access: &Access,
     trace_id: &TraceId,
 ) -> Result<(S::Principal, Option<RateLimitStatus>), ApiError> {
-    let (scheme, secret) = presented(parts, schemes)?.ok_or_else(|| missing(schemes))?;
-    admit_principal(security, scheme, &secret, permissions, operation_id, trace_id).await
+    let presented = presented(parts, access.alternatives)?.ok_or_else(|| missing(access.alternatives))?;
+    admit_principal(security, &presented, access, trace_id).await
 }
 
 /// As [`authorize`] for an operation whose security is optional (the
@@ -269,16 +330,13 @@ pub async fn authorize<S: Security>(
 pub async fn authorize_optional<S: Security>(
     security: &S,
     parts: &Parts,
-    schemes: &[Scheme],
-    permissions: &[&'static str],
-    operation_id: &'static str,
+    access: &Access,
     trace_id: &TraceId,
 ) -> Result<(Option<S::Principal>, Option<RateLimitStatus>), ApiError> {
-    match presented(parts, schemes)? {
+    match presented(parts, access.alternatives)? {
         None => Ok((None, None)),
-        Some((scheme, secret)) => {
-            let (principal, rate_limit) =
-                admit_principal(security, scheme, &secret, permissions, operation_id, trace_id).await?;
+        Some(presented) => {
+            let (principal, rate_limit) = admit_principal(security, &presented, access, trace_id).await?;
             Ok((Some(principal), rate_limit))
         }
     }

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use openapiv3::{
-    MediaType, OpenAPI, Operation, ParameterSchemaOrContent, ReferenceOr, Response, Schema, SchemaKind, StatusCode,
-    Type,
+    MediaType, OpenAPI, Operation, ParameterSchemaOrContent, ReferenceOr, Response, Schema, SchemaKind,
+    StatusCode, Type,
 };
 
 use super::walk::{
@@ -187,10 +187,12 @@ fn adapt_for_client(operation: &mut Operation, at: &str) -> Result<(), Unsupport
             response.content = response
                 .content
                 .drain(..)
-                .map(|(mime, media)| match is_json(&mime) && essence(&mime) != "application/json" {
-                    true => ("application/json".to_owned(), media),
-                    false => (mime, media),
-                })
+                .map(
+                    |(mime, media)| match is_json(&mime) && essence(&mime) != "application/json" {
+                        true => ("application/json".to_owned(), media),
+                        false => (mime, media),
+                    },
+                )
                 .collect();
         }
     }
@@ -231,9 +233,7 @@ fn parameter_names_apart(operation: &Operation, at: &str) -> Result<(), Unsuppor
             continue;
         };
         let name = &super::walk::parameter_data(parameter).name;
-        let rust = name
-            .replace(|c: char| !c.is_alphanumeric(), "-")
-            .to_snake_case();
+        let rust = name.replace(|c: char| !c.is_alphanumeric(), "-").to_snake_case();
         if let Some(other) = seen.insert(rust, name) {
             return Err(Unsupported::new(
                 format!("its parameters `{other}` and `{name}` have one Rust name in progenitor's client"),

@@ -48,14 +48,11 @@ pub fn parse(text: &str, syntax: Syntax) -> Result<OpenAPI> {
     // A YAML value either way: its mappings keep the document's order (a
     // JSON value's are sorted), which is the order of fields and variants.
     let mut value: serde_yaml::Value = match syntax {
-        Syntax::Json => {
-            serde::Deserialize::deserialize(&mut serde_json::Deserializer::from_str(text)).map_err(
-                |error: serde_json::Error| {
-                    Error::new(ErrorKind::Parse, format!("not JSON: {error}"))
-                        .at_position(error.line(), error.column())
-                },
-            )?
-        }
+        Syntax::Json => serde::Deserialize::deserialize(&mut serde_json::Deserializer::from_str(text))
+            .map_err(|error: serde_json::Error| {
+                Error::new(ErrorKind::Parse, format!("not JSON: {error}"))
+                    .at_position(error.line(), error.column())
+            })?,
         Syntax::Yaml => serde_yaml::from_str(text).map_err(|error| {
             let error_at = Error::new(ErrorKind::Parse, format!("not YAML: {error}"));
             match error.location() {

@@ -58,14 +58,18 @@ fn resolved(root: &Value, value: &Value, depth: usize) -> Value {
                 .map(|(key, item)| (key.clone(), resolved(root, item, depth)))
                 .collect(),
         ),
-        Value::Sequence(items) => Value::Sequence(items.iter().map(|item| resolved(root, item, depth)).collect()),
+        Value::Sequence(items) => {
+            Value::Sequence(items.iter().map(|item| resolved(root, item, depth)).collect())
+        }
         other => other.clone(),
     }
 }
 
 /// Whether any reference of `value` does not name a whole component.
 fn has_pointer_refs(value: &Value) -> bool {
-    if reference_of(value).is_some_and(|reference| reference.starts_with("#/") && !names_a_component(reference)) {
+    if reference_of(value)
+        .is_some_and(|reference| reference.starts_with("#/") && !names_a_component(reference))
+    {
         return true;
     }
     match value {

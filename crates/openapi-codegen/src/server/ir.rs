@@ -52,7 +52,8 @@ pub(crate) struct PathSegment {
 }
 
 pub(crate) struct SecurityModel {
-    pub schemes: Vec<SchemeModel>,
+    /// The requirements, each the schemes that must all be presented.
+    pub alternatives: Vec<Vec<SchemeModel>>,
     /// The document lists `{}` among the requirements: anonymous calls pass.
     pub optional: bool,
 }

@@ -63,7 +63,12 @@ fn visit(schema: &mut Schema, each: &mut impl FnMut(&mut Schema)) {
             if let Some(ReferenceOr::Item(items)) = &mut any.items {
                 visit(items, each);
             }
-            for branch in any.all_of.iter_mut().chain(&mut any.one_of).chain(&mut any.any_of) {
+            for branch in any
+                .all_of
+                .iter_mut()
+                .chain(&mut any.one_of)
+                .chain(&mut any.any_of)
+            {
                 if let ReferenceOr::Item(branch) = branch {
                     visit(branch, each);
                 }
@@ -111,7 +116,10 @@ fn inline_names_apart(document: &mut OpenAPI) {
     /// is referred to where it stood (a reference survives typify's merge
     /// of `allOf` branches, which a title does not).
     fn walk(schema: &mut Schema, name: &str, taken: &mut Taken, hoisted: &mut Vec<(String, Schema)>) {
-        let child = |child: &mut Schema, suffix: &str, taken: &mut Taken, hoisted: &mut Vec<(String, Schema)>| {
+        let child = |child: &mut Schema,
+                     suffix: &str,
+                     taken: &mut Taken,
+                     hoisted: &mut Vec<(String, Schema)>| {
             // A reference in `allOf` (nullable or not) names no type of its own.
             if matches!(&child.schema_kind, SchemaKind::AllOf { all_of } if matches!(all_of.as_slice(), [ReferenceOr::Reference { .. }]))
             {
@@ -154,7 +162,12 @@ fn inline_names_apart(document: &mut OpenAPI) {
             SchemaKind::Type(Type::Object(object)) => {
                 for (property, value) in object.properties.iter_mut() {
                     if let ReferenceOr::Item(value) = value {
-                        child(value, &heck::ToSnakeCase::to_snake_case(property.as_str()), taken, hoisted);
+                        child(
+                            value,
+                            &heck::ToSnakeCase::to_snake_case(property.as_str()),
+                            taken,
+                            hoisted,
+                        );
                     }
                 }
                 if let Some(AdditionalProperties::Schema(values)) = &mut object.additional_properties
@@ -180,7 +193,12 @@ fn inline_names_apart(document: &mut OpenAPI) {
             SchemaKind::Any(any) => {
                 for (property, value) in any.properties.iter_mut() {
                     if let ReferenceOr::Item(value) = value {
-                        child(value, &heck::ToSnakeCase::to_snake_case(property.as_str()), taken, hoisted);
+                        child(
+                            value,
+                            &heck::ToSnakeCase::to_snake_case(property.as_str()),
+                            taken,
+                            hoisted,
+                        );
                     }
                 }
                 if let Some(ReferenceOr::Item(items)) = &mut any.items {
@@ -198,7 +216,11 @@ fn inline_names_apart(document: &mut OpenAPI) {
     let Some(components) = document.components.as_mut() else {
         return;
     };
-    let mut taken: Taken = components.schemas.keys().map(|name| type_ident(name).to_string()).collect();
+    let mut taken: Taken = components
+        .schemas
+        .keys()
+        .map(|name| type_ident(name).to_string())
+        .collect();
     let mut hoisted = Vec::new();
     for (name, schema) in components.schemas.iter_mut() {
         if let ReferenceOr::Item(schema) = schema {
@@ -224,9 +246,7 @@ fn nullable_compositions_apart(document: &mut OpenAPI) {
             continue;
         };
         let composes = match &schema.schema_kind {
-            SchemaKind::AllOf { all_of } => {
-                !matches!(all_of.as_slice(), [ReferenceOr::Reference { .. }])
-            }
+            SchemaKind::AllOf { all_of } => !matches!(all_of.as_slice(), [ReferenceOr::Reference { .. }]),
             SchemaKind::OneOf { .. } | SchemaKind::AnyOf { .. } => true,
             _ => false,
         };
@@ -286,11 +306,10 @@ fn without_colliding_titles(document: &mut OpenAPI) {
     for schema in components.schemas.values_mut() {
         if let ReferenceOr::Item(schema) = schema {
             visit(schema, &mut |schema| {
-                let taken = schema
-                    .schema_data
-                    .title
-                    .as_ref()
-                    .is_some_and(|title| names.get(&type_ident(title).to_string()).copied().unwrap_or(0) > 1);
+                let taken =
+                    schema.schema_data.title.as_ref().is_some_and(|title| {
+                        names.get(&type_ident(title).to_string()).copied().unwrap_or(0) > 1
+                    });
                 if taken {
                     schema.schema_data.title = None;
                 }
@@ -326,7 +345,11 @@ mod tests {
         assert_eq!(schemas["nullable-simple-user"].get("title"), None);
         assert_eq!(schemas["repo"]["title"], "Repository", "unique: kept");
         assert_eq!(schemas["repo"]["properties"]["owner"]["title"], "Owner");
-        assert_eq!(schemas["repo"]["properties"]["license"].get("title"), None, "two schemas share it");
+        assert_eq!(
+            schemas["repo"]["properties"]["license"].get("title"),
+            None,
+            "two schemas share it"
+        );
     }
     #[test]
     fn nullable_any_json_is_any_json() {
@@ -343,6 +366,9 @@ mod tests {
         prepare(&mut document);
         let schemas = serde_json::to_value(&document.components.unwrap().schemas).unwrap();
         assert_eq!(schemas["event"]["properties"]["request"].get("nullable"), None);
-        assert_eq!(schemas["event"]["properties"]["name"]["nullable"], true, "a typed schema keeps it");
+        assert_eq!(
+            schemas["event"]["properties"]["name"]["nullable"], true,
+            "a typed schema keeps it"
+        );
     }
 }

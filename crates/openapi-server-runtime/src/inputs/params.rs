@@ -101,12 +101,14 @@ impl RawParams {
     /// position) holding `prefix{name}suffix`; a segment without its prefix
     /// or suffix means the request is not for this route (a 404).
     pub async fn path(parts: &mut Parts, segments: &[PathSegment]) -> Result<Self, ApiError> {
-        let params = RawPathParams::from_request_parts(parts, &()).await.map_err(|rejection| {
-            ApiError::validation(
-                format!("the request path is not valid: {}", rejection.body_text()),
-                "path",
-            )
-        })?;
+        let params = RawPathParams::from_request_parts(parts, &())
+            .await
+            .map_err(|rejection| {
+                ApiError::validation(
+                    format!("the request path is not valid: {}", rejection.body_text()),
+                    "path",
+                )
+            })?;
         let mut values = Vec::with_capacity(segments.len());
         for segment in segments {
             let value = params

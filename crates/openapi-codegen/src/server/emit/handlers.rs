@@ -16,16 +16,19 @@ fn authorize(op: &Op, rt: &TokenStream) -> TokenStream {
             let rate_limit: ::std::option::Option<#rt::RateLimitStatus> = ::std::option::Option::None;
         };
     };
-    let schemes = security.schemes.iter().map(|scheme| {
-        let name = &scheme.name;
-        let kind = match &scheme.kind {
-            SchemeKindModel::Bearer => quote! { #rt::__private::SchemeKind::Bearer },
-            SchemeKindModel::Basic => quote! { #rt::__private::SchemeKind::Basic },
-            SchemeKindModel::Header(header) => quote! { #rt::__private::SchemeKind::Header(#header) },
-            SchemeKindModel::Query(key) => quote! { #rt::__private::SchemeKind::Query(#key) },
-            SchemeKindModel::Cookie(key) => quote! { #rt::__private::SchemeKind::Cookie(#key) },
-        };
-        quote! { #rt::__private::Scheme { name: #name, kind: #kind } }
+    let alternatives = security.alternatives.iter().map(|schemes| {
+        let schemes = schemes.iter().map(|scheme| {
+            let name = &scheme.name;
+            let kind = match &scheme.kind {
+                SchemeKindModel::Bearer => quote! { #rt::__private::SchemeKind::Bearer },
+                SchemeKindModel::Basic => quote! { #rt::__private::SchemeKind::Basic },
+                SchemeKindModel::Header(header) => quote! { #rt::__private::SchemeKind::Header(#header) },
+                SchemeKindModel::Query(key) => quote! { #rt::__private::SchemeKind::Query(#key) },
+                SchemeKindModel::Cookie(key) => quote! { #rt::__private::SchemeKind::Cookie(#key) },
+            };
+            quote! { #rt::__private::Scheme { name: #name, kind: #kind } }
+        });
+        quote! { &[#(#schemes),*] }
     });
     let function = if security.optional {
         quote! { #rt::__private::authorize_optional }
@@ -35,8 +38,17 @@ fn authorize(op: &Op, rt: &TokenStream) -> TokenStream {
     let op_id = &op.id;
     let permissions = &op.permissions;
     quote! {
-        let (principal, rate_limit) =
-            #function(api, parts, &[#(#schemes),*], &[#(#permissions),*], #op_id, trace_id).await?;
+        let (principal, rate_limit) = #function(
+            api,
+            parts,
+            &#rt::__private::Access {
+                alternatives: &[#(#alternatives),*],
+                permissions: &[#(#permissions),*],
+                operation_id: #op_id,
+            },
+            trace_id,
+        )
+        .await?;
     }
 }
 

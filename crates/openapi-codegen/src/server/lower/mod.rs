@@ -75,7 +75,8 @@ impl Context<'_> {
                 return Err(unsupported("a parameter left as a reference", param_at));
             };
             let param = self.param(parameter, &param_at)?;
-            if param.location == Location::Path && !segments.iter().any(|segment| segment.name == param.name) {
+            if param.location == Location::Path && !segments.iter().any(|segment| segment.name == param.name)
+            {
                 return Err(unsupported(
                     format!("path parameter `{}` is not in the path template", param.name),
                     param_at,
@@ -151,7 +152,7 @@ impl Context<'_> {
             Some(value) => serde_json::from_value::<Vec<String>>(value.clone())
                 .map_err(|_| unsupported("`x-permissions` that is not a list of strings", at.clone()))?,
         };
-        let security = self.security(operation, &at)?;
+        let security = self.security(operation)?;
         if security.is_none() && !permissions.is_empty() {
             return Err(unsupported("`x-permissions` without a security requirement", at));
         }
@@ -245,7 +246,10 @@ pub(crate) fn build(document: &OpenAPI, types: &TokenStream) -> Result<Api> {
             // One route and method, one handler: a template that differs
             // only in its parameters' names (or a fragment, `/files/{id}#copy`)
             // cannot be told apart from a served one.
-            Ok(op) => match ops.iter().find(|other| other.route == op.route && other.method == op.method) {
+            Ok(op) => match ops
+                .iter()
+                .find(|other| other.route == op.route && other.method == op.method)
+            {
                 Some(other) => skipped.push(skip(Unsupported::new(
                     format!(
                         "its method and path are those of `{}` ({}) once parameters are positions",

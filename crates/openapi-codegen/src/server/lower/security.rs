@@ -1,5 +1,6 @@
-//! Lowering security: the schemes an operation accepts, in the order of
-//! the document, and whether anonymous calls pass.
+//! Lowering security: the requirements an operation accepts (each of one
+//! scheme or several together), in the order of the document, and whether
+//! anonymous calls pass.
 
 use openapiv3::{Operation, ReferenceOr, SecurityScheme};
 
@@ -9,26 +10,28 @@ use crate::document::pointer;
 use crate::unsupported::Unsupported;
 
 impl Context<'_> {
-    pub(super) fn security(
-        &self,
-        operation: &Operation,
-        at: &str,
-    ) -> Result<Option<SecurityModel>, Unsupported> {
+    pub(super) fn security(&self, operation: &Operation) -> Result<Option<SecurityModel>, Unsupported> {
         let Some(requirements) = operation.security.as_ref().or(self.document.security.as_ref()) else {
             return Ok(None);
         };
         let optional = requirements.iter().any(|requirement| requirement.is_empty());
-        let mut schemes = Vec::new();
+        let mut alternatives = Vec::new();
         for requirement in requirements.iter().filter(|requirement| !requirement.is_empty()) {
-            if requirement.len() > 1 {
-                return Err(unsupported(
-                    "a security requirement that combines several schemes",
-                    format!("{at}/security"),
-                ));
+            let mut schemes = Vec::new();
+            for name in requirement.keys() {
+                schemes.push(self.scheme(name)?);
             }
-            let Some((name, _scopes)) = requirement.iter().next() else {
-                continue;
-            };
+            alternatives.push(schemes);
+        }
+        Ok((!alternatives.is_empty()).then_some(SecurityModel {
+            alternatives,
+            optional,
+        }))
+    }
+
+    /// One security scheme of the document, by its name.
+    fn scheme(&self, name: &str) -> Result<SchemeModel, Unsupported> {
+        {
             let scheme_at = pointer(&["components", "securitySchemes", name]);
             let definition = self
                 .document
@@ -75,12 +78,11 @@ impl Context<'_> {
             {
                 return Err(unsupported(format!("API key header name `{header}`"), scheme_at));
             }
-            schemes.push(SchemeModel {
-                name: name.clone(),
+            Ok(SchemeModel {
+                name: name.to_owned(),
                 kind,
-            });
+            })
         }
-        Ok((!schemes.is_empty()).then_some(SecurityModel { schemes, optional }))
     }
 }
 
