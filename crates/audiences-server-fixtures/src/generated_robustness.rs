@@ -249,9 +249,30 @@ pub mod types {
         ///Any JSON the caller sent
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub request: ::std::option::Option<::serde_json::Value>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub servers: ::std::vec::Vec<EventServersItem>,
     }
     impl Event {
         pub fn builder() -> builder::Event {
+            Default::default()
+        }
+    }
+    ///`EventServersItem`
+    #[derive(
+        ::schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq
+    )]
+    pub struct EventServersItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub url: ::std::option::Option<::std::string::String>,
+    }
+    impl EventServersItem {
+        pub fn builder() -> builder::EventServersItem {
             Default::default()
         }
     }
@@ -970,12 +991,17 @@ pub mod types {
                 ::std::option::Option<::serde_json::Value>,
                 ::std::string::String,
             >,
+            servers: ::std::result::Result<
+                ::std::vec::Vec<super::EventServersItem>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for Event {
             fn default() -> Self {
                 Self {
                     negation: Ok(Default::default()),
                     request: Ok(Default::default()),
+                    servers: Ok(Default::default()),
                 }
             }
         }
@@ -1008,6 +1034,18 @@ pub mod types {
                     });
                 self
             }
+            pub fn servers<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::EventServersItem>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.servers = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for servers: {e}")
+                    });
+                self
+            }
         }
         impl ::std::convert::TryFrom<Event> for super::Event {
             type Error = super::error::ConversionError;
@@ -1017,6 +1055,7 @@ pub mod types {
                 Ok(Self {
                     negation: value.negation?,
                     request: value.request?,
+                    servers: value.servers?,
                 })
             }
         }
@@ -1025,7 +1064,49 @@ pub mod types {
                 Self {
                     negation: Ok(value.negation),
                     request: Ok(value.request),
+                    servers: Ok(value.servers),
                 }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EventServersItem {
+            url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for EventServersItem {
+            fn default() -> Self {
+                Self {
+                    url: Ok(Default::default()),
+                }
+            }
+        }
+        impl EventServersItem {
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for url: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EventServersItem> for super::EventServersItem {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EventServersItem,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { url: value.url? })
+            }
+        }
+        impl ::std::convert::From<super::EventServersItem> for EventServersItem {
+            fn from(value: super::EventServersItem) -> Self {
+                Self { url: Ok(value.url) }
             }
         }
         #[derive(Clone, Debug)]

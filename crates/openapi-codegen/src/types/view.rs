@@ -11,7 +11,9 @@
 //! - inline schemas whose derived name (`{Parent}{Property}`) is a
 //!   component's, which move to a component of their own (`…Inline`);
 //! - `nullable` on a schema of any JSON (`{nullable: true}`, no type), which
-//!   typify answers with `todo!`: any JSON includes `null` already.
+//!   typify answers with `todo!`: any JSON includes `null` already; and a
+//!   `format` on an object or array (Twilio's `format: ice-server`), which
+//!   only strings and numbers have.
 
 use std::collections::BTreeMap;
 
@@ -19,62 +21,76 @@ use openapiv3::{AdditionalProperties, AnySchema, OpenAPI, ReferenceOr, Schema, S
 
 use crate::naming::type_ident;
 
+/// The inline schemas directly below a schema, mutable.
+#[derive(Default)]
+struct Below<'a> {
+    /// Its properties, items and additional properties: each with the
+    /// suffix typify names its type with (`{parent}_{suffix}`).
+    named: Vec<(&'a mut Schema, String)>,
+    /// The branches of `allOf`, which typify merges into the schema's type.
+    merged: Vec<&'a mut Schema>,
+    /// The branches of `oneOf` and `anyOf`, and `not`.
+    other: Vec<&'a mut Schema>,
+}
+
+fn below(schema: &mut Schema) -> Below<'_> {
+    fn item<T>(schema: &mut ReferenceOr<T>) -> Option<&mut T> {
+        match schema {
+            ReferenceOr::Item(item) => Some(item),
+            ReferenceOr::Reference { .. } => None,
+        }
+    }
+    let mut found = Below::default();
+    let (properties, items, values, all_of, others): (_, _, _, Vec<_>, Vec<_>) = match &mut schema.schema_kind {
+        SchemaKind::Type(Type::Object(object)) => (
+            Some(&mut object.properties),
+            None,
+            object.additional_properties.as_mut(),
+            Vec::new(),
+            Vec::new(),
+        ),
+        SchemaKind::Type(Type::Array(array)) => (None, array.items.as_mut(), None, Vec::new(), Vec::new()),
+        SchemaKind::AllOf { all_of } => (None, None, None, all_of.iter_mut().collect(), Vec::new()),
+        SchemaKind::OneOf { one_of: branches } | SchemaKind::AnyOf { any_of: branches } => {
+            (None, None, None, Vec::new(), branches.iter_mut().collect())
+        }
+        SchemaKind::Not { not } => (None, None, None, Vec::new(), vec![not.as_mut()]),
+        // A schema of several kinds at once (`type: object` beside `allOf`).
+        SchemaKind::Any(any) => (
+            Some(&mut any.properties),
+            any.items.as_mut(),
+            any.additional_properties.as_mut(),
+            any.all_of.iter_mut().collect(),
+            any.one_of.iter_mut().chain(&mut any.any_of).collect(),
+        ),
+        _ => (None, None, None, Vec::new(), Vec::new()),
+    };
+    for (name, property) in properties.into_iter().flatten() {
+        if let Some(property) = item(property) {
+            found
+                .named
+                .push((property, heck::ToSnakeCase::to_snake_case(name.as_str())));
+        }
+    }
+    if let Some(items) = items.and_then(item) {
+        found.named.push((items, "item".to_owned()));
+    }
+    if let Some(AdditionalProperties::Schema(values)) = values
+        && let Some(values) = item(values.as_mut())
+    {
+        found.named.push((values, "value".to_owned()));
+    }
+    found.merged = all_of.into_iter().filter_map(item).collect();
+    found.other = others.into_iter().filter_map(item).collect();
+    found
+}
+
 /// Every schema of a schema, itself first, mutable.
 fn visit(schema: &mut Schema, each: &mut impl FnMut(&mut Schema)) {
     each(schema);
-    match &mut schema.schema_kind {
-        SchemaKind::Type(Type::Object(object)) => {
-            for property in object.properties.values_mut() {
-                if let ReferenceOr::Item(property) = property {
-                    visit(property, each);
-                }
-            }
-            if let Some(AdditionalProperties::Schema(values)) = &mut object.additional_properties
-                && let ReferenceOr::Item(values) = values.as_mut()
-            {
-                visit(values, each);
-            }
-        }
-        SchemaKind::Type(Type::Array(array)) => {
-            if let Some(ReferenceOr::Item(items)) = &mut array.items {
-                visit(items, each);
-            }
-        }
-        SchemaKind::AllOf { all_of: branches }
-        | SchemaKind::OneOf { one_of: branches }
-        | SchemaKind::AnyOf { any_of: branches } => {
-            for branch in branches {
-                if let ReferenceOr::Item(branch) = branch {
-                    visit(branch, each);
-                }
-            }
-        }
-        SchemaKind::Not { not } => {
-            if let ReferenceOr::Item(not) = not.as_mut() {
-                visit(not, each);
-            }
-        }
-        SchemaKind::Any(any) => {
-            for property in any.properties.values_mut() {
-                if let ReferenceOr::Item(property) = property {
-                    visit(property, each);
-                }
-            }
-            if let Some(ReferenceOr::Item(items)) = &mut any.items {
-                visit(items, each);
-            }
-            for branch in any
-                .all_of
-                .iter_mut()
-                .chain(&mut any.one_of)
-                .chain(&mut any.any_of)
-            {
-                if let ReferenceOr::Item(branch) = branch {
-                    visit(branch, each);
-                }
-            }
-        }
-        _ => {}
+    let Below { named, merged, other } = below(schema);
+    for child in named.into_iter().map(|(child, _)| child).chain(merged).chain(other) {
+        visit(child, each);
     }
 }
 
@@ -86,10 +102,16 @@ pub(crate) fn prepare(document: &mut OpenAPI) {
     if let Some(components) = document.components.as_mut() {
         for schema in components.schemas.values_mut() {
             if let ReferenceOr::Item(schema) = schema {
-                visit(schema, &mut |schema| {
-                    if matches!(&schema.schema_kind, SchemaKind::Any(any) if *any == AnySchema::default()) {
-                        schema.schema_data.nullable = false;
+                visit(schema, &mut |schema| match &mut schema.schema_kind {
+                    SchemaKind::Any(any) if *any == AnySchema::default() => schema.schema_data.nullable = false,
+                    // A `format` names string (and number) formats: on an
+                    // object or array it means nothing, and typify refuses it.
+                    SchemaKind::Any(any)
+                        if matches!(any.typ.as_deref(), Some("object" | "array" | "boolean")) =>
+                    {
+                        any.format = None;
                     }
+                    _ => {}
                 });
             }
         }
@@ -158,59 +180,13 @@ fn inline_names_apart(document: &mut OpenAPI) {
             walk(&mut moved, &own, taken, hoisted);
             hoisted.push((own, moved));
         };
-        match &mut schema.schema_kind {
-            SchemaKind::Type(Type::Object(object)) => {
-                for (property, value) in object.properties.iter_mut() {
-                    if let ReferenceOr::Item(value) = value {
-                        child(
-                            value,
-                            &heck::ToSnakeCase::to_snake_case(property.as_str()),
-                            taken,
-                            hoisted,
-                        );
-                    }
-                }
-                if let Some(AdditionalProperties::Schema(values)) = &mut object.additional_properties
-                    && let ReferenceOr::Item(values) = values.as_mut()
-                {
-                    child(values, "value", taken, hoisted);
-                }
-            }
-            SchemaKind::Type(Type::Array(array)) => {
-                if let Some(ReferenceOr::Item(items)) = &mut array.items {
-                    child(items, "item", taken, hoisted);
-                }
-            }
-            // typify merges the branches of `allOf` into one type of this name.
-            SchemaKind::AllOf { all_of } => {
-                for branch in all_of {
-                    if let ReferenceOr::Item(branch) = branch {
-                        walk(branch, name, taken, hoisted);
-                    }
-                }
-            }
-            // A schema of several kinds at once (`type: object` beside `allOf`).
-            SchemaKind::Any(any) => {
-                for (property, value) in any.properties.iter_mut() {
-                    if let ReferenceOr::Item(value) = value {
-                        child(
-                            value,
-                            &heck::ToSnakeCase::to_snake_case(property.as_str()),
-                            taken,
-                            hoisted,
-                        );
-                    }
-                }
-                if let Some(ReferenceOr::Item(items)) = &mut any.items {
-                    child(items, "item", taken, hoisted);
-                }
-                for branch in &mut any.all_of {
-                    if let ReferenceOr::Item(branch) = branch {
-                        walk(branch, name, taken, hoisted);
-                    }
-                }
-            }
-            _ => {}
+        let Below { named, merged, .. } = below(schema);
+        for (value, suffix) in named {
+            child(value, &suffix, taken, hoisted);
+        }
+        // typify merges the branches of `allOf` into one type of this name.
+        for branch in merged {
+            walk(branch, name, taken, hoisted);
         }
     }
     let Some(components) = document.components.as_mut() else {
