@@ -44,14 +44,22 @@ pub struct Generation {
     pub outputs: Vec<Output>,
     /// `(document, skip)` for each operation a generator left out.
     pub skipped: Vec<(String, Skip)>,
-    /// `(document, line)` for each schema written otherwise, and each
-    /// example that does not fit its schema.
+    /// `(document, line)` for each schema written otherwise, each example
+    /// that does not fit its schema, and each rule the server does not enforce.
     pub notes: Vec<(String, String)>,
+    /// `(document, line)` for each rule the server does not enforce.
+    pub unenforced: Vec<(String, String)>,
 }
 
 impl Generation {
     fn record(&mut self, source: &str, generated: &Generated) {
         let report = &generated.report;
+        self.unenforced.extend(
+            report
+                .unenforced
+                .iter()
+                .map(|line| (source.to_owned(), line.clone())),
+        );
         self.skipped.extend(
             report
                 .skipped
@@ -64,6 +72,7 @@ impl Generation {
                 .iter()
                 .map(ToString::to_string)
                 .chain(report.bad_examples.iter().cloned())
+                .chain(report.unenforced.iter().map(|line| format!("server: {line}")))
                 .map(|line| (source.to_owned(), line)),
         );
     }
@@ -88,6 +97,7 @@ pub fn generate_all(root: &Path) -> Result<Generation, Error> {
         outputs: Vec::new(),
         skipped: Vec::new(),
         notes: Vec::new(),
+        unenforced: Vec::new(),
     };
     let generated = generate_document(
         root,

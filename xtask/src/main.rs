@@ -9,7 +9,7 @@ commands:
                     write the types, client, server and fixture files from the OpenAPI documents;
                     --check: fail (exit 1) when a generated file differs from what generate would
                     write; --strict: fail when a generator leaves out an operation of
-                    openapi/audiences.yaml. Either fails when a crate lacks a dependency the
+                    openapi/audiences.yaml, or its server does not enforce one of its rules. Either fails when a crate lacks a dependency the
                     generated code needs, naming the line to add
   corpus [DIR]      generate types, client and server for every OpenAPI 3.0 document of DIR
                     (default xtask/fixtures) into scratch crates under target/corpus, check them
@@ -66,6 +66,16 @@ fn generate(root: &std::path::Path, flags: &[&str]) -> Result<(), String> {
         .iter()
         .filter(|(source, _)| source == DOCUMENT)
         .count();
+    let own_unenforced = generation
+        .unenforced
+        .iter()
+        .filter(|(source, _)| source == DOCUMENT)
+        .count();
+    if strict && own_unenforced > 0 {
+        return Err(format!(
+            "--strict: {own_unenforced} rule(s) of {DOCUMENT} the server does not enforce (see above); change the document or the generator"
+        ));
+    }
     if strict && own_skips > 0 {
         return Err(format!(
             "--strict: {own_skips} operation(s) of {DOCUMENT} left out (see above); change the document or the generator"

@@ -3055,6 +3055,23 @@ pub fn routes<A: AudienceAdminApi>(api: ::std::sync::Arc<A>) -> ::axum::Router {
         )
         .with_state(api)
 }
+/// The document's component schemas as JSON Schema: what the rules of
+/// request bodies are checked with.
+static SCHEMAS: ::openapi_server_runtime::__private::SchemaSet = ::openapi_server_runtime::__private::SchemaSet::new(
+    "{\"schemas\":{\"Audience\":{\"properties\":{\"description\":{\"type\":[\"string\",\"null\"]},\"folder\":{\"anyOf\":[{\"allOf\":[{\"$ref\":\"#/components/schemas/Folder\"}]},{\"type\":\"null\"}]},\"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},\"status\":{\"$ref\":\"#/components/schemas/AudienceStatus\"}},\"required\":[\"id\",\"name\",\"status\",\"description\",\"folder\"],\"type\":\"object\"},\"AudienceList\":{\"properties\":{\"items\":{\"items\":{\"$ref\":\"#/components/schemas/Audience\"},\"type\":\"array\"}},\"required\":[\"items\"],\"type\":\"object\"},\"AudienceListResponse\":{\"properties\":{\"data\":{\"$ref\":\"#/components/schemas/AudienceList\"},\"error\":{\"anyOf\":[{\"allOf\":[{\"$ref\":\"#/components/schemas/ErrorDetail\"}]},{\"type\":\"null\"}]},\"success\":{\"type\":\"boolean\"},\"traceId\":{\"type\":\"string\"}},\"required\":[\"success\",\"data\",\"error\",\"traceId\"],\"type\":\"object\"},\"AudienceResponse\":{\"properties\":{\"data\":{\"$ref\":\"#/components/schemas/Audience\"},\"error\":{\"anyOf\":[{\"allOf\":[{\"$ref\":\"#/components/schemas/ErrorDetail\"}]},{\"type\":\"null\"}]},\"success\":{\"type\":\"boolean\"},\"traceId\":{\"type\":\"string\"}},\"required\":[\"success\",\"data\",\"error\",\"traceId\"],\"type\":\"object\"},\"AudienceStatus\":{\"enum\":[\"ready\",\"populating\",\"archived\"],\"type\":\"string\"},\"ErrorDetail\":{\"properties\":{\"code\":{\"type\":\"string\"},\"details\":{\"type\":[\"string\",\"null\"]},\"message\":{\"type\":\"string\"}},\"required\":[\"code\",\"message\",\"details\"],\"type\":\"object\"},\"ErrorResponse\":{\"properties\":{\"data\":{\"type\":[\"object\",\"null\"]},\"error\":{\"$ref\":\"#/components/schemas/ErrorDetail\"},\"success\":{\"type\":\"boolean\"},\"traceId\":{\"type\":\"string\"}},\"required\":[\"success\",\"data\",\"error\",\"traceId\"],\"type\":\"object\"},\"Folder\":{\"properties\":{\"id\":{\"format\":\"int64\",\"type\":\"integer\"},\"name\":{\"type\":\"string\"}},\"required\":[\"id\",\"name\"],\"type\":\"object\"},\"ListAudiencesStatusItem\":{\"enum\":[\"ready\",\"populating\",\"archived\"],\"type\":\"string\"},\"MoveAudiences202Response\":{\"properties\":{\"moved\":{\"type\":\"integer\"}},\"required\":[\"moved\"],\"type\":\"object\"},\"MoveAudiencesBody\":{\"properties\":{\"audienceIds\":{\"items\":{\"type\":\"string\"},\"type\":\"array\"}},\"required\":[\"audienceIds\"],\"type\":\"object\"},\"MoveAudiencesMode\":{\"enum\":[\"copy\",\"move\"],\"type\":\"string\"},\"NewAudience\":{\"properties\":{\"name\":{\"type\":\"string\"},\"status\":{\"$ref\":\"#/components/schemas/AudienceStatus\"}},\"required\":[\"name\"],\"type\":\"object\"},\"UpdateAudienceBody\":{\"properties\":{\"description\":{\"type\":[\"string\",\"null\"]},\"name\":{\"type\":\"string\"}},\"type\":\"object\"},\"ValidationErrorResponse\":{\"properties\":{\"data\":{\"type\":[\"object\",\"null\"]},\"error\":{\"$ref\":\"#/components/schemas/ErrorDetail\"},\"success\":{\"type\":\"boolean\"},\"traceId\":{\"type\":\"string\"}},\"required\":[\"success\",\"data\",\"error\",\"traceId\"],\"type\":\"object\"}}}",
+);
+static CREATE_AUDIENCE_BODY_SCHEMA: ::openapi_server_runtime::__private::BodySchema = ::openapi_server_runtime::__private::BodySchema::new(
+    &SCHEMAS,
+    "{\"$ref\":\"#/components/schemas/NewAudience\"}",
+);
+static UPDATE_AUDIENCE_BODY_SCHEMA: ::openapi_server_runtime::__private::BodySchema = ::openapi_server_runtime::__private::BodySchema::new(
+    &SCHEMAS,
+    "{\"$ref\":\"#/components/schemas/UpdateAudienceBody\"}",
+);
+static MOVE_AUDIENCES_BODY_SCHEMA: ::openapi_server_runtime::__private::BodySchema = ::openapi_server_runtime::__private::BodySchema::new(
+    &SCHEMAS,
+    "{\"$ref\":\"#/components/schemas/MoveAudiencesBody\"}",
+);
 async fn handle_list_audiences<A: AudienceAdminApi>(
     ::axum::extract::State(api): ::axum::extract::State<::std::sync::Arc<A>>,
     request: ::axum::extract::Request,
@@ -3206,6 +3223,7 @@ async fn serve_create_audience<A: AudienceAdminApi>(
                 body,
                 &::openapi_server_runtime::__private::BodyRules {
                     media_types: &["application/json"],
+                    schema: ::std::option::Option::Some(&CREATE_AUDIENCE_BODY_SCHEMA),
                 },
             )
             .await?,
@@ -3378,6 +3396,7 @@ async fn serve_update_audience<A: AudienceAdminApi>(
                 body,
                 &::openapi_server_runtime::__private::BodyRules {
                     media_types: &["application/json"],
+                    schema: ::std::option::Option::Some(&UPDATE_AUDIENCE_BODY_SCHEMA),
                 },
             )
             .await?,
@@ -3448,6 +3467,7 @@ async fn serve_move_audiences<A: AudienceAdminApi>(
             body,
             &::openapi_server_runtime::__private::BodyRules {
                 media_types: &["application/json"],
+                schema: ::std::option::Option::Some(&MOVE_AUDIENCES_BODY_SCHEMA),
             },
         )
         .await?;

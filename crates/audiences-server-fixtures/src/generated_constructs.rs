@@ -5524,6 +5524,43 @@ pub fn routes<A: ConstructsApi>(api: ::std::sync::Arc<A>) -> ::axum::Router {
         .route("/secure", ::axum::routing::get(handle_secure::<A>))
         .with_state(api)
 }
+/// The document's component schemas as JSON Schema: what the rules of
+/// request bodies are checked with.
+static SCHEMAS: ::openapi_server_runtime::__private::SchemaSet = ::openapi_server_runtime::__private::SchemaSet::new(
+    "{\"schemas\":{\"Caller\":{\"properties\":{\"scheme\":{\"description\":\"The security scheme used, null for an anonymous call.\",\"type\":[\"string\",\"null\"]},\"subject\":{\"type\":[\"string\",\"null\"]}},\"required\":[\"scheme\"],\"type\":\"object\"},\"Circle\":{\"properties\":{\"kind\":{\"enum\":[\"circle\"],\"type\":\"string\"},\"radius\":{\"format\":\"double\",\"minimum\":0.0,\"type\":\"number\"}},\"required\":[\"kind\",\"radius\"],\"type\":\"object\"},\"Contact\":{\"anyOf\":[{\"properties\":{\"email\":{\"format\":\"email\",\"type\":\"string\"}},\"required\":[\"email\"],\"type\":\"object\"},{\"properties\":{\"phone\":{\"pattern\":\"^[+][0-9]{6,15}$\",\"type\":\"string\"}},\"required\":[\"phone\"],\"type\":\"object\"}]},\"Filter\":{\"properties\":{\"kinds\":{\"items\":{\"type\":\"string\"},\"type\":\"array\"},\"minArea\":{\"type\":[\"number\",\"null\"]}},\"type\":\"object\"},\"Formats\":{\"properties\":{\"address\":{\"format\":\"ip\",\"type\":\"string\"},\"at\":{\"format\":\"date-time\",\"type\":\"string\"},\"attempt\":{\"format\":\"int32\",\"type\":\"integer\"},\"byte\":{\"format\":\"uint8\",\"type\":\"integer\"},\"count\":{\"format\":\"uint32\",\"type\":\"integer\"},\"day\":{\"format\":\"date\",\"type\":\"string\"},\"encoded\":{\"format\":\"byte\",\"type\":\"string\"},\"flexible\":{\"format\":\"uint\",\"type\":\"integer\"},\"id\":{\"format\":\"uuid\",\"type\":\"string\"},\"large\":{\"format\":\"int64\",\"type\":\"integer\"},\"mail\":{\"format\":\"email\",\"type\":\"string\"},\"medium\":{\"format\":\"int16\",\"type\":\"integer\"},\"note\":{\"type\":[\"string\",\"null\"]},\"port\":{\"format\":\"uint16\",\"type\":\"integer\"},\"ratio\":{\"format\":\"float\",\"type\":\"number\"},\"raw\":{\"format\":\"binary\",\"type\":\"string\"},\"score\":{\"format\":\"double\",\"type\":\"number\"},\"secret\":{\"format\":\"password\",\"type\":\"string\"},\"site\":{\"format\":\"uri\",\"type\":\"string\"},\"small\":{\"format\":\"int8\",\"type\":\"integer\"},\"total\":{\"format\":\"uint64\",\"type\":\"integer\"},\"v4\":{\"format\":\"ipv4\",\"type\":\"string\"},\"v6\":{\"format\":\"ipv6\",\"type\":\"string\"}},\"required\":[\"id\",\"day\",\"at\",\"small\",\"medium\",\"large\",\"byte\",\"port\",\"count\",\"total\",\"ratio\",\"score\",\"address\",\"v4\",\"v6\",\"site\",\"mail\",\"encoded\",\"raw\",\"secret\",\"flexible\",\"attempt\"],\"type\":\"object\"},\"LabelSet\":{\"properties\":{\"labels\":{\"additionalProperties\":{\"type\":[\"string\",\"null\"]},\"type\":\"object\"},\"name\":{\"type\":\"string\"}},\"required\":[\"name\",\"labels\"],\"type\":\"object\"},\"Measured\":{\"properties\":{\"area\":{\"format\":\"double\",\"type\":\"number\"}},\"required\":[\"area\"],\"type\":\"object\"},\"Name\":{\"maxLength\":63,\"pattern\":\"^(?![0-9a-f]{8}-)[a-z][a-z0-9-]*$\",\"type\":\"string\"},\"NameOrId\":{\"oneOf\":[{\"format\":\"uuid\",\"title\":\"id\",\"type\":\"string\"},{\"allOf\":[{\"$ref\":\"#/components/schemas/Name\"}],\"title\":\"name\"}]},\"Order\":{\"enum\":[\"newest\",\"oldest\"],\"type\":\"string\"},\"PageNumber\":{\"format\":\"uint32\",\"minimum\":1,\"type\":\"integer\"},\"Problem\":{\"properties\":{\"code\":{\"type\":\"string\"},\"detail\":{\"type\":\"string\"},\"status\":{\"format\":\"int32\",\"type\":\"integer\"},\"title\":{\"type\":\"string\"},\"traceId\":{\"type\":\"string\"},\"type\":{\"type\":\"string\"}},\"required\":[\"type\",\"title\",\"status\",\"detail\"],\"type\":\"object\"},\"Received\":{\"properties\":{\"bytes\":{\"format\":\"uint64\",\"type\":\"integer\"},\"mediaType\":{\"type\":\"string\"}},\"required\":[\"mediaType\",\"bytes\"],\"type\":\"object\"},\"SearchEcho\":{\"properties\":{\"body\":{\"anyOf\":[{\"allOf\":[{\"$ref\":\"#/components/schemas/Filter\"}]},{\"type\":\"null\"}]},\"filter\":{\"anyOf\":[{\"allOf\":[{\"$ref\":\"#/components/schemas/Filter\"}]},{\"type\":\"null\"}]},\"ids\":{\"items\":{\"format\":\"uuid\",\"type\":\"string\"},\"type\":\"array\"},\"labels\":{\"items\":{\"type\":\"string\"},\"type\":\"array\"},\"order\":{\"$ref\":\"#/components/schemas/Order\"},\"page\":{\"format\":\"uint32\",\"type\":[\"integer\",\"null\"]},\"tag\":{\"items\":{\"type\":\"string\"},\"type\":\"array\"},\"target\":{\"type\":[\"string\",\"null\"]},\"words\":{\"items\":{\"type\":\"string\"},\"type\":\"array\"}},\"required\":[\"tag\",\"ids\",\"words\"],\"type\":\"object\"},\"SearchLabel\":{\"oneOf\":[{\"type\":\"string\"},{\"items\":{\"type\":\"string\"},\"type\":\"array\"}]},\"Shape\":{\"oneOf\":[{\"$ref\":\"#/components/schemas/Circle\"},{\"$ref\":\"#/components/schemas/Square\"}]},\"ShapeWithArea\":{\"allOf\":[{\"$ref\":\"#/components/schemas/Measured\"},{\"properties\":{\"shape\":{\"$ref\":\"#/components/schemas/Shape\"}},\"required\":[\"shape\"],\"type\":\"object\"}]},\"Signup\":{\"properties\":{\"name\":{\"minLength\":1,\"type\":\"string\"},\"newsletter\":{\"type\":\"boolean\"},\"seats\":{\"format\":\"int32\",\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"name\",\"seats\"],\"type\":\"object\"},\"Square\":{\"properties\":{\"kind\":{\"enum\":[\"square\"],\"type\":\"string\"},\"side\":{\"format\":\"double\",\"minimum\":0.0,\"type\":\"number\"}},\"required\":[\"kind\",\"side\"],\"type\":\"object\"}}}",
+);
+static ROUND_TRIP_FORMATS_BODY_SCHEMA: ::openapi_server_runtime::__private::BodySchema = ::openapi_server_runtime::__private::BodySchema::new(
+    &SCHEMAS,
+    "{\"$ref\":\"#/components/schemas/Formats\"}",
+);
+static CREATE_SHAPE_BODY_SCHEMA: ::openapi_server_runtime::__private::BodySchema = ::openapi_server_runtime::__private::BodySchema::new(
+    &SCHEMAS,
+    "{\"$ref\":\"#/components/schemas/Shape\"}",
+);
+static MEASURE_SHAPES_BODY_SCHEMA: ::openapi_server_runtime::__private::BodySchema = ::openapi_server_runtime::__private::BodySchema::new(
+    &SCHEMAS,
+    "{\"items\":{\"$ref\":\"#/components/schemas/Shape\"},\"type\":\"array\"}",
+);
+static CHECK_MEASURED_BODY_SCHEMA: ::openapi_server_runtime::__private::BodySchema = ::openapi_server_runtime::__private::BodySchema::new(
+    &SCHEMAS,
+    "{\"anyOf\":[{\"allOf\":[{\"$ref\":\"#/components/schemas/ShapeWithArea\"}]},{\"type\":\"null\"}]}",
+);
+static ADD_CONTACT_BODY_SCHEMA: ::openapi_server_runtime::__private::BodySchema = ::openapi_server_runtime::__private::BodySchema::new(
+    &SCHEMAS,
+    "{\"$ref\":\"#/components/schemas/Contact\"}",
+);
+static PUT_LABELS_BODY_SCHEMA: ::openapi_server_runtime::__private::BodySchema = ::openapi_server_runtime::__private::BodySchema::new(
+    &SCHEMAS,
+    "{\"additionalProperties\":{\"type\":[\"string\",\"null\"]},\"type\":\"object\"}",
+);
+static SEARCH_BODY_SCHEMA: ::openapi_server_runtime::__private::BodySchema = ::openapi_server_runtime::__private::BodySchema::new(
+    &SCHEMAS,
+    "{\"$ref\":\"#/components/schemas/Filter\"}",
+);
+static SUBMIT_FORM_BODY_SCHEMA: ::openapi_server_runtime::__private::BodySchema = ::openapi_server_runtime::__private::BodySchema::new(
+    &SCHEMAS,
+    "{\"$ref\":\"#/components/schemas/Signup\"}",
+);
 async fn handle_echo_formats<A: ConstructsApi>(
     ::axum::extract::State(api): ::axum::extract::State<::std::sync::Arc<A>>,
     request: ::axum::extract::Request,
@@ -5630,6 +5667,7 @@ async fn serve_round_trip_formats<A: ConstructsApi>(
                 body,
                 &::openapi_server_runtime::__private::BodyRules {
                     media_types: &["application/json"],
+                    schema: ::std::option::Option::Some(&ROUND_TRIP_FORMATS_BODY_SCHEMA),
                 },
             )
             .await?,
@@ -5683,6 +5721,7 @@ async fn serve_create_shape<A: ConstructsApi>(
                 body,
                 &::openapi_server_runtime::__private::BodyRules {
                     media_types: &["application/json"],
+                    schema: ::std::option::Option::Some(&CREATE_SHAPE_BODY_SCHEMA),
                 },
             )
             .await?,
@@ -5737,6 +5776,7 @@ async fn serve_measure_shapes<A: ConstructsApi>(
                 body,
                 &::openapi_server_runtime::__private::BodyRules {
                     media_types: &["application/json"],
+                    schema: ::std::option::Option::Some(&MEASURE_SHAPES_BODY_SCHEMA),
                 },
             )
             .await?,
@@ -5791,6 +5831,7 @@ async fn serve_check_measured<A: ConstructsApi>(
                 body,
                 &::openapi_server_runtime::__private::BodyRules {
                     media_types: &["application/json"],
+                    schema: ::std::option::Option::Some(&CHECK_MEASURED_BODY_SCHEMA),
                 },
             )
             .await?,
@@ -5844,6 +5885,7 @@ async fn serve_add_contact<A: ConstructsApi>(
                 body,
                 &::openapi_server_runtime::__private::BodyRules {
                     media_types: &["application/json"],
+                    schema: ::std::option::Option::Some(&ADD_CONTACT_BODY_SCHEMA),
                 },
             )
             .await?,
@@ -5912,6 +5954,7 @@ async fn serve_put_labels<A: ConstructsApi>(
             body,
             &::openapi_server_runtime::__private::BodyRules {
                 media_types: &["application/json"],
+                schema: ::std::option::Option::Some(&PUT_LABELS_BODY_SCHEMA),
             },
         )
         .await?;
@@ -5965,6 +6008,7 @@ async fn serve_search<A: ConstructsApi>(
             body,
             &::openapi_server_runtime::__private::BodyRules {
                 media_types: &["application/json"],
+                schema: ::std::option::Option::Some(&SEARCH_BODY_SCHEMA),
             },
         )
         .await?;
@@ -6015,6 +6059,7 @@ async fn serve_append_note<A: ConstructsApi>(
                 body,
                 &::openapi_server_runtime::__private::BodyRules {
                     media_types: &["text/plain"],
+                    schema: ::std::option::Option::None,
                 },
             )
             .await?,
@@ -6133,6 +6178,7 @@ async fn serve_put_blob<A: ConstructsApi>(
                 body,
                 &::openapi_server_runtime::__private::BodyRules {
                     media_types: &["application/octet-stream"],
+                    schema: ::std::option::Option::None,
                 },
             )
             .await?,
@@ -6243,6 +6289,7 @@ async fn serve_submit_form<A: ConstructsApi>(
                         "application/x-www-form-urlencoded",
                         "application/json",
                     ],
+                    schema: ::std::option::Option::Some(&SUBMIT_FORM_BODY_SCHEMA),
                 },
             )
             .await?,
@@ -6293,6 +6340,7 @@ async fn serve_upload<A: ConstructsApi>(
                 body,
                 &::openapi_server_runtime::__private::BodyRules {
                     media_types: &["multipart/form-data"],
+                    schema: ::std::option::Option::None,
                 },
             )
             .await?,

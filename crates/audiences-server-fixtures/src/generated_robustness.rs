@@ -347,6 +347,8 @@ pub mod types {
         pub collaboration: ::std::option::Option<Collaboration>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub manager: ::std::option::Option<ManagerNullable>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub pay: ::std::option::Option<PayFrequency>,
         pub user: SimpleUser,
     }
     impl ManagedUser {
@@ -505,6 +507,91 @@ pub mod types {
     impl PatchEchoConflict {
         pub fn builder() -> builder::PatchEchoConflict {
             Default::default()
+        }
+    }
+    ///`PayFrequency`
+    #[derive(
+        ::schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq
+    )]
+    #[serde(transparent)]
+    pub struct PayFrequency(pub ::std::option::Option<PayFrequencyInner>);
+    impl ::std::ops::Deref for PayFrequency {
+        type Target = ::std::option::Option<PayFrequencyInner>;
+        fn deref(&self) -> &::std::option::Option<PayFrequencyInner> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<PayFrequency>
+    for ::std::option::Option<PayFrequencyInner> {
+        fn from(value: PayFrequency) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<::std::option::Option<PayFrequencyInner>>
+    for PayFrequency {
+        fn from(value: ::std::option::Option<PayFrequencyInner>) -> Self {
+            Self(value)
+        }
+    }
+    ///`PayFrequencyInner`
+    #[derive(
+        ::schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum PayFrequencyInner {
+        #[serde(rename = "monthly")]
+        Monthly,
+        #[serde(rename = "weekly")]
+        Weekly,
+    }
+    impl ::std::fmt::Display for PayFrequencyInner {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Monthly => f.write_str("monthly"),
+                Self::Weekly => f.write_str("weekly"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for PayFrequencyInner {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "monthly" => Ok(Self::Monthly),
+                "weekly" => Ok(Self::Weekly),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for PayFrequencyInner {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for PayFrequencyInner {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
         }
     }
     ///`Reaction`
@@ -1244,6 +1331,10 @@ pub mod types {
                 ::std::option::Option<super::ManagerNullable>,
                 ::std::string::String,
             >,
+            pay: ::std::result::Result<
+                ::std::option::Option<super::PayFrequency>,
+                ::std::string::String,
+            >,
             user: ::std::result::Result<super::SimpleUser, ::std::string::String>,
         }
         impl ::std::default::Default for ManagedUser {
@@ -1251,6 +1342,7 @@ pub mod types {
                 Self {
                     collaboration: Ok(Default::default()),
                     manager: Ok(Default::default()),
+                    pay: Ok(Default::default()),
                     user: Err("no value supplied for user".to_string()),
                 }
             }
@@ -1282,6 +1374,18 @@ pub mod types {
                     });
                 self
             }
+            pub fn pay<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::PayFrequency>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.pay = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for pay: {e}")
+                    });
+                self
+            }
             pub fn user<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<super::SimpleUser>,
@@ -1303,6 +1407,7 @@ pub mod types {
                 Ok(Self {
                     collaboration: value.collaboration?,
                     manager: value.manager?,
+                    pay: value.pay?,
                     user: value.user?,
                 })
             }
@@ -1312,6 +1417,7 @@ pub mod types {
                 Self {
                     collaboration: Ok(value.collaboration),
                     manager: Ok(value.manager),
+                    pay: Ok(value.pay),
                     user: Ok(value.user),
                 }
             }
@@ -3709,6 +3815,19 @@ pub fn routes<A: RobustnessApi>(api: ::std::sync::Arc<A>) -> ::axum::Router {
         .route("/partners", ::axum::routing::get(handle_get_partner::<A>))
         .with_state(api)
 }
+/// The document's component schemas as JSON Schema: what the rules of
+/// request bodies are checked with.
+static SCHEMAS: ::openapi_server_runtime::__private::SchemaSet = ::openapi_server_runtime::__private::SchemaSet::new(
+    "{\"schemas\":{\"ApplyPatchBody\":{\"properties\":{\"operations\":{\"items\":{\"properties\":{\"op\":{\"allOf\":[{\"$ref\":\"#/components/schemas/ApplyPatchBodyOperationsItemOp\"}]},\"path\":{\"type\":\"string\"},\"value\":{}},\"required\":[\"op\",\"path\"],\"type\":\"object\"},\"type\":\"array\"}},\"required\":[\"operations\"],\"type\":\"object\"},\"ApplyPatchBodyOperationsItemOp\":{\"enum\":[\"add\",\"Add\",\"remove\",\"Remove\",\"replace\",\"Replace\"],\"type\":\"string\"},\"Classification\":{\"properties\":{\"$template\":{\"properties\":{\"name\":{\"type\":\"string\"}},\"type\":\"object\"},\"id\":{\"pattern\":\"^[0-9a-f]{8}$\",\"type\":\"string\"}},\"required\":[\"id\"],\"type\":\"object\"},\"ClassificationTemplate\":{\"properties\":{\"key\":{\"type\":\"string\"}},\"required\":[\"key\"],\"type\":\"object\"},\"Collaboration\":{\"properties\":{\"item\":{\"anyOf\":[{\"allOf\":[{\"$ref\":\"#/components/schemas/CollaborationItem\"},{\"description\":\"The item, or null while the collaboration is pending\"}]},{\"type\":\"null\"}]},\"signer\":{\"$ref\":\"#/components/schemas/SignerInput\"}},\"type\":\"object\"},\"CollaborationItem\":{\"properties\":{\"id\":{\"type\":\"string\"}},\"type\":\"object\"},\"Event\":{\"properties\":{\"negation\":{\"$ref\":\"#/components/schemas/NotAnObject\"},\"request\":{\"anyOf\":[{\"description\":\"Any JSON the caller sent\"},{\"type\":\"null\"}]},\"servers\":{\"items\":{\"format\":\"ice-server\",\"properties\":{\"url\":{\"type\":\"string\"}},\"type\":\"object\"},\"type\":\"array\"}},\"type\":\"object\"},\"GetCall200Response\":{\"properties\":{\"sid\":{\"type\":\"string\"}},\"type\":\"object\"},\"GetPartner200Response\":{\"properties\":{\"client\":{\"type\":\"string\"}},\"type\":\"object\"},\"GetUser409Response\":{\"properties\":{\"message\":{\"type\":\"string\"}},\"type\":\"object\"},\"ListReactionsSort\":{\"enum\":[\"reactions-+1\",\"reactions--1\",\"created\"],\"type\":\"string\"},\"ManagedUser\":{\"properties\":{\"collaboration\":{\"$ref\":\"#/components/schemas/Collaboration\"},\"manager\":{\"$ref\":\"#/components/schemas/ManagerNullable\"},\"pay\":{\"$ref\":\"#/components/schemas/PayFrequency\"},\"user\":{\"$ref\":\"#/components/schemas/simple-user\"}},\"required\":[\"user\"],\"type\":\"object\"},\"Manager\":{\"properties\":{\"login\":{\"type\":\"string\"}},\"type\":\"object\"},\"ManagerNullable\":{\"anyOf\":[{\"allOf\":[{\"$ref\":\"#/components/schemas/Manager\"},{\"additionalProperties\":true,\"type\":\"object\"}],\"description\":\"The manager, if any\"},{\"type\":\"null\"}]},\"NotAnObject\":{\"description\":\"typify cannot convert this `not`, so it is any JSON here\",\"not\":{\"required\":[\"a\"],\"type\":\"object\"}},\"PatchEcho\":{\"properties\":{\"conflict\":{\"properties\":{\"message\":{\"type\":\"string\"}},\"type\":\"object\"},\"ops\":{\"items\":{\"allOf\":[{\"$ref\":\"#/components/schemas/PatchEchoOpsItem\"}]},\"type\":\"array\"}},\"type\":\"object\"},\"PatchEchoOpsItem\":{\"enum\":[\"add\",\"Add\",\"remove\",\"Remove\",\"replace\",\"Replace\"],\"type\":\"string\"},\"PayFrequency\":{\"enum\":[\"monthly\",\"weekly\",null],\"title\":\"PayFrequency\",\"type\":\"string\"},\"Reaction\":{\"properties\":{\"content\":{\"$ref\":\"#/components/schemas/ReactionContent\"},\"event\":{\"$ref\":\"#/components/schemas/Event\"},\"user\":{\"$ref\":\"#/components/schemas/nullable-simple-user\"}},\"required\":[\"content\",\"user\"],\"type\":\"object\"},\"ReactionContent\":{\"enum\":[\"+1\",\"-1\",\"laugh\",\"heart\"],\"type\":\"string\"},\"SignerInput\":{\"allOf\":[{\"$ref\":\"#/components/schemas/CollaborationItem\"},{\"properties\":{\"validation\":{\"properties\":{\"kind\":{\"type\":\"string\"}},\"type\":\"object\"}}}],\"type\":\"object\"},\"SignerInputValidation\":{\"properties\":{\"pattern\":{\"type\":\"string\"}},\"type\":\"object\"},\"nullable-simple-user\":{\"properties\":{\"login\":{\"type\":\"string\"}},\"required\":[\"login\"],\"title\":\"Simple User\",\"type\":[\"object\",\"null\"]},\"simple-user\":{\"properties\":{\"login\":{\"type\":\"string\"}},\"required\":[\"login\"],\"title\":\"Simple User\",\"type\":\"object\"}}}",
+);
+static APPLY_PATCH_BODY_SCHEMA: ::openapi_server_runtime::__private::BodySchema = ::openapi_server_runtime::__private::BodySchema::new(
+    &SCHEMAS,
+    "{\"$ref\":\"#/components/schemas/ApplyPatchBody\"}",
+);
+static PUT_DOCUMENT_BODY_SCHEMA: ::openapi_server_runtime::__private::BodySchema = ::openapi_server_runtime::__private::BodySchema::new(
+    &SCHEMAS,
+    "{\"$ref\":\"#/components/schemas/Classification\"}",
+);
 async fn handle_apply_patch<A: RobustnessApi>(
     ::axum::extract::State(api): ::axum::extract::State<::std::sync::Arc<A>>,
     request: ::axum::extract::Request,
@@ -3744,6 +3863,7 @@ async fn serve_apply_patch<A: RobustnessApi>(
                 body,
                 &::openapi_server_runtime::__private::BodyRules {
                     media_types: &["application/json"],
+                    schema: ::std::option::Option::Some(&APPLY_PATCH_BODY_SCHEMA),
                 },
             )
             .await?,
@@ -3892,6 +4012,7 @@ async fn serve_upload<A: RobustnessApi>(
             body,
             &::openapi_server_runtime::__private::BodyRules {
                 media_types: &["*/*"],
+                schema: ::std::option::Option::None,
             },
         )
         .await?;
@@ -3944,6 +4065,7 @@ async fn serve_put_document<A: RobustnessApi>(
                 body,
                 &::openapi_server_runtime::__private::BodyRules {
                     media_types: &["application/vnd.api+json"],
+                    schema: ::std::option::Option::Some(&PUT_DOCUMENT_BODY_SCHEMA),
                 },
             )
             .await?,

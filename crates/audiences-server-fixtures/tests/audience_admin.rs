@@ -415,7 +415,7 @@ async fn bad_input_to_a_fixture_operation_is_a_400_naming_it() {
             Some(json!({ "name": 5 })),
             400,
             "VALIDATION_ERROR",
-            "body",
+            "/name (type \"string\")",
         ),
         (
             "POST",
@@ -424,7 +424,7 @@ async fn bad_input_to_a_fixture_operation_is_a_400_naming_it() {
             Some(json!({ "name": "x", "status": "gone" })),
             400,
             "VALIDATION_ERROR",
-            "body",
+            "/status (enum)",
         ),
         (
             "POST",

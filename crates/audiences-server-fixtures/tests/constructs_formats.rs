@@ -152,13 +152,13 @@ async fn a_malformed_body_is_a_400_naming_the_body_and_what_is_wrong() {
                 wire["id"] = json!("not-a-uuid");
                 wire.to_string().into_bytes()
             },
-            "UUID",
+            "/id (format \"uuid\")",
         ),
         (
             "/shapes",
             "application/json",
             br#"{"kind":"square","radius":1}"#.to_vec(),
-            "does not match its schema",
+            "body (oneOf)",
         ),
         ("/notes", "text/plain", vec![0xff, 0xfe], "not valid UTF-8"),
         (
@@ -171,7 +171,7 @@ async fn a_malformed_body_is_a_400_naming_the_body_and_what_is_wrong() {
             "/forms",
             "application/json",
             br#"{"name":"ada"}"#.to_vec(),
-            "missing field `seats`",
+            "/seats (required)",
         ),
         (
             "/uploads",
@@ -190,6 +190,13 @@ async fn a_malformed_body_is_a_400_naming_the_body_and_what_is_wrong() {
             .unwrap();
         let (status, content_type, body, trace) = answer(response).await;
         assert_problem(status, &content_type, &body, &trace, 400, needle);
-        assert_eq!(body["details"], "body", "{body}");
+        // A body that breaks the schema's rules names each rule by pointer;
+        // one that cannot be read at all is named as the body.
+        let expected = if needle.starts_with('/') || needle.starts_with("body (") {
+            needle
+        } else {
+            "body"
+        };
+        assert_eq!(body["details"], expected, "{body}");
     }
 }

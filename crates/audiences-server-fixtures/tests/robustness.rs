@@ -66,6 +66,7 @@ impl RobustnessApi for Fixture {
         let event = Event {
             negation: Some(json!(["any", "json", 1])),
             request: Some(json!({"sort": query.sort.map(|sort| sort.to_string())})),
+            servers: Vec::new(),
         };
         ListReactionsResponse::Ok(
             vec![Reaction {
@@ -81,6 +82,7 @@ impl RobustnessApi for Fixture {
         GetUserResponse::Ok(
             ManagedUser {
                 collaboration: None,
+                pay: None,
                 manager: Some(ManagerNullable(None)),
                 user: SimpleUser { login: path.id },
             }

@@ -2,6 +2,7 @@
 //! their schemas (JSON Schema, converted from OpenAPI 3.0), so that
 //! `MockApi::from_examples` only ever serves an example that fits.
 
+use openapi_server_runtime::__private::{root_schema, validator_options};
 use openapi_server_runtime::json_schema::to_json_schema;
 use openapiv3::{MediaType, OpenAPI, ReferenceOr};
 use serde_json::{Map, Value, json};
@@ -42,6 +43,24 @@ impl ExampleChecker {
         Self {
             components: json!({ "schemas": to_json_schema(&components) }),
         }
+    }
+
+    /// The components as JSON Schema (`{"schemas": {…}}`), as the server
+    /// embeds them.
+    pub(crate) fn components(&self) -> &Value {
+        &self.components
+    }
+
+    /// `schema` (an OpenAPI schema) as JSON Schema text for the server to
+    /// check bodies with, or why the server's validator cannot compile it.
+    pub(crate) fn body_schema(&self, schema: &ReferenceOr<openapiv3::Schema>) -> Result<String, String> {
+        let converted = serde_json::to_value(schema)
+            .map(|schema| to_json_schema(&schema))
+            .map_err(|error| error.to_string())?;
+        validator_options()
+            .build(&root_schema(&converted, &self.components))
+            .map_err(|error| error.to_string())?;
+        Ok(converted.to_string())
     }
 
     /// Why `example` does not fit `schema` (an OpenAPI schema or reference

@@ -82,6 +82,8 @@ pub struct Report {
     pub fallbacks: Vec<Fallback>,
     /// Documented examples that do not fit their schemas.
     pub bad_examples: Vec<String>,
+    /// Rules of the document the server does not enforce, each naming where.
+    pub unenforced: Vec<String>,
     /// Component schemas in the normalized document (fallbacks included).
     pub schemas: usize,
 }
@@ -139,6 +141,7 @@ pub fn generate(document: &OpenAPI, settings: &Settings) -> Result<Generated> {
             .collect(),
         fallbacks,
         bad_examples: server.bad_examples,
+        unenforced: server.unenforced,
         schemas: normalized
             .components
             .as_ref()

@@ -29,6 +29,7 @@ pub use outputs::error::ApiError;
 pub use outputs::headers::RateLimitStatus;
 pub use outputs::json::{Json, RawJson, RawJsonArray};
 pub use outputs::object::RawObject;
+pub use outputs::violation::{MAX_VIOLATIONS, Violation};
 pub use security::{Credentials, RequestContext, Security};
 pub use serving::loopback::{LoopbackServer, serve_loopback};
 pub use serving::router::{RouterLimits, finish_router, finish_router_with};
@@ -79,8 +80,10 @@ pub mod __private {
         parse_integer, parse_named, parse_named_values, parse_number, parse_string, require_value,
     };
     pub use crate::inputs::pattern::Pattern;
+    pub use crate::inputs::validate::{BodySchema, SchemaSet, root_schema, validator_options};
     pub use crate::outputs::object::{EnvelopePart, envelope};
     pub use crate::outputs::response::{raw_envelope_response, status};
+    pub use crate::outputs::violation::all_valid;
     pub use crate::responses::*;
     pub use crate::security::{Access, Scheme, SchemeKind, authorize, authorize_optional};
     pub use crate::serving::metrics::Operation;

@@ -226,10 +226,7 @@ type Presented<'a> = Vec<(&'static str, Cow<'a, str>)>;
 /// The credentials of the first requirement the request presents whole;
 /// `None` when it presents none of any requirement. A requirement presented
 /// in part, or a malformed secret, is refused naming what is wrong.
-fn presented<'a>(
-    parts: &'a Parts,
-    alternatives: &[&[Scheme]],
-) -> Result<Option<Presented<'a>>, ApiError> {
+fn presented<'a>(parts: &'a Parts, alternatives: &[&[Scheme]]) -> Result<Option<Presented<'a>>, ApiError> {
     let mut refusal = None;
     for schemes in alternatives {
         let mut found = Vec::with_capacity(schemes.len());

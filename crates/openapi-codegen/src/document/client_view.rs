@@ -116,6 +116,21 @@ fn adapt_for_client(operation: &mut Operation, at: &str) -> Result<(), Unsupport
             }
         }
     }
+    // progenitor matches a range before the codes of its class: a code beside
+    // the range of its class is never reached (and warned of). They share
+    // the range's schema by now, so the range alone says the same.
+    let ranges: Vec<u16> = responses
+        .responses
+        .keys()
+        .filter_map(|status| match status {
+            StatusCode::Range(class) => Some(*class),
+            StatusCode::Code(_) => None,
+        })
+        .collect();
+    responses.responses.retain(|status, _| match status {
+        StatusCode::Code(code) => !ranges.contains(&(code / 100)),
+        StatusCode::Range(_) => true,
+    });
     // Success responses must share one kind of body.
     let mut kinds = std::collections::BTreeSet::new();
     for (status, response) in &responses.responses {

@@ -22,6 +22,10 @@ pub(crate) struct Api {
     /// Documented examples that do not fit their schemas (left out of the
     /// mock), each naming where it is and why.
     pub bad_examples: Vec<String>,
+    /// The components as JSON Schema text, when a body is checked against them.
+    pub components_schema: Option<String>,
+    /// Rules of the document the server does not enforce, each naming where.
+    pub unenforced: Vec<String>,
 }
 
 pub(crate) struct Op {
@@ -154,6 +158,9 @@ pub(crate) enum NamedSyntax {
 
 pub(crate) struct BodyModel {
     pub kind: BodyKind,
+    /// The JSON Schema of a structured body, checked before the handler
+    /// runs (`None`: the body's type alone).
+    pub schema: Option<String>,
     pub required: bool,
     pub media_types: Vec<String>,
 }

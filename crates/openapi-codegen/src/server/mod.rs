@@ -40,6 +40,8 @@ pub struct ServerCode {
     /// Documented examples that do not fit their schemas, each naming where
     /// and why (left out of the mock).
     pub bad_examples: Vec<String>,
+    /// Rules of the document the server does not enforce, each naming where.
+    pub unenforced: Vec<String>,
 }
 
 /// Generates the server file of a normalized document.
@@ -54,6 +56,7 @@ pub fn generate(document: &OpenAPI, settings: &ServerSettings) -> Result<ServerC
         },
         skipped: api.skipped,
         bad_examples: api.bad_examples,
+        unenforced: api.unenforced,
     })
 }
 

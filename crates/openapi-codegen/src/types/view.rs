@@ -13,7 +13,8 @@
 //! - `nullable` on a schema of any JSON (`{nullable: true}`, no type), which
 //!   typify answers with `todo!`: any JSON includes `null` already; and a
 //!   `format` on an object or array (Twilio's `format: ice-server`), which
-//!   only strings and numbers have.
+//!   only strings and numbers have; `null` among an enum's values, which is
+//!   what `nullable` says (typify names the enum and its wrapper alike).
 
 use std::collections::BTreeMap;
 
@@ -41,7 +42,8 @@ fn below(schema: &mut Schema) -> Below<'_> {
         }
     }
     let mut found = Below::default();
-    let (properties, items, values, all_of, others): (_, _, _, Vec<_>, Vec<_>) = match &mut schema.schema_kind {
+    let (properties, items, values, all_of, others): (_, _, _, Vec<_>, Vec<_>) = match &mut schema.schema_kind
+    {
         SchemaKind::Type(Type::Object(object)) => (
             Some(&mut object.properties),
             None,
@@ -89,7 +91,12 @@ fn below(schema: &mut Schema) -> Below<'_> {
 fn visit(schema: &mut Schema, each: &mut impl FnMut(&mut Schema)) {
     each(schema);
     let Below { named, merged, other } = below(schema);
-    for child in named.into_iter().map(|(child, _)| child).chain(merged).chain(other) {
+    for child in named
+        .into_iter()
+        .map(|(child, _)| child)
+        .chain(merged)
+        .chain(other)
+    {
         visit(child, each);
     }
 }
@@ -103,7 +110,22 @@ pub(crate) fn prepare(document: &mut OpenAPI) {
         for schema in components.schemas.values_mut() {
             if let ReferenceOr::Item(schema) = schema {
                 visit(schema, &mut |schema| match &mut schema.schema_kind {
-                    SchemaKind::Any(any) if *any == AnySchema::default() => schema.schema_data.nullable = false,
+                    SchemaKind::Any(any) if *any == AnySchema::default() => {
+                        schema.schema_data.nullable = false
+                    }
+                    // `null` among an enum's values says what `nullable` does.
+                    SchemaKind::Type(Type::String(string)) if string.enumeration.contains(&None) => {
+                        string.enumeration.retain(Option::is_some);
+                        schema.schema_data.nullable = true;
+                    }
+                    SchemaKind::Type(Type::Integer(integer)) if integer.enumeration.contains(&None) => {
+                        integer.enumeration.retain(Option::is_some);
+                        schema.schema_data.nullable = true;
+                    }
+                    SchemaKind::Type(Type::Number(number)) if number.enumeration.contains(&None) => {
+                        number.enumeration.retain(Option::is_some);
+                        schema.schema_data.nullable = true;
+                    }
                     // A `format` names string (and number) formats: on an
                     // object or array it means nothing, and typify refuses it.
                     SchemaKind::Any(any)

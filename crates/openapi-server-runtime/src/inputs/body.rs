@@ -19,6 +19,9 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct BodyRules {
     /// The media types the document lists, as written there.
     pub media_types: &'static [&'static str],
+    /// The schema of a structured body, whose rules are checked before the
+    /// body is handed over (`None`: its type's structure only).
+    pub schema: Option<&'static super::validate::BodySchema>,
 }
 
 async fn read(body: Body) -> Result<Bytes, ApiError> {
@@ -112,7 +115,7 @@ fn not_valid(reason: impl std::fmt::Display) -> ApiError {
 
 /// A body of a schema, sent as JSON or as a form
 /// (`application/x-www-form-urlencoded`), whichever of them the document lists.
-pub async fn read_structured<T: DeserializeOwned>(
+pub async fn read_structured<T: DeserializeOwned + serde::Serialize>(
     parts: &Parts,
     body: Body,
     rules: &BodyRules,
@@ -121,10 +124,20 @@ pub async fn read_structured<T: DeserializeOwned>(
         return Ok(None);
     };
     if sent == "application/x-www-form-urlencoded" {
-        serde_urlencoded::from_bytes(&bytes).map(Some).map_err(not_valid)
-    } else {
-        serde_json::from_slice(&bytes).map(Some).map_err(not_valid)
+        // A form's values are text: its rules are checked on what they read as.
+        let body: T = serde_urlencoded::from_bytes(&bytes).map_err(not_valid)?;
+        if let Some(schema) = rules.schema {
+            let value =
+                serde_json::to_value(&body).map_err(|error| ApiError::internal().with_cause(error))?;
+            schema.check(&value)?;
+        }
+        return Ok(Some(body));
     }
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(not_valid)?;
+    if let Some(schema) = rules.schema {
+        schema.check(&value)?;
+    }
+    serde_json::from_value(value).map(Some).map_err(not_valid)
 }
 
 /// A text body (`text/plain`, say), which must be UTF-8.

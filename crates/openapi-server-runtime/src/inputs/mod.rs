@@ -5,6 +5,7 @@ pub(crate) mod body;
 pub(crate) mod params;
 pub(crate) mod parse;
 pub(crate) mod pattern;
+pub(crate) mod validate;
 
 #[cfg(test)]
 mod properties {

@@ -120,7 +120,9 @@ pub enum FailureFormat {
         trace_id: &'static str,
     },
     /// RFC 9457 problem details (`application/problem+json`):
-    /// `{type, title, status, detail, code, details, traceId}`.
+    /// `{type, title, status, detail, code, details, traceId}`, with
+    /// `errors` (each violation: `pointer`, `rule`, `limit`, `message`) when
+    /// the request broke rules of the document.
     Problem,
 }
 
@@ -150,6 +152,7 @@ pub(crate) struct FailureBody<'a> {
     pub(crate) code: &'a str,
     pub(crate) message: &'a str,
     pub(crate) details: Option<&'a str>,
+    pub(crate) violations: &'a [super::violation::Violation],
     pub(crate) trace_id: &'a str,
 }
 
@@ -193,13 +196,16 @@ impl Serialize for FailureBody<'_> {
                 map.end()
             }
             FailureFormat::Problem => {
-                let mut map = serializer.serialize_map(Some(7))?;
+                let mut map = serializer.serialize_map(Some(8))?;
                 map.serialize_entry("type", "about:blank")?;
                 map.serialize_entry("title", self.status.canonical_reason().unwrap_or("Error"))?;
                 map.serialize_entry("status", &self.status.as_u16())?;
                 map.serialize_entry("detail", self.message)?;
                 map.serialize_entry("code", self.code)?;
                 map.serialize_entry("details", &self.details)?;
+                if !self.violations.is_empty() {
+                    map.serialize_entry("errors", self.violations)?;
+                }
                 map.serialize_entry("traceId", self.trace_id)?;
                 map.end()
             }

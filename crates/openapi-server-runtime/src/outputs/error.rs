@@ -36,6 +36,9 @@ pub struct ApiError {
     pub rate_limit: Option<RateLimitStatus>,
     /// What went wrong inside, for the logs only.
     pub cause: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    /// Every rule of the document the request broke (empty unless the
+    /// request broke several, or broke a rule of its body's schema).
+    pub violations: Vec<super::violation::Violation>,
 }
 
 impl ApiError {
@@ -49,6 +52,7 @@ impl ApiError {
             retry_after: None,
             rate_limit: None,
             cause: None,
+            violations: Vec::new(),
         }
     }
 
@@ -167,6 +171,7 @@ impl ApiError {
             code,
             message: &self.message,
             details: self.details.as_deref(),
+            violations: &self.violations,
             trace_id: trace_id.as_str(),
         };
         let content_type = match conventions.failure_format {
@@ -201,6 +206,7 @@ impl PartialEq for ApiError {
             && self.details == other.details
             && self.retry_after == other.retry_after
             && self.rate_limit == other.rate_limit
+            && self.violations == other.violations
     }
 }
 

@@ -8,3 +8,4 @@ pub(crate) mod headers;
 pub(crate) mod json;
 pub(crate) mod object;
 pub(crate) mod response;
+pub(crate) mod violation;

@@ -56,7 +56,14 @@ fn authorize(op: &Op, rt: &TokenStream) -> TokenStream {
 pub(super) fn body(op: &Op, rt: &TokenStream) -> Option<(TokenStream, TokenStream)> {
     let body = op.body.as_ref()?;
     let media = &body.media_types;
-    let rules = quote! { &#rt::__private::BodyRules { media_types: &[#(#media),*] } };
+    let schema = match &body.schema {
+        Some(_) => {
+            let ident = body_schema_ident(op);
+            quote! { ::std::option::Option::Some(&#ident) }
+        }
+        None => quote! { ::std::option::Option::None },
+    };
+    let rules = quote! { &#rt::__private::BodyRules { media_types: &[#(#media),*], schema: #schema } };
     let (rust, read) = match &body.kind {
         BodyKind::Structured(rust) => (
             rust.clone(),
@@ -165,5 +172,31 @@ pub(super) fn handler(op: &Op, rt: &TokenStream, trait_name: &Ident, inputs: &In
             }
             Ok(response)
         }
+    }
+}
+
+/// The static of an operation's body schema.
+pub(super) fn body_schema_ident(op: &Op) -> Ident {
+    format_ident!("{}_BODY_SCHEMA", crate::naming::screaming(&op.id))
+}
+
+/// The statics the bodies are checked with: the components as JSON Schema,
+/// and each structured body's schema (none when no body has one).
+pub(super) fn body_schemas(api: &super::super::ir::Api, rt: &TokenStream) -> TokenStream {
+    let Some(components) = &api.components_schema else {
+        return quote! {};
+    };
+    let bodies = api.ops.iter().filter_map(|op| {
+        let schema = op.body.as_ref()?.schema.as_ref()?;
+        let ident = body_schema_ident(op);
+        Some(quote! {
+            static #ident: #rt::__private::BodySchema = #rt::__private::BodySchema::new(&SCHEMAS, #schema);
+        })
+    });
+    quote! {
+        /// The document's component schemas as JSON Schema: what the rules of
+        /// request bodies are checked with.
+        static SCHEMAS: #rt::__private::SchemaSet = #rt::__private::SchemaSet::new(#components);
+        #(#bodies)*
     }
 }

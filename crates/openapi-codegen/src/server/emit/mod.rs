@@ -129,6 +129,7 @@ pub(crate) fn file(api: &Api, rt: &TokenStream, types: &TokenStream) -> TokenStr
     let version = &api.version;
     let operation_ids: Vec<&String> = api.ops.iter().map(|op| &op.id).collect();
     let conventions = conventions::conventions(api, rt, types);
+    let body_schemas = handlers::body_schemas(api, rt);
     let mock_module = mock.module(trait_name, rt);
     let routes_body = if routes.is_empty() {
         quote! { ::axum::Router::new() }
@@ -174,6 +175,8 @@ pub(crate) fn file(api: &Api, rt: &TokenStream, types: &TokenStream) -> TokenStr
             #unused_api
             #routes_body
         }
+
+        #body_schemas
 
         #(#handlers)*
 

@@ -21,6 +21,8 @@ pub(crate) struct Context<'a> {
     pub types: &'a TokenStream,
     /// Examples that do not fit their schemas (reported, left out of the mock).
     pub bad_examples: std::cell::RefCell<Vec<String>>,
+    /// Rules the server does not enforce (reported, one line each).
+    pub unenforced: std::cell::RefCell<Vec<String>>,
     /// The checker of the document's examples.
     pub examples: crate::examples::ExampleChecker,
 }

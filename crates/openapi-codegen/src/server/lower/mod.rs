@@ -35,7 +35,7 @@ impl Context<'_> {
             .iter()
             .filter(|(mime, _)| is_json(mime) || is_form(mime))
             .collect();
-        let (kind, media_types) = if let Some((_, first)) = structured.first() {
+        let (kind, media_types, schema) = if let Some((_, first)) = structured.first() {
             let rust = schema_of(first).ok_or_else(|| {
                 unsupported("an inline body schema left after normalization", at.to_owned())
             })?;
@@ -44,7 +44,19 @@ impl Context<'_> {
                 .filter(|(_, media)| media.schema == first.schema)
                 .map(|(mime, _)| (*mime).clone())
                 .collect();
-            (BodyKind::Structured(rust), listed)
+            let schema = match &first.schema {
+                None => None,
+                Some(schema) => match self.examples.body_schema(schema) {
+                    Ok(schema) => Some(schema),
+                    Err(why) => {
+                        self.unenforced.borrow_mut().push(format!(
+                            "the rules of the body at {at} are not checked: its schema does not compile ({why})"
+                        ));
+                        None
+                    }
+                },
+            };
+            (BodyKind::Structured(rust), listed, schema)
         } else {
             let listed: Vec<String> = body.content.keys().cloned().collect();
             let kind = match listed.as_slice() {
@@ -55,10 +67,11 @@ impl Context<'_> {
                 }
                 _ => BodyKind::Blob,
             };
-            (kind, listed)
+            (kind, listed, None)
         };
         Ok(BodyModel {
             kind,
+            schema,
             required: body.required,
             media_types,
         })
@@ -227,6 +240,7 @@ pub(crate) fn build(document: &OpenAPI, types: &TokenStream) -> Result<Api> {
         document,
         types,
         bad_examples: std::cell::RefCell::new(Vec::new()),
+        unenforced: std::cell::RefCell::new(Vec::new()),
         examples: crate::examples::ExampleChecker::new(document),
     };
     let mut ops: Vec<Op> = Vec::new();
@@ -280,8 +294,87 @@ pub(crate) fn build(document: &OpenAPI, types: &TokenStream) -> Result<Api> {
         trait_name,
         envelope: envelope_convention(document)?,
         error_codes: declared_error_codes(document)?,
-        ops,
         skipped,
+        components_schema: ops
+            .iter()
+            .any(|op| op.body.as_ref().is_some_and(|body| body.schema.is_some()))
+            .then(|| context.examples.components().to_string()),
+        unenforced: unenforced_formats(&context.examples)
+            .into_iter()
+            .chain(context.unenforced.into_inner())
+            .collect(),
+        ops,
         bad_examples: context.bad_examples.into_inner(),
     })
+}
+
+/// The formats the server's validator checks: JSON Schema's, with `byte`
+/// (base64) added by the runtime; OpenAPI's numeric formats and `binary`
+/// and `password` are no rules of a value.
+const CHECKED_FORMATS: &[&str] = &[
+    "date",
+    "date-time",
+    "time",
+    "duration",
+    "email",
+    "idn-email",
+    "hostname",
+    "idn-hostname",
+    "ipv4",
+    "ipv6",
+    "uri",
+    "uri-reference",
+    "iri",
+    "iri-reference",
+    "uri-template",
+    "uuid",
+    "json-pointer",
+    "relative-json-pointer",
+    "regex",
+    "byte",
+    "binary",
+    "password",
+    "int32",
+    "int64",
+    "float",
+    "double",
+];
+
+/// A line per component property whose `format` the server does not check.
+fn unenforced_formats(examples: &crate::examples::ExampleChecker) -> Vec<String> {
+    fn walk(value: &serde_json::Value, at: &mut Vec<String>, found: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(object) => {
+                if let Some(format) = object.get("format").and_then(serde_json::Value::as_str)
+                    && !CHECKED_FORMATS.contains(&format)
+                {
+                    let segments: Vec<&str> = at.iter().map(String::as_str).collect();
+                    found.push(format!(
+                        "format `{format}` at {} is not a rule the server checks (any string of the type passes)",
+                        pointer(&segments)
+                    ));
+                }
+                for (key, child) in object {
+                    at.push(key.clone());
+                    walk(child, at, found);
+                    at.pop();
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (index, child) in items.iter().enumerate() {
+                    at.push(index.to_string());
+                    walk(child, at, found);
+                    at.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(
+        examples.components(),
+        &mut vec!["components".to_owned()],
+        &mut found,
+    );
+    found
 }
