@@ -48,14 +48,14 @@ pub fn schema_name(document: &Value, status: &str) -> String {
 }
 
 /// Turns an OpenAPI 3.0 schema into JSON Schema (the generator's own conversion).
-pub use audiences_server::runtime::json_schema::to_json_schema;
+pub use audiences_server::runtime::json_schema::{schemas_to_json_schema, to_json_schema};
 
 /// A JSON Schema validator for the component schema `name` of `document`.
 pub fn validator(document: &Value, name: &str) -> jsonschema::Validator {
     let schema = json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$ref": format!("#/components/schemas/{name}"),
-        "components": { "schemas": to_json_schema(&document["components"]["schemas"]) },
+        "components": { "schemas": schemas_to_json_schema(&document["components"]["schemas"]) },
     });
     jsonschema::validator_for(&schema).expect("the document's schemas are valid JSON Schema")
 }

@@ -69,7 +69,7 @@ thread_local! {
     static THROTTLED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-fn prospect(index: i32) -> AudienceProspect {
+fn prospect(index: u8) -> AudienceProspect {
     AudienceProspect {
         id: format!("{index:024x}"),
         first_name: Some("Avery".into()),

@@ -204,7 +204,7 @@ async fn an_export_asks_for_the_largest_page_and_says_when_it_waits_for_the_rate
         "{stderr}"
     );
     assert!(started.elapsed() >= std::time::Duration::from_millis(950));
-    let limits: Vec<i32> = mock
+    let limits: Vec<u8> = mock
         .list_audience_prospects_calls()
         .iter()
         .map(|call| call.query.limit)

@@ -2223,8 +2223,11 @@ impl ListAudiencesPath {
     pub fn from_raw(
         raw: &::openapi_server_runtime::__private::RawParams,
     ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
-        Ok(Self {
-            account_group_id: {
+        let account_group_id = (|| -> ::std::result::Result<
+            ::std::string::String,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("accountGroupId")?;
                 ::openapi_server_runtime::__private::parse_string(
                     ::openapi_server_runtime::__private::Location::Path,
@@ -2236,9 +2239,16 @@ impl ListAudiencesPath {
                         pattern: ::std::option::Option::Some(
                             &LIST_AUDIENCES_PATH_ACCOUNT_GROUP_ID_PATTERN,
                         ),
+                        format: ::std::option::Option::None,
                     },
                 )?
-            },
+            })
+        })();
+        ::openapi_server_runtime::__private::all_valid(
+            &[account_group_id.as_ref().err()],
+        )?;
+        Ok(Self {
+            account_group_id: account_group_id?,
         })
     }
 }
@@ -2262,8 +2272,13 @@ impl ListAudiencesQuery {
     pub fn from_raw(
         raw: &::openapi_server_runtime::__private::RawParams,
     ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
-        Ok(Self {
-            status: {
+        let status = (|| -> ::std::result::Result<
+            ::std::vec::Vec<
+                crate::generated_audience_admin::types::ListAudiencesStatusItem,
+            >,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let values = raw
                     .many(
                         "status",
@@ -2286,6 +2301,7 @@ impl ListAudiencesQuery {
                         raw,
                         "one of `ready`, `populating`, `archived`",
                         ::openapi_server_runtime::__private::ValueSyntax::Text,
+                        ::std::option::Option::None,
                     ))
                     .collect::<
                         ::std::result::Result<
@@ -2293,8 +2309,13 @@ impl ListAudiencesQuery {
                             ::openapi_server_runtime::ApiError,
                         >,
                     >()?
-            },
-            tag: {
+            })
+        })();
+        let tag = (|| -> ::std::result::Result<
+            ::std::vec::Vec<::std::string::String>,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let values = raw
                     .many("tag", ::openapi_server_runtime::__private::Separator::Comma);
                 ::openapi_server_runtime::__private::check_items(
@@ -2314,6 +2335,7 @@ impl ListAudiencesQuery {
                             min_length: ::std::option::Option::None,
                             max_length: ::std::option::Option::None,
                             pattern: ::std::option::Option::None,
+                            format: ::std::option::Option::None,
                         },
                     ))
                     .collect::<
@@ -2322,33 +2344,61 @@ impl ListAudiencesQuery {
                             ::openapi_server_runtime::ApiError,
                         >,
                     >()?
-            },
-            include_empty: match raw.one("includeEmpty")? {
-                ::std::option::Option::Some(raw) => {
-                    ::openapi_server_runtime::__private::parse_boolean(
-                        ::openapi_server_runtime::__private::Location::Query,
-                        "includeEmpty",
-                        raw,
-                    )?
-                }
-                ::std::option::Option::None => false,
-            },
-            min_score: match raw.one("minScore")? {
-                ::std::option::Option::Some(raw) => {
-                    ::std::option::Option::Some(
-                        ::openapi_server_runtime::__private::parse_number(
+            })
+        })();
+        let include_empty = (|| -> ::std::result::Result<
+            bool,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok(
+                match raw.one("includeEmpty")? {
+                    ::std::option::Option::Some(raw) => {
+                        ::openapi_server_runtime::__private::parse_boolean(
                             ::openapi_server_runtime::__private::Location::Query,
-                            "minScore",
+                            "includeEmpty",
                             raw,
-                            &::openapi_server_runtime::__private::NumberRules {
-                                minimum: ::std::option::Option::Some(0.0),
-                                maximum: ::std::option::Option::Some(1.0),
-                            },
-                        )?,
-                    )
-                }
-                ::std::option::Option::None => ::std::option::Option::None,
-            },
+                        )?
+                    }
+                    ::std::option::Option::None => false,
+                },
+            )
+        })();
+        let min_score = (|| -> ::std::result::Result<
+            ::std::option::Option<f64>,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok(
+                match raw.one("minScore")? {
+                    ::std::option::Option::Some(raw) => {
+                        ::std::option::Option::Some(
+                            ::openapi_server_runtime::__private::parse_number(
+                                ::openapi_server_runtime::__private::Location::Query,
+                                "minScore",
+                                raw,
+                                &::openapi_server_runtime::__private::NumberRules {
+                                    minimum: ::std::option::Option::Some(0.0),
+                                    maximum: ::std::option::Option::Some(1.0),
+                                },
+                            )?,
+                        )
+                    }
+                    ::std::option::Option::None => ::std::option::Option::None,
+                },
+            )
+        })();
+        ::openapi_server_runtime::__private::all_valid(
+            &[
+                status.as_ref().err(),
+                tag.as_ref().err(),
+                include_empty.as_ref().err(),
+                min_score.as_ref().err(),
+            ],
+        )?;
+        Ok(Self {
+            status: status?,
+            tag: tag?,
+            include_empty: include_empty?,
+            min_score: min_score?,
         })
     }
 }
@@ -2364,8 +2414,11 @@ impl ListAudiencesHeaders {
     pub fn from_raw(
         raw: &::openapi_server_runtime::__private::RawParams,
     ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
-        Ok(Self {
-            x_request_id: {
+        let x_request_id = (|| -> ::std::result::Result<
+            ::std::string::String,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("X-Request-Id")?;
                 ::openapi_server_runtime::__private::parse_string(
                     ::openapi_server_runtime::__private::Location::Header,
@@ -2375,9 +2428,14 @@ impl ListAudiencesHeaders {
                         min_length: ::std::option::Option::Some(4),
                         max_length: ::std::option::Option::None,
                         pattern: ::std::option::Option::None,
+                        format: ::std::option::Option::None,
                     },
                 )?
-            },
+            })
+        })();
+        ::openapi_server_runtime::__private::all_valid(&[x_request_id.as_ref().err()])?;
+        Ok(Self {
+            x_request_id: x_request_id?,
         })
     }
 }
@@ -2509,8 +2567,11 @@ impl CreateAudiencePath {
     pub fn from_raw(
         raw: &::openapi_server_runtime::__private::RawParams,
     ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
-        Ok(Self {
-            account_group_id: {
+        let account_group_id = (|| -> ::std::result::Result<
+            ::std::string::String,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("accountGroupId")?;
                 ::openapi_server_runtime::__private::parse_string(
                     ::openapi_server_runtime::__private::Location::Path,
@@ -2522,9 +2583,16 @@ impl CreateAudiencePath {
                         pattern: ::std::option::Option::Some(
                             &CREATE_AUDIENCE_PATH_ACCOUNT_GROUP_ID_PATTERN,
                         ),
+                        format: ::std::option::Option::None,
                     },
                 )?
-            },
+            })
+        })();
+        ::openapi_server_runtime::__private::all_valid(
+            &[account_group_id.as_ref().err()],
+        )?;
+        Ok(Self {
+            account_group_id: account_group_id?,
         })
     }
 }
@@ -2645,8 +2713,11 @@ impl DeleteAudiencePath {
     pub fn from_raw(
         raw: &::openapi_server_runtime::__private::RawParams,
     ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
-        Ok(Self {
-            account_group_id: {
+        let account_group_id = (|| -> ::std::result::Result<
+            ::std::string::String,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("accountGroupId")?;
                 ::openapi_server_runtime::__private::parse_string(
                     ::openapi_server_runtime::__private::Location::Path,
@@ -2656,10 +2727,16 @@ impl DeleteAudiencePath {
                         min_length: ::std::option::Option::None,
                         max_length: ::std::option::Option::None,
                         pattern: ::std::option::Option::None,
+                        format: ::std::option::Option::None,
                     },
                 )?
-            },
-            audience_id: {
+            })
+        })();
+        let audience_id = (|| -> ::std::result::Result<
+            ::std::string::String,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("audienceId")?;
                 ::openapi_server_runtime::__private::parse_string(
                     ::openapi_server_runtime::__private::Location::Path,
@@ -2669,9 +2746,17 @@ impl DeleteAudiencePath {
                         min_length: ::std::option::Option::None,
                         max_length: ::std::option::Option::None,
                         pattern: ::std::option::Option::None,
+                        format: ::std::option::Option::None,
                     },
                 )?
-            },
+            })
+        })();
+        ::openapi_server_runtime::__private::all_valid(
+            &[account_group_id.as_ref().err(), audience_id.as_ref().err()],
+        )?;
+        Ok(Self {
+            account_group_id: account_group_id?,
+            audience_id: audience_id?,
         })
     }
 }
@@ -2738,8 +2823,11 @@ impl UpdateAudiencePath {
     pub fn from_raw(
         raw: &::openapi_server_runtime::__private::RawParams,
     ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
-        Ok(Self {
-            account_group_id: {
+        let account_group_id = (|| -> ::std::result::Result<
+            ::std::string::String,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("accountGroupId")?;
                 ::openapi_server_runtime::__private::parse_string(
                     ::openapi_server_runtime::__private::Location::Path,
@@ -2749,10 +2837,16 @@ impl UpdateAudiencePath {
                         min_length: ::std::option::Option::None,
                         max_length: ::std::option::Option::None,
                         pattern: ::std::option::Option::None,
+                        format: ::std::option::Option::None,
                     },
                 )?
-            },
-            audience_id: {
+            })
+        })();
+        let audience_id = (|| -> ::std::result::Result<
+            ::std::string::String,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("audienceId")?;
                 ::openapi_server_runtime::__private::parse_string(
                     ::openapi_server_runtime::__private::Location::Path,
@@ -2762,9 +2856,17 @@ impl UpdateAudiencePath {
                         min_length: ::std::option::Option::None,
                         max_length: ::std::option::Option::None,
                         pattern: ::std::option::Option::None,
+                        format: ::std::option::Option::None,
                     },
                 )?
-            },
+            })
+        })();
+        ::openapi_server_runtime::__private::all_valid(
+            &[account_group_id.as_ref().err(), audience_id.as_ref().err()],
+        )?;
+        Ok(Self {
+            account_group_id: account_group_id?,
+            audience_id: audience_id?,
         })
     }
 }
@@ -2870,8 +2972,11 @@ impl MoveAudiencesPath {
     pub fn from_raw(
         raw: &::openapi_server_runtime::__private::RawParams,
     ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
-        Ok(Self {
-            folder_id: {
+        let folder_id = (|| -> ::std::result::Result<
+            i64,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("folderId")?;
                 ::openapi_server_runtime::__private::parse_integer::<
                     i64,
@@ -2885,8 +2990,10 @@ impl MoveAudiencesPath {
                         format: ::std::option::Option::Some("int64"),
                     },
                 )?
-            },
-        })
+            })
+        })();
+        ::openapi_server_runtime::__private::all_valid(&[folder_id.as_ref().err()])?;
+        Ok(Self { folder_id: folder_id? })
     }
 }
 /// The query parameters of `moveAudiences`, validated.
@@ -2901,8 +3008,11 @@ impl MoveAudiencesQuery {
     pub fn from_raw(
         raw: &::openapi_server_runtime::__private::RawParams,
     ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
-        Ok(Self {
-            mode: {
+        let mode = (|| -> ::std::result::Result<
+            crate::generated_audience_admin::types::MoveAudiencesMode,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("mode")?;
                 ::openapi_server_runtime::__private::parse_named::<
                     crate::generated_audience_admin::types::MoveAudiencesMode,
@@ -2912,9 +3022,12 @@ impl MoveAudiencesQuery {
                     raw,
                     "one of `copy`, `move`",
                     ::openapi_server_runtime::__private::ValueSyntax::Text,
+                    ::std::option::Option::None,
                 )?
-            },
-        })
+            })
+        })();
+        ::openapi_server_runtime::__private::all_valid(&[mode.as_ref().err()])?;
+        Ok(Self { mode: mode? })
     }
 }
 /// The result of `moveAudiences`: one variant per documented response, and nothing else.
@@ -3056,19 +3169,20 @@ pub fn routes<A: AudienceAdminApi>(api: ::std::sync::Arc<A>) -> ::axum::Router {
         .with_state(api)
 }
 /// The document's component schemas as JSON Schema: what the rules of
-/// request bodies are checked with.
+/// request bodies (and of parameters beyond their types) are checked
+/// with.
 static SCHEMAS: ::openapi_server_runtime::__private::SchemaSet = ::openapi_server_runtime::__private::SchemaSet::new(
     "{\"schemas\":{\"Audience\":{\"properties\":{\"description\":{\"type\":[\"string\",\"null\"]},\"folder\":{\"anyOf\":[{\"allOf\":[{\"$ref\":\"#/components/schemas/Folder\"}]},{\"type\":\"null\"}]},\"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},\"status\":{\"$ref\":\"#/components/schemas/AudienceStatus\"}},\"required\":[\"id\",\"name\",\"status\",\"description\",\"folder\"],\"type\":\"object\"},\"AudienceList\":{\"properties\":{\"items\":{\"items\":{\"$ref\":\"#/components/schemas/Audience\"},\"type\":\"array\"}},\"required\":[\"items\"],\"type\":\"object\"},\"AudienceListResponse\":{\"properties\":{\"data\":{\"$ref\":\"#/components/schemas/AudienceList\"},\"error\":{\"anyOf\":[{\"allOf\":[{\"$ref\":\"#/components/schemas/ErrorDetail\"}]},{\"type\":\"null\"}]},\"success\":{\"type\":\"boolean\"},\"traceId\":{\"type\":\"string\"}},\"required\":[\"success\",\"data\",\"error\",\"traceId\"],\"type\":\"object\"},\"AudienceResponse\":{\"properties\":{\"data\":{\"$ref\":\"#/components/schemas/Audience\"},\"error\":{\"anyOf\":[{\"allOf\":[{\"$ref\":\"#/components/schemas/ErrorDetail\"}]},{\"type\":\"null\"}]},\"success\":{\"type\":\"boolean\"},\"traceId\":{\"type\":\"string\"}},\"required\":[\"success\",\"data\",\"error\",\"traceId\"],\"type\":\"object\"},\"AudienceStatus\":{\"enum\":[\"ready\",\"populating\",\"archived\"],\"type\":\"string\"},\"ErrorDetail\":{\"properties\":{\"code\":{\"type\":\"string\"},\"details\":{\"type\":[\"string\",\"null\"]},\"message\":{\"type\":\"string\"}},\"required\":[\"code\",\"message\",\"details\"],\"type\":\"object\"},\"ErrorResponse\":{\"properties\":{\"data\":{\"type\":[\"object\",\"null\"]},\"error\":{\"$ref\":\"#/components/schemas/ErrorDetail\"},\"success\":{\"type\":\"boolean\"},\"traceId\":{\"type\":\"string\"}},\"required\":[\"success\",\"data\",\"error\",\"traceId\"],\"type\":\"object\"},\"Folder\":{\"properties\":{\"id\":{\"format\":\"int64\",\"type\":\"integer\"},\"name\":{\"type\":\"string\"}},\"required\":[\"id\",\"name\"],\"type\":\"object\"},\"ListAudiencesStatusItem\":{\"enum\":[\"ready\",\"populating\",\"archived\"],\"type\":\"string\"},\"MoveAudiences202Response\":{\"properties\":{\"moved\":{\"type\":\"integer\"}},\"required\":[\"moved\"],\"type\":\"object\"},\"MoveAudiencesBody\":{\"properties\":{\"audienceIds\":{\"items\":{\"type\":\"string\"},\"type\":\"array\"}},\"required\":[\"audienceIds\"],\"type\":\"object\"},\"MoveAudiencesMode\":{\"enum\":[\"copy\",\"move\"],\"type\":\"string\"},\"NewAudience\":{\"properties\":{\"name\":{\"type\":\"string\"},\"status\":{\"$ref\":\"#/components/schemas/AudienceStatus\"}},\"required\":[\"name\"],\"type\":\"object\"},\"UpdateAudienceBody\":{\"properties\":{\"description\":{\"type\":[\"string\",\"null\"]},\"name\":{\"type\":\"string\"}},\"type\":\"object\"},\"ValidationErrorResponse\":{\"properties\":{\"data\":{\"type\":[\"object\",\"null\"]},\"error\":{\"$ref\":\"#/components/schemas/ErrorDetail\"},\"success\":{\"type\":\"boolean\"},\"traceId\":{\"type\":\"string\"}},\"required\":[\"success\",\"data\",\"error\",\"traceId\"],\"type\":\"object\"}}}",
 );
-static CREATE_AUDIENCE_BODY_SCHEMA: ::openapi_server_runtime::__private::BodySchema = ::openapi_server_runtime::__private::BodySchema::new(
+static CREATE_AUDIENCE_BODY_SCHEMA: ::openapi_server_runtime::__private::ValueSchema = ::openapi_server_runtime::__private::ValueSchema::new(
     &SCHEMAS,
     "{\"$ref\":\"#/components/schemas/NewAudience\"}",
 );
-static UPDATE_AUDIENCE_BODY_SCHEMA: ::openapi_server_runtime::__private::BodySchema = ::openapi_server_runtime::__private::BodySchema::new(
+static UPDATE_AUDIENCE_BODY_SCHEMA: ::openapi_server_runtime::__private::ValueSchema = ::openapi_server_runtime::__private::ValueSchema::new(
     &SCHEMAS,
     "{\"$ref\":\"#/components/schemas/UpdateAudienceBody\"}",
 );
-static MOVE_AUDIENCES_BODY_SCHEMA: ::openapi_server_runtime::__private::BodySchema = ::openapi_server_runtime::__private::BodySchema::new(
+static MOVE_AUDIENCES_BODY_SCHEMA: ::openapi_server_runtime::__private::ValueSchema = ::openapi_server_runtime::__private::ValueSchema::new(
     &SCHEMAS,
     "{\"$ref\":\"#/components/schemas/MoveAudiencesBody\"}",
 );
@@ -3111,16 +3225,22 @@ async fn serve_list_audiences<A: AudienceAdminApi>(
                 ],
             )
             .await?,
-    )?;
+    );
     let query = ListAudiencesQuery::from_raw(
         &::openapi_server_runtime::__private::RawParams::query(parts),
-    )?;
+    );
     let headers = ListAudiencesHeaders::from_raw(
         &::openapi_server_runtime::__private::RawParams::headers(
             &parts.headers,
             &["x-request-id"],
         )?,
+    );
+    ::openapi_server_runtime::__private::all_valid(
+        &[path.as_ref().err(), query.as_ref().err(), headers.as_ref().err()],
     )?;
+    let path = path?;
+    let query = query?;
+    let headers = headers?;
     let (principal, rate_limit) = ::openapi_server_runtime::__private::authorize(
             api,
             parts,
@@ -3194,7 +3314,8 @@ async fn serve_create_audience<A: AudienceAdminApi>(
                 ],
             )
             .await?,
-    )?;
+    );
+    let path = path?;
     let (principal, rate_limit) = ::openapi_server_runtime::__private::authorize(
             api,
             parts,
@@ -3287,7 +3408,8 @@ async fn serve_delete_audience<A: AudienceAdminApi>(
                 ],
             )
             .await?,
-    )?;
+    );
+    let path = path?;
     let (principal, rate_limit) = ::openapi_server_runtime::__private::authorize(
             api,
             parts,
@@ -3367,7 +3489,8 @@ async fn serve_update_audience<A: AudienceAdminApi>(
                 ],
             )
             .await?,
-    )?;
+    );
+    let path = path?;
     let (principal, rate_limit) = ::openapi_server_runtime::__private::authorize(
             api,
             parts,
@@ -3454,10 +3577,15 @@ async fn serve_move_audiences<A: AudienceAdminApi>(
                 ],
             )
             .await?,
-    )?;
+    );
     let query = MoveAudiencesQuery::from_raw(
         &::openapi_server_runtime::__private::RawParams::query(parts),
+    );
+    ::openapi_server_runtime::__private::all_valid(
+        &[path.as_ref().err(), query.as_ref().err()],
     )?;
+    let path = path?;
+    let query = query?;
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
     let body = ::openapi_server_runtime::__private::read_structured::<

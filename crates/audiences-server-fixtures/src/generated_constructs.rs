@@ -3840,8 +3840,11 @@ impl EchoFormatsPath {
     pub fn from_raw(
         raw: &::openapi_server_runtime::__private::RawParams,
     ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
-        Ok(Self {
-            id: {
+        let id = (|| -> ::std::result::Result<
+            ::uuid::Uuid,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("id")?;
                 ::openapi_server_runtime::__private::parse_from_str::<
                     ::uuid::Uuid,
@@ -3851,8 +3854,13 @@ impl EchoFormatsPath {
                     raw,
                     "a UUID, such as `67e55044-10b1-426f-9247-bb680e5fe0c8`",
                 )?
-            },
-            day: {
+            })
+        })();
+        let day = (|| -> ::std::result::Result<
+            ::chrono::naive::NaiveDate,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("day")?;
                 ::openapi_server_runtime::__private::parse_from_str::<
                     ::chrono::naive::NaiveDate,
@@ -3862,8 +3870,12 @@ impl EchoFormatsPath {
                     raw,
                     "a date, such as `2026-01-31`",
                 )?
-            },
-        })
+            })
+        })();
+        ::openapi_server_runtime::__private::all_valid(
+            &[id.as_ref().err(), day.as_ref().err()],
+        )?;
+        Ok(Self { id: id?, day: day? })
     }
 }
 /// The query parameters of `echoFormats`, validated.
@@ -3906,8 +3918,11 @@ impl EchoFormatsQuery {
     pub fn from_raw(
         raw: &::openapi_server_runtime::__private::RawParams,
     ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
-        Ok(Self {
-            at: {
+        let at = (|| -> ::std::result::Result<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("at")?;
                 ::openapi_server_runtime::__private::parse_from_str::<
                     ::chrono::DateTime<::chrono::offset::Utc>,
@@ -3917,8 +3932,10 @@ impl EchoFormatsQuery {
                     raw,
                     "an RFC 3339 date-time, such as `2026-01-31T09:30:00Z`",
                 )?
-            },
-            small: {
+            })
+        })();
+        let small = (|| -> ::std::result::Result<i8, ::openapi_server_runtime::ApiError> {
+            ::std::result::Result::Ok({
                 let raw = raw.required("small")?;
                 ::openapi_server_runtime::__private::parse_integer::<
                     i8,
@@ -3932,8 +3949,13 @@ impl EchoFormatsQuery {
                         format: ::std::option::Option::Some("int8"),
                     },
                 )?
-            },
-            medium: {
+            })
+        })();
+        let medium = (|| -> ::std::result::Result<
+            i16,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("medium")?;
                 ::openapi_server_runtime::__private::parse_integer::<
                     i16,
@@ -3947,8 +3969,13 @@ impl EchoFormatsQuery {
                         format: ::std::option::Option::Some("int16"),
                     },
                 )?
-            },
-            large: {
+            })
+        })();
+        let large = (|| -> ::std::result::Result<
+            i64,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("large")?;
                 ::openapi_server_runtime::__private::parse_integer::<
                     i64,
@@ -3962,8 +3989,10 @@ impl EchoFormatsQuery {
                         format: ::std::option::Option::Some("int64"),
                     },
                 )?
-            },
-            byte: {
+            })
+        })();
+        let byte = (|| -> ::std::result::Result<u8, ::openapi_server_runtime::ApiError> {
+            ::std::result::Result::Ok({
                 let raw = raw.required("byte")?;
                 ::openapi_server_runtime::__private::parse_integer::<
                     u8,
@@ -3977,8 +4006,10 @@ impl EchoFormatsQuery {
                         format: ::std::option::Option::Some("uint8"),
                     },
                 )?
-            },
-            port: {
+            })
+        })();
+        let port = (|| -> ::std::result::Result<u16, ::openapi_server_runtime::ApiError> {
+            ::std::result::Result::Ok({
                 let raw = raw.required("port")?;
                 ::openapi_server_runtime::__private::parse_integer::<
                     u16,
@@ -3992,8 +4023,13 @@ impl EchoFormatsQuery {
                         format: ::std::option::Option::Some("uint16"),
                     },
                 )?
-            },
-            count: {
+            })
+        })();
+        let count = (|| -> ::std::result::Result<
+            u32,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("count")?;
                 ::openapi_server_runtime::__private::parse_integer::<
                     u32,
@@ -4007,8 +4043,13 @@ impl EchoFormatsQuery {
                         format: ::std::option::Option::Some("uint32"),
                     },
                 )?
-            },
-            total: {
+            })
+        })();
+        let total = (|| -> ::std::result::Result<
+            u64,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("total")?;
                 ::openapi_server_runtime::__private::parse_integer::<
                     u64,
@@ -4022,8 +4063,13 @@ impl EchoFormatsQuery {
                         format: ::std::option::Option::Some("uint64"),
                     },
                 )?
-            },
-            ratio: {
+            })
+        })();
+        let ratio = (|| -> ::std::result::Result<
+            f32,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("ratio")?;
                 ::openapi_server_runtime::__private::parse_number(
                         ::openapi_server_runtime::__private::Location::Query,
@@ -4035,8 +4081,13 @@ impl EchoFormatsQuery {
                         },
                     )
                     .map(|value| value as f32)?
-            },
-            score: {
+            })
+        })();
+        let score = (|| -> ::std::result::Result<
+            f64,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("score")?;
                 ::openapi_server_runtime::__private::parse_number(
                     ::openapi_server_runtime::__private::Location::Query,
@@ -4047,8 +4098,13 @@ impl EchoFormatsQuery {
                         maximum: ::std::option::Option::None,
                     },
                 )?
-            },
-            address: {
+            })
+        })();
+        let address = (|| -> ::std::result::Result<
+            ::std::net::IpAddr,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("address")?;
                 ::openapi_server_runtime::__private::parse_from_str::<
                     ::std::net::IpAddr,
@@ -4058,8 +4114,13 @@ impl EchoFormatsQuery {
                     raw,
                     "an IPv4 or IPv6 address",
                 )?
-            },
-            v4: {
+            })
+        })();
+        let v4 = (|| -> ::std::result::Result<
+            ::std::net::Ipv4Addr,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("v4")?;
                 ::openapi_server_runtime::__private::parse_from_str::<
                     ::std::net::Ipv4Addr,
@@ -4069,8 +4130,13 @@ impl EchoFormatsQuery {
                     raw,
                     "an IPv4 address, such as `192.0.2.1`",
                 )?
-            },
-            v6: {
+            })
+        })();
+        let v6 = (|| -> ::std::result::Result<
+            ::std::net::Ipv6Addr,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("v6")?;
                 ::openapi_server_runtime::__private::parse_from_str::<
                     ::std::net::Ipv6Addr,
@@ -4080,8 +4146,13 @@ impl EchoFormatsQuery {
                     raw,
                     "an IPv6 address, such as `2001:db8::1`",
                 )?
-            },
-            site: {
+            })
+        })();
+        let site = (|| -> ::std::result::Result<
+            ::std::string::String,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("site")?;
                 ::openapi_server_runtime::__private::parse_string(
                     ::openapi_server_runtime::__private::Location::Query,
@@ -4091,10 +4162,16 @@ impl EchoFormatsQuery {
                         min_length: ::std::option::Option::None,
                         max_length: ::std::option::Option::None,
                         pattern: ::std::option::Option::None,
+                        format: ::std::option::Option::Some("uri"),
                     },
                 )?
-            },
-            mail: {
+            })
+        })();
+        let mail = (|| -> ::std::result::Result<
+            ::std::string::String,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("mail")?;
                 ::openapi_server_runtime::__private::parse_string(
                     ::openapi_server_runtime::__private::Location::Query,
@@ -4104,9 +4181,46 @@ impl EchoFormatsQuery {
                         min_length: ::std::option::Option::None,
                         max_length: ::std::option::Option::None,
                         pattern: ::std::option::Option::None,
+                        format: ::std::option::Option::Some("email"),
                     },
                 )?
-            },
+            })
+        })();
+        ::openapi_server_runtime::__private::all_valid(
+            &[
+                at.as_ref().err(),
+                small.as_ref().err(),
+                medium.as_ref().err(),
+                large.as_ref().err(),
+                byte.as_ref().err(),
+                port.as_ref().err(),
+                count.as_ref().err(),
+                total.as_ref().err(),
+                ratio.as_ref().err(),
+                score.as_ref().err(),
+                address.as_ref().err(),
+                v4.as_ref().err(),
+                v6.as_ref().err(),
+                site.as_ref().err(),
+                mail.as_ref().err(),
+            ],
+        )?;
+        Ok(Self {
+            at: at?,
+            small: small?,
+            medium: medium?,
+            large: large?,
+            byte: byte?,
+            port: port?,
+            count: count?,
+            total: total?,
+            ratio: ratio?,
+            score: score?,
+            address: address?,
+            v4: v4?,
+            v6: v6?,
+            site: site?,
+            mail: mail?,
         })
     }
 }
@@ -4124,8 +4238,11 @@ impl EchoFormatsHeaders {
     pub fn from_raw(
         raw: &::openapi_server_runtime::__private::RawParams,
     ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
-        Ok(Self {
-            x_correlation_id: {
+        let x_correlation_id = (|| -> ::std::result::Result<
+            ::uuid::Uuid,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("X-Correlation-Id")?;
                 ::openapi_server_runtime::__private::parse_from_str::<
                     ::uuid::Uuid,
@@ -4135,24 +4252,38 @@ impl EchoFormatsHeaders {
                     raw,
                     "a UUID, such as `67e55044-10b1-426f-9247-bb680e5fe0c8`",
                 )?
-            },
-            x_attempt: match raw.one("X-Attempt")? {
-                ::std::option::Option::Some(raw) => {
-                    ::openapi_server_runtime::__private::parse_integer::<
-                        i32,
-                    >(
-                        ::openapi_server_runtime::__private::Location::Header,
-                        "X-Attempt",
-                        raw,
-                        &::openapi_server_runtime::__private::IntegerRules {
-                            minimum: ::std::option::Option::Some(1),
-                            maximum: ::std::option::Option::None,
-                            format: ::std::option::Option::Some("int32"),
-                        },
-                    )?
-                }
-                ::std::option::Option::None => 1 as i32,
-            },
+            })
+        })();
+        let x_attempt = (|| -> ::std::result::Result<
+            i32,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok(
+                match raw.one("X-Attempt")? {
+                    ::std::option::Option::Some(raw) => {
+                        ::openapi_server_runtime::__private::parse_integer::<
+                            i32,
+                        >(
+                            ::openapi_server_runtime::__private::Location::Header,
+                            "X-Attempt",
+                            raw,
+                            &::openapi_server_runtime::__private::IntegerRules {
+                                minimum: ::std::option::Option::Some(1),
+                                maximum: ::std::option::Option::None,
+                                format: ::std::option::Option::Some("int32"),
+                            },
+                        )?
+                    }
+                    ::std::option::Option::None => 1 as i32,
+                },
+            )
+        })();
+        ::openapi_server_runtime::__private::all_valid(
+            &[x_correlation_id.as_ref().err(), x_attempt.as_ref().err()],
+        )?;
+        Ok(Self {
+            x_correlation_id: x_correlation_id?,
+            x_attempt: x_attempt?,
         })
     }
 }
@@ -4549,8 +4680,11 @@ impl PutLabelsPath {
     pub fn from_raw(
         raw: &::openapi_server_runtime::__private::RawParams,
     ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
-        Ok(Self {
-            name: {
+        let name = (|| -> ::std::result::Result<
+            ::std::string::String,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("name")?;
                 ::openapi_server_runtime::__private::parse_string(
                     ::openapi_server_runtime::__private::Location::Path,
@@ -4562,10 +4696,13 @@ impl PutLabelsPath {
                         pattern: ::std::option::Option::Some(
                             &PUT_LABELS_PATH_NAME_PATTERN,
                         ),
+                        format: ::std::option::Option::None,
                     },
                 )?
-            },
-        })
+            })
+        })();
+        ::openapi_server_runtime::__private::all_valid(&[name.as_ref().err()])?;
+        Ok(Self { name: name? })
     }
 }
 /// The result of `putLabels`: one variant per documented response, and nothing else.
@@ -4615,6 +4752,14 @@ impl PutLabelsResponse {
         }
     }
 }
+static SEARCH_QUERY_TARGET_SCHEMA: ::openapi_server_runtime::__private::ValueSchema = ::openapi_server_runtime::__private::ValueSchema::new(
+    &SCHEMAS,
+    "{\"$ref\":\"#/components/schemas/NameOrId\"}",
+);
+static SEARCH_QUERY_PAGE_SCHEMA: ::openapi_server_runtime::__private::ValueSchema = ::openapi_server_runtime::__private::ValueSchema::new(
+    &SCHEMAS,
+    "{\"$ref\":\"#/components/schemas/PageNumber\"}",
+);
 /// The query parameters of `search`, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchQuery {
@@ -4641,8 +4786,11 @@ impl SearchQuery {
     pub fn from_raw(
         raw: &::openapi_server_runtime::__private::RawParams,
     ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
-        Ok(Self {
-            tag: {
+        let tag = (|| -> ::std::result::Result<
+            ::std::vec::Vec<::std::string::String>,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let values = raw
                     .many("tag", ::openapi_server_runtime::__private::Separator::Repeat);
                 ::openapi_server_runtime::__private::check_items(
@@ -4662,6 +4810,7 @@ impl SearchQuery {
                             min_length: ::std::option::Option::None,
                             max_length: ::std::option::Option::None,
                             pattern: ::std::option::Option::None,
+                            format: ::std::option::Option::None,
                         },
                     ))
                     .collect::<
@@ -4670,8 +4819,13 @@ impl SearchQuery {
                             ::openapi_server_runtime::ApiError,
                         >,
                     >()?
-            },
-            ids: {
+            })
+        })();
+        let ids = (|| -> ::std::result::Result<
+            ::std::vec::Vec<::uuid::Uuid>,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let values = raw
                     .many("ids", ::openapi_server_runtime::__private::Separator::Comma);
                 ::openapi_server_runtime::__private::check_items(
@@ -4697,8 +4851,13 @@ impl SearchQuery {
                             ::openapi_server_runtime::ApiError,
                         >,
                     >()?
-            },
-            words: {
+            })
+        })();
+        let words = (|| -> ::std::result::Result<
+            ::std::vec::Vec<::std::string::String>,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let values = raw
                     .many("words", ::openapi_server_runtime::__private::Separator::Pipe);
                 ::openapi_server_runtime::__private::check_items(
@@ -4718,6 +4877,7 @@ impl SearchQuery {
                             min_length: ::std::option::Option::None,
                             max_length: ::std::option::Option::None,
                             pattern: ::std::option::Option::None,
+                            format: ::std::option::Option::None,
                         },
                     ))
                     .collect::<
@@ -4726,84 +4886,150 @@ impl SearchQuery {
                             ::openapi_server_runtime::ApiError,
                         >,
                     >()?
-            },
-            order: match raw.one("order")? {
-                ::std::option::Option::Some(raw) => {
-                    ::std::option::Option::Some(
-                        ::openapi_server_runtime::__private::parse_named::<
-                            crate::generated_constructs::types::Order,
-                        >(
-                            ::openapi_server_runtime::__private::Location::Query,
-                            "order",
-                            raw,
-                            "one of `newest`, `oldest`",
-                            ::openapi_server_runtime::__private::ValueSyntax::Text,
-                        )?,
-                    )
-                }
-                ::std::option::Option::None => ::std::option::Option::None,
-            },
-            target: match raw.one("target")? {
-                ::std::option::Option::Some(raw) => {
-                    ::std::option::Option::Some(
-                        ::openapi_server_runtime::__private::parse_named::<
-                            crate::generated_constructs::types::NameOrId,
-                        >(
-                            ::openapi_server_runtime::__private::Location::Query,
-                            "target",
-                            raw,
-                            "a valid NameOrId",
-                            ::openapi_server_runtime::__private::ValueSyntax::Text,
-                        )?,
-                    )
-                }
-                ::std::option::Option::None => ::std::option::Option::None,
-            },
-            page: match raw.one("page")? {
-                ::std::option::Option::Some(raw) => {
-                    ::std::option::Option::Some(
-                        ::openapi_server_runtime::__private::parse_named::<
-                            crate::generated_constructs::types::PageNumber,
-                        >(
-                            ::openapi_server_runtime::__private::Location::Query,
-                            "page",
-                            raw,
-                            "a valid PageNumber",
-                            ::openapi_server_runtime::__private::ValueSyntax::Json,
-                        )?,
-                    )
-                }
-                ::std::option::Option::None => ::std::option::Option::None,
-            },
-            label: ::openapi_server_runtime::__private::parse_named_values::<
-                crate::generated_constructs::types::SearchLabel,
-            >(
-                ::openapi_server_runtime::__private::Location::Query,
-                "label",
-                &raw
-                    .many(
-                        "label",
-                        ::openapi_server_runtime::__private::Separator::Repeat,
-                    ),
-                "a valid SearchLabel",
-                false,
-            )?,
-            filter: match raw.one("filter")? {
-                ::std::option::Option::Some(raw) => {
-                    ::std::option::Option::Some(
-                        ::openapi_server_runtime::__private::parse_named::<
-                            crate::generated_constructs::types::Filter,
-                        >(
-                            ::openapi_server_runtime::__private::Location::Query,
-                            "filter",
-                            raw,
-                            "JSON of the documented schema",
-                            ::openapi_server_runtime::__private::ValueSyntax::Json,
-                        )?,
-                    )
-                }
-                ::std::option::Option::None => ::std::option::Option::None,
-            },
+            })
+        })();
+        let order = (|| -> ::std::result::Result<
+            ::std::option::Option<crate::generated_constructs::types::Order>,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok(
+                match raw.one("order")? {
+                    ::std::option::Option::Some(raw) => {
+                        ::std::option::Option::Some(
+                            ::openapi_server_runtime::__private::parse_named::<
+                                crate::generated_constructs::types::Order,
+                            >(
+                                ::openapi_server_runtime::__private::Location::Query,
+                                "order",
+                                raw,
+                                "one of `newest`, `oldest`",
+                                ::openapi_server_runtime::__private::ValueSyntax::Text,
+                                ::std::option::Option::None,
+                            )?,
+                        )
+                    }
+                    ::std::option::Option::None => ::std::option::Option::None,
+                },
+            )
+        })();
+        let target = (|| -> ::std::result::Result<
+            ::std::option::Option<crate::generated_constructs::types::NameOrId>,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok(
+                match raw.one("target")? {
+                    ::std::option::Option::Some(raw) => {
+                        ::std::option::Option::Some(
+                            ::openapi_server_runtime::__private::parse_named::<
+                                crate::generated_constructs::types::NameOrId,
+                            >(
+                                ::openapi_server_runtime::__private::Location::Query,
+                                "target",
+                                raw,
+                                "a valid NameOrId",
+                                ::openapi_server_runtime::__private::ValueSyntax::Text,
+                                ::std::option::Option::Some(&SEARCH_QUERY_TARGET_SCHEMA),
+                            )?,
+                        )
+                    }
+                    ::std::option::Option::None => ::std::option::Option::None,
+                },
+            )
+        })();
+        let page = (|| -> ::std::result::Result<
+            ::std::option::Option<crate::generated_constructs::types::PageNumber>,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok(
+                match raw.one("page")? {
+                    ::std::option::Option::Some(raw) => {
+                        ::std::option::Option::Some(
+                            ::openapi_server_runtime::__private::parse_named::<
+                                crate::generated_constructs::types::PageNumber,
+                            >(
+                                ::openapi_server_runtime::__private::Location::Query,
+                                "page",
+                                raw,
+                                "a valid PageNumber",
+                                ::openapi_server_runtime::__private::ValueSyntax::Json,
+                                ::std::option::Option::Some(&SEARCH_QUERY_PAGE_SCHEMA),
+                            )?,
+                        )
+                    }
+                    ::std::option::Option::None => ::std::option::Option::None,
+                },
+            )
+        })();
+        let label = (|| -> ::std::result::Result<
+            ::std::option::Option<crate::generated_constructs::types::SearchLabel>,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok(
+                match ::openapi_server_runtime::__private::parse_named_values::<
+                    crate::generated_constructs::types::SearchLabel,
+                >(
+                    ::openapi_server_runtime::__private::Location::Query,
+                    "label",
+                    &raw
+                        .many(
+                            "label",
+                            ::openapi_server_runtime::__private::Separator::Repeat,
+                        ),
+                    "a valid SearchLabel",
+                    false,
+                )? {
+                    ::std::option::Option::Some(value) => {
+                        ::std::option::Option::Some(value)
+                    }
+                    ::std::option::Option::None => ::std::option::Option::None,
+                },
+            )
+        })();
+        let filter = (|| -> ::std::result::Result<
+            ::std::option::Option<crate::generated_constructs::types::Filter>,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok(
+                match raw.one("filter")? {
+                    ::std::option::Option::Some(raw) => {
+                        ::std::option::Option::Some(
+                            ::openapi_server_runtime::__private::parse_named::<
+                                crate::generated_constructs::types::Filter,
+                            >(
+                                ::openapi_server_runtime::__private::Location::Query,
+                                "filter",
+                                raw,
+                                "JSON of the documented schema",
+                                ::openapi_server_runtime::__private::ValueSyntax::Json,
+                                ::std::option::Option::None,
+                            )?,
+                        )
+                    }
+                    ::std::option::Option::None => ::std::option::Option::None,
+                },
+            )
+        })();
+        ::openapi_server_runtime::__private::all_valid(
+            &[
+                tag.as_ref().err(),
+                ids.as_ref().err(),
+                words.as_ref().err(),
+                order.as_ref().err(),
+                target.as_ref().err(),
+                page.as_ref().err(),
+                label.as_ref().err(),
+                filter.as_ref().err(),
+            ],
+        )?;
+        Ok(Self {
+            tag: tag?,
+            ids: ids?,
+            words: words?,
+            order: order?,
+            target: target?,
+            page: page?,
+            label: label?,
+            filter: filter?,
         })
     }
 }
@@ -4898,8 +5124,11 @@ impl GetBlobPath {
     pub fn from_raw(
         raw: &::openapi_server_runtime::__private::RawParams,
     ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
-        Ok(Self {
-            name: {
+        let name = (|| -> ::std::result::Result<
+            ::std::string::String,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("name")?;
                 ::openapi_server_runtime::__private::parse_string(
                     ::openapi_server_runtime::__private::Location::Path,
@@ -4909,10 +5138,13 @@ impl GetBlobPath {
                         min_length: ::std::option::Option::None,
                         max_length: ::std::option::Option::None,
                         pattern: ::std::option::Option::None,
+                        format: ::std::option::Option::None,
                     },
                 )?
-            },
-        })
+            })
+        })();
+        ::openapi_server_runtime::__private::all_valid(&[name.as_ref().err()])?;
+        Ok(Self { name: name? })
     }
 }
 /// The result of `getBlob`: one variant per documented response, and nothing else.
@@ -4967,8 +5199,11 @@ impl PutBlobPath {
     pub fn from_raw(
         raw: &::openapi_server_runtime::__private::RawParams,
     ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
-        Ok(Self {
-            name: {
+        let name = (|| -> ::std::result::Result<
+            ::std::string::String,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("name")?;
                 ::openapi_server_runtime::__private::parse_string(
                     ::openapi_server_runtime::__private::Location::Path,
@@ -4978,10 +5213,13 @@ impl PutBlobPath {
                         min_length: ::std::option::Option::None,
                         max_length: ::std::option::Option::None,
                         pattern: ::std::option::Option::None,
+                        format: ::std::option::Option::None,
                     },
                 )?
-            },
-        })
+            })
+        })();
+        ::openapi_server_runtime::__private::all_valid(&[name.as_ref().err()])?;
+        Ok(Self { name: name? })
     }
 }
 /// The result of `putBlob`: one variant per documented response, and nothing else.
@@ -5040,8 +5278,11 @@ impl DownloadPath {
     pub fn from_raw(
         raw: &::openapi_server_runtime::__private::RawParams,
     ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
-        Ok(Self {
-            name: {
+        let name = (|| -> ::std::result::Result<
+            ::std::string::String,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("name")?;
                 ::openapi_server_runtime::__private::parse_string(
                     ::openapi_server_runtime::__private::Location::Path,
@@ -5051,10 +5292,13 @@ impl DownloadPath {
                         min_length: ::std::option::Option::None,
                         max_length: ::std::option::Option::None,
                         pattern: ::std::option::Option::None,
+                        format: ::std::option::Option::None,
                     },
                 )?
-            },
-        })
+            })
+        })();
+        ::openapi_server_runtime::__private::all_valid(&[name.as_ref().err()])?;
+        Ok(Self { name: name? })
     }
 }
 /// The result of `download`: one variant per documented response, and nothing else.
@@ -5219,8 +5463,11 @@ impl WhoAmICookies {
     pub fn from_raw(
         raw: &::openapi_server_runtime::__private::RawParams,
     ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
-        Ok(Self {
-            session: {
+        let session = (|| -> ::std::result::Result<
+            ::uuid::Uuid,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("session")?;
                 ::openapi_server_runtime::__private::parse_from_str::<
                     ::uuid::Uuid,
@@ -5230,8 +5477,10 @@ impl WhoAmICookies {
                     raw,
                     "a UUID, such as `67e55044-10b1-426f-9247-bb680e5fe0c8`",
                 )?
-            },
-        })
+            })
+        })();
+        ::openapi_server_runtime::__private::all_valid(&[session.as_ref().err()])?;
+        Ok(Self { session: session? })
     }
 }
 /// The result of `whoAmI`: one variant per documented response, and nothing else.
@@ -5525,39 +5774,40 @@ pub fn routes<A: ConstructsApi>(api: ::std::sync::Arc<A>) -> ::axum::Router {
         .with_state(api)
 }
 /// The document's component schemas as JSON Schema: what the rules of
-/// request bodies are checked with.
+/// request bodies (and of parameters beyond their types) are checked
+/// with.
 static SCHEMAS: ::openapi_server_runtime::__private::SchemaSet = ::openapi_server_runtime::__private::SchemaSet::new(
-    "{\"schemas\":{\"Caller\":{\"properties\":{\"scheme\":{\"description\":\"The security scheme used, null for an anonymous call.\",\"type\":[\"string\",\"null\"]},\"subject\":{\"type\":[\"string\",\"null\"]}},\"required\":[\"scheme\"],\"type\":\"object\"},\"Circle\":{\"properties\":{\"kind\":{\"enum\":[\"circle\"],\"type\":\"string\"},\"radius\":{\"format\":\"double\",\"minimum\":0.0,\"type\":\"number\"}},\"required\":[\"kind\",\"radius\"],\"type\":\"object\"},\"Contact\":{\"anyOf\":[{\"properties\":{\"email\":{\"format\":\"email\",\"type\":\"string\"}},\"required\":[\"email\"],\"type\":\"object\"},{\"properties\":{\"phone\":{\"pattern\":\"^[+][0-9]{6,15}$\",\"type\":\"string\"}},\"required\":[\"phone\"],\"type\":\"object\"}]},\"Filter\":{\"properties\":{\"kinds\":{\"items\":{\"type\":\"string\"},\"type\":\"array\"},\"minArea\":{\"type\":[\"number\",\"null\"]}},\"type\":\"object\"},\"Formats\":{\"properties\":{\"address\":{\"format\":\"ip\",\"type\":\"string\"},\"at\":{\"format\":\"date-time\",\"type\":\"string\"},\"attempt\":{\"format\":\"int32\",\"type\":\"integer\"},\"byte\":{\"format\":\"uint8\",\"type\":\"integer\"},\"count\":{\"format\":\"uint32\",\"type\":\"integer\"},\"day\":{\"format\":\"date\",\"type\":\"string\"},\"encoded\":{\"format\":\"byte\",\"type\":\"string\"},\"flexible\":{\"format\":\"uint\",\"type\":\"integer\"},\"id\":{\"format\":\"uuid\",\"type\":\"string\"},\"large\":{\"format\":\"int64\",\"type\":\"integer\"},\"mail\":{\"format\":\"email\",\"type\":\"string\"},\"medium\":{\"format\":\"int16\",\"type\":\"integer\"},\"note\":{\"type\":[\"string\",\"null\"]},\"port\":{\"format\":\"uint16\",\"type\":\"integer\"},\"ratio\":{\"format\":\"float\",\"type\":\"number\"},\"raw\":{\"format\":\"binary\",\"type\":\"string\"},\"score\":{\"format\":\"double\",\"type\":\"number\"},\"secret\":{\"format\":\"password\",\"type\":\"string\"},\"site\":{\"format\":\"uri\",\"type\":\"string\"},\"small\":{\"format\":\"int8\",\"type\":\"integer\"},\"total\":{\"format\":\"uint64\",\"type\":\"integer\"},\"v4\":{\"format\":\"ipv4\",\"type\":\"string\"},\"v6\":{\"format\":\"ipv6\",\"type\":\"string\"}},\"required\":[\"id\",\"day\",\"at\",\"small\",\"medium\",\"large\",\"byte\",\"port\",\"count\",\"total\",\"ratio\",\"score\",\"address\",\"v4\",\"v6\",\"site\",\"mail\",\"encoded\",\"raw\",\"secret\",\"flexible\",\"attempt\"],\"type\":\"object\"},\"LabelSet\":{\"properties\":{\"labels\":{\"additionalProperties\":{\"type\":[\"string\",\"null\"]},\"type\":\"object\"},\"name\":{\"type\":\"string\"}},\"required\":[\"name\",\"labels\"],\"type\":\"object\"},\"Measured\":{\"properties\":{\"area\":{\"format\":\"double\",\"type\":\"number\"}},\"required\":[\"area\"],\"type\":\"object\"},\"Name\":{\"maxLength\":63,\"pattern\":\"^(?![0-9a-f]{8}-)[a-z][a-z0-9-]*$\",\"type\":\"string\"},\"NameOrId\":{\"oneOf\":[{\"format\":\"uuid\",\"title\":\"id\",\"type\":\"string\"},{\"allOf\":[{\"$ref\":\"#/components/schemas/Name\"}],\"title\":\"name\"}]},\"Order\":{\"enum\":[\"newest\",\"oldest\"],\"type\":\"string\"},\"PageNumber\":{\"format\":\"uint32\",\"minimum\":1,\"type\":\"integer\"},\"Problem\":{\"properties\":{\"code\":{\"type\":\"string\"},\"detail\":{\"type\":\"string\"},\"status\":{\"format\":\"int32\",\"type\":\"integer\"},\"title\":{\"type\":\"string\"},\"traceId\":{\"type\":\"string\"},\"type\":{\"type\":\"string\"}},\"required\":[\"type\",\"title\",\"status\",\"detail\"],\"type\":\"object\"},\"Received\":{\"properties\":{\"bytes\":{\"format\":\"uint64\",\"type\":\"integer\"},\"mediaType\":{\"type\":\"string\"}},\"required\":[\"mediaType\",\"bytes\"],\"type\":\"object\"},\"SearchEcho\":{\"properties\":{\"body\":{\"anyOf\":[{\"allOf\":[{\"$ref\":\"#/components/schemas/Filter\"}]},{\"type\":\"null\"}]},\"filter\":{\"anyOf\":[{\"allOf\":[{\"$ref\":\"#/components/schemas/Filter\"}]},{\"type\":\"null\"}]},\"ids\":{\"items\":{\"format\":\"uuid\",\"type\":\"string\"},\"type\":\"array\"},\"labels\":{\"items\":{\"type\":\"string\"},\"type\":\"array\"},\"order\":{\"$ref\":\"#/components/schemas/Order\"},\"page\":{\"format\":\"uint32\",\"type\":[\"integer\",\"null\"]},\"tag\":{\"items\":{\"type\":\"string\"},\"type\":\"array\"},\"target\":{\"type\":[\"string\",\"null\"]},\"words\":{\"items\":{\"type\":\"string\"},\"type\":\"array\"}},\"required\":[\"tag\",\"ids\",\"words\"],\"type\":\"object\"},\"SearchLabel\":{\"oneOf\":[{\"type\":\"string\"},{\"items\":{\"type\":\"string\"},\"type\":\"array\"}]},\"Shape\":{\"oneOf\":[{\"$ref\":\"#/components/schemas/Circle\"},{\"$ref\":\"#/components/schemas/Square\"}]},\"ShapeWithArea\":{\"allOf\":[{\"$ref\":\"#/components/schemas/Measured\"},{\"properties\":{\"shape\":{\"$ref\":\"#/components/schemas/Shape\"}},\"required\":[\"shape\"],\"type\":\"object\"}]},\"Signup\":{\"properties\":{\"name\":{\"minLength\":1,\"type\":\"string\"},\"newsletter\":{\"type\":\"boolean\"},\"seats\":{\"format\":\"int32\",\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"name\",\"seats\"],\"type\":\"object\"},\"Square\":{\"properties\":{\"kind\":{\"enum\":[\"square\"],\"type\":\"string\"},\"side\":{\"format\":\"double\",\"minimum\":0.0,\"type\":\"number\"}},\"required\":[\"kind\",\"side\"],\"type\":\"object\"}}}",
+    "{\"schemas\":{\"Caller\":{\"properties\":{\"scheme\":{\"description\":\"The security scheme used, null for an anonymous call.\",\"type\":[\"string\",\"null\"]},\"subject\":{\"type\":[\"string\",\"null\"]}},\"required\":[\"scheme\"],\"type\":\"object\"},\"Circle\":{\"properties\":{\"kind\":{\"enum\":[\"circle\"],\"type\":\"string\"},\"radius\":{\"format\":\"double\",\"minimum\":0,\"type\":\"number\"}},\"required\":[\"kind\",\"radius\"],\"type\":\"object\"},\"Contact\":{\"anyOf\":[{\"properties\":{\"email\":{\"format\":\"email\",\"type\":\"string\"}},\"required\":[\"email\"],\"type\":\"object\"},{\"properties\":{\"phone\":{\"pattern\":\"^[+][0-9]{6,15}$\",\"type\":\"string\"}},\"required\":[\"phone\"],\"type\":\"object\"}]},\"Filter\":{\"properties\":{\"kinds\":{\"items\":{\"type\":\"string\"},\"type\":\"array\"},\"minArea\":{\"type\":[\"number\",\"null\"]}},\"type\":\"object\"},\"Formats\":{\"properties\":{\"address\":{\"format\":\"ip\",\"type\":\"string\"},\"at\":{\"format\":\"date-time\",\"type\":\"string\"},\"attempt\":{\"format\":\"int32\",\"type\":\"integer\"},\"byte\":{\"format\":\"uint8\",\"type\":\"integer\"},\"count\":{\"format\":\"uint32\",\"type\":\"integer\"},\"day\":{\"format\":\"date\",\"type\":\"string\"},\"encoded\":{\"format\":\"byte\",\"type\":\"string\"},\"flexible\":{\"format\":\"uint\",\"type\":\"integer\"},\"id\":{\"format\":\"uuid\",\"type\":\"string\"},\"large\":{\"format\":\"int64\",\"type\":\"integer\"},\"mail\":{\"format\":\"email\",\"type\":\"string\"},\"medium\":{\"format\":\"int16\",\"type\":\"integer\"},\"note\":{\"type\":[\"string\",\"null\"]},\"port\":{\"format\":\"uint16\",\"type\":\"integer\"},\"ratio\":{\"format\":\"float\",\"type\":\"number\"},\"raw\":{\"format\":\"binary\",\"type\":\"string\"},\"score\":{\"format\":\"double\",\"type\":\"number\"},\"secret\":{\"format\":\"password\",\"type\":\"string\"},\"site\":{\"format\":\"uri\",\"type\":\"string\"},\"small\":{\"format\":\"int8\",\"type\":\"integer\"},\"total\":{\"format\":\"uint64\",\"type\":\"integer\"},\"v4\":{\"format\":\"ipv4\",\"type\":\"string\"},\"v6\":{\"format\":\"ipv6\",\"type\":\"string\"}},\"required\":[\"id\",\"day\",\"at\",\"small\",\"medium\",\"large\",\"byte\",\"port\",\"count\",\"total\",\"ratio\",\"score\",\"address\",\"v4\",\"v6\",\"site\",\"mail\",\"encoded\",\"raw\",\"secret\",\"flexible\",\"attempt\"],\"type\":\"object\"},\"LabelSet\":{\"properties\":{\"labels\":{\"additionalProperties\":{\"type\":[\"string\",\"null\"]},\"type\":\"object\"},\"name\":{\"type\":\"string\"}},\"required\":[\"name\",\"labels\"],\"type\":\"object\"},\"Measured\":{\"properties\":{\"area\":{\"format\":\"double\",\"type\":\"number\"}},\"required\":[\"area\"],\"type\":\"object\"},\"Name\":{\"maxLength\":63,\"pattern\":\"^(?![0-9a-f]{8}-)[a-z][a-z0-9-]*$\",\"type\":\"string\"},\"NameOrId\":{\"oneOf\":[{\"format\":\"uuid\",\"title\":\"id\",\"type\":\"string\"},{\"allOf\":[{\"$ref\":\"#/components/schemas/Name\"}],\"title\":\"name\"}]},\"Order\":{\"enum\":[\"newest\",\"oldest\"],\"type\":\"string\"},\"PageNumber\":{\"format\":\"uint32\",\"minimum\":1,\"type\":\"integer\"},\"Problem\":{\"properties\":{\"code\":{\"type\":\"string\"},\"detail\":{\"type\":\"string\"},\"status\":{\"format\":\"int32\",\"type\":\"integer\"},\"title\":{\"type\":\"string\"},\"traceId\":{\"type\":\"string\"},\"type\":{\"type\":\"string\"}},\"required\":[\"type\",\"title\",\"status\",\"detail\"],\"type\":\"object\"},\"Received\":{\"properties\":{\"bytes\":{\"format\":\"uint64\",\"type\":\"integer\"},\"mediaType\":{\"type\":\"string\"}},\"required\":[\"mediaType\",\"bytes\"],\"type\":\"object\"},\"SearchEcho\":{\"properties\":{\"body\":{\"anyOf\":[{\"allOf\":[{\"$ref\":\"#/components/schemas/Filter\"}]},{\"type\":\"null\"}]},\"filter\":{\"anyOf\":[{\"allOf\":[{\"$ref\":\"#/components/schemas/Filter\"}]},{\"type\":\"null\"}]},\"ids\":{\"items\":{\"format\":\"uuid\",\"type\":\"string\"},\"type\":\"array\"},\"labels\":{\"items\":{\"type\":\"string\"},\"type\":\"array\"},\"order\":{\"$ref\":\"#/components/schemas/Order\"},\"page\":{\"format\":\"uint32\",\"type\":[\"integer\",\"null\"]},\"tag\":{\"items\":{\"type\":\"string\"},\"type\":\"array\"},\"target\":{\"type\":[\"string\",\"null\"]},\"words\":{\"items\":{\"type\":\"string\"},\"type\":\"array\"}},\"required\":[\"tag\",\"ids\",\"words\"],\"type\":\"object\"},\"SearchLabel\":{\"oneOf\":[{\"type\":\"string\"},{\"items\":{\"type\":\"string\"},\"type\":\"array\"}]},\"Shape\":{\"allOf\":[{\"properties\":{\"kind\":{\"enum\":[\"circle\",\"square\"]}},\"required\":[\"kind\"]},{\"if\":{\"properties\":{\"kind\":{\"enum\":[\"circle\"]}},\"required\":[\"kind\"]},\"then\":{\"$ref\":\"#/components/schemas/Circle\"}},{\"if\":{\"properties\":{\"kind\":{\"enum\":[\"square\"]}},\"required\":[\"kind\"]},\"then\":{\"$ref\":\"#/components/schemas/Square\"}}]},\"ShapeWithArea\":{\"allOf\":[{\"$ref\":\"#/components/schemas/Measured\"},{\"properties\":{\"shape\":{\"$ref\":\"#/components/schemas/Shape\"}},\"required\":[\"shape\"],\"type\":\"object\"}]},\"Signup\":{\"properties\":{\"name\":{\"minLength\":1,\"type\":\"string\"},\"newsletter\":{\"type\":\"boolean\"},\"seats\":{\"format\":\"int32\",\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"name\",\"seats\"],\"type\":\"object\"},\"Square\":{\"properties\":{\"kind\":{\"enum\":[\"square\"],\"type\":\"string\"},\"side\":{\"format\":\"double\",\"minimum\":0,\"type\":\"number\"}},\"required\":[\"kind\",\"side\"],\"type\":\"object\"}}}",
 );
-static ROUND_TRIP_FORMATS_BODY_SCHEMA: ::openapi_server_runtime::__private::BodySchema = ::openapi_server_runtime::__private::BodySchema::new(
+static ROUND_TRIP_FORMATS_BODY_SCHEMA: ::openapi_server_runtime::__private::ValueSchema = ::openapi_server_runtime::__private::ValueSchema::new(
     &SCHEMAS,
     "{\"$ref\":\"#/components/schemas/Formats\"}",
 );
-static CREATE_SHAPE_BODY_SCHEMA: ::openapi_server_runtime::__private::BodySchema = ::openapi_server_runtime::__private::BodySchema::new(
+static CREATE_SHAPE_BODY_SCHEMA: ::openapi_server_runtime::__private::ValueSchema = ::openapi_server_runtime::__private::ValueSchema::new(
     &SCHEMAS,
     "{\"$ref\":\"#/components/schemas/Shape\"}",
 );
-static MEASURE_SHAPES_BODY_SCHEMA: ::openapi_server_runtime::__private::BodySchema = ::openapi_server_runtime::__private::BodySchema::new(
+static MEASURE_SHAPES_BODY_SCHEMA: ::openapi_server_runtime::__private::ValueSchema = ::openapi_server_runtime::__private::ValueSchema::new(
     &SCHEMAS,
     "{\"items\":{\"$ref\":\"#/components/schemas/Shape\"},\"type\":\"array\"}",
 );
-static CHECK_MEASURED_BODY_SCHEMA: ::openapi_server_runtime::__private::BodySchema = ::openapi_server_runtime::__private::BodySchema::new(
+static CHECK_MEASURED_BODY_SCHEMA: ::openapi_server_runtime::__private::ValueSchema = ::openapi_server_runtime::__private::ValueSchema::new(
     &SCHEMAS,
     "{\"anyOf\":[{\"allOf\":[{\"$ref\":\"#/components/schemas/ShapeWithArea\"}]},{\"type\":\"null\"}]}",
 );
-static ADD_CONTACT_BODY_SCHEMA: ::openapi_server_runtime::__private::BodySchema = ::openapi_server_runtime::__private::BodySchema::new(
+static ADD_CONTACT_BODY_SCHEMA: ::openapi_server_runtime::__private::ValueSchema = ::openapi_server_runtime::__private::ValueSchema::new(
     &SCHEMAS,
     "{\"$ref\":\"#/components/schemas/Contact\"}",
 );
-static PUT_LABELS_BODY_SCHEMA: ::openapi_server_runtime::__private::BodySchema = ::openapi_server_runtime::__private::BodySchema::new(
+static PUT_LABELS_BODY_SCHEMA: ::openapi_server_runtime::__private::ValueSchema = ::openapi_server_runtime::__private::ValueSchema::new(
     &SCHEMAS,
     "{\"additionalProperties\":{\"type\":[\"string\",\"null\"]},\"type\":\"object\"}",
 );
-static SEARCH_BODY_SCHEMA: ::openapi_server_runtime::__private::BodySchema = ::openapi_server_runtime::__private::BodySchema::new(
+static SEARCH_BODY_SCHEMA: ::openapi_server_runtime::__private::ValueSchema = ::openapi_server_runtime::__private::ValueSchema::new(
     &SCHEMAS,
     "{\"$ref\":\"#/components/schemas/Filter\"}",
 );
-static SUBMIT_FORM_BODY_SCHEMA: ::openapi_server_runtime::__private::BodySchema = ::openapi_server_runtime::__private::BodySchema::new(
+static SUBMIT_FORM_BODY_SCHEMA: ::openapi_server_runtime::__private::ValueSchema = ::openapi_server_runtime::__private::ValueSchema::new(
     &SCHEMAS,
     "{\"$ref\":\"#/components/schemas/Signup\"}",
 );
@@ -5605,16 +5855,22 @@ async fn serve_echo_formats<A: ConstructsApi>(
                 ],
             )
             .await?,
-    )?;
+    );
     let query = EchoFormatsQuery::from_raw(
         &::openapi_server_runtime::__private::RawParams::query(parts),
-    )?;
+    );
     let headers = EchoFormatsHeaders::from_raw(
         &::openapi_server_runtime::__private::RawParams::headers(
             &parts.headers,
             &["x-correlation-id", "x-attempt"],
         )?,
+    );
+    ::openapi_server_runtime::__private::all_valid(
+        &[path.as_ref().err(), query.as_ref().err(), headers.as_ref().err()],
     )?;
+    let path = path?;
+    let query = query?;
+    let headers = headers?;
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
     let cx = ::openapi_server_runtime::RequestContext {
@@ -5941,7 +6197,8 @@ async fn serve_put_labels<A: ConstructsApi>(
                 ],
             )
             .await?,
-    )?;
+    );
+    let path = path?;
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
     let body = ::openapi_server_runtime::__private::read_structured::<
@@ -5998,7 +6255,8 @@ async fn serve_search<A: ConstructsApi>(
 > {
     let query = SearchQuery::from_raw(
         &::openapi_server_runtime::__private::RawParams::query(parts),
-    )?;
+    );
+    let query = query?;
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
     let body = ::openapi_server_runtime::__private::read_structured::<
@@ -6115,7 +6373,8 @@ async fn serve_get_blob<A: ConstructsApi>(
                 ],
             )
             .await?,
-    )?;
+    );
+    let path = path?;
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
     let cx = ::openapi_server_runtime::RequestContext {
@@ -6169,7 +6428,8 @@ async fn serve_put_blob<A: ConstructsApi>(
                 ],
             )
             .await?,
-    )?;
+    );
+    let path = path?;
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
     let body = ::openapi_server_runtime::__private::require_body(
@@ -6234,7 +6494,8 @@ async fn serve_download<A: ConstructsApi>(
                 ],
             )
             .await?,
-    )?;
+    );
+    let path = path?;
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
     let cx = ::openapi_server_runtime::RequestContext {
@@ -6427,7 +6688,8 @@ async fn serve_who_am_i<A: ConstructsApi>(
 > {
     let cookies = WhoAmICookies::from_raw(
         &::openapi_server_runtime::__private::RawParams::cookies(&parts.headers)?,
-    )?;
+    );
+    let cookies = cookies?;
     let (principal, rate_limit) = ::openapi_server_runtime::__private::authorize_optional(
             api,
             parts,

@@ -3179,39 +3179,60 @@ impl ListReactionsQuery {
     pub fn from_raw(
         raw: &::openapi_server_runtime::__private::RawParams,
     ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
+        let content = (|| -> ::std::result::Result<
+            ::std::option::Option<crate::generated_robustness::types::ReactionContent>,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok(
+                match raw.one("content")? {
+                    ::std::option::Option::Some(raw) => {
+                        ::std::option::Option::Some(
+                            ::openapi_server_runtime::__private::parse_named::<
+                                crate::generated_robustness::types::ReactionContent,
+                            >(
+                                ::openapi_server_runtime::__private::Location::Query,
+                                "content",
+                                raw,
+                                "one of `+1`, `-1`, `laugh`, `heart`",
+                                ::openapi_server_runtime::__private::ValueSyntax::Text,
+                                ::std::option::Option::None,
+                            )?,
+                        )
+                    }
+                    ::std::option::Option::None => ::std::option::Option::None,
+                },
+            )
+        })();
+        let sort = (|| -> ::std::result::Result<
+            ::std::option::Option<crate::generated_robustness::types::ListReactionsSort>,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok(
+                match raw.one("sort")? {
+                    ::std::option::Option::Some(raw) => {
+                        ::std::option::Option::Some(
+                            ::openapi_server_runtime::__private::parse_named::<
+                                crate::generated_robustness::types::ListReactionsSort,
+                            >(
+                                ::openapi_server_runtime::__private::Location::Query,
+                                "sort",
+                                raw,
+                                "one of `reactions-+1`, `reactions--1`, `created`",
+                                ::openapi_server_runtime::__private::ValueSyntax::Text,
+                                ::std::option::Option::None,
+                            )?,
+                        )
+                    }
+                    ::std::option::Option::None => ::std::option::Option::None,
+                },
+            )
+        })();
+        ::openapi_server_runtime::__private::all_valid(
+            &[content.as_ref().err(), sort.as_ref().err()],
+        )?;
         Ok(Self {
-            content: match raw.one("content")? {
-                ::std::option::Option::Some(raw) => {
-                    ::std::option::Option::Some(
-                        ::openapi_server_runtime::__private::parse_named::<
-                            crate::generated_robustness::types::ReactionContent,
-                        >(
-                            ::openapi_server_runtime::__private::Location::Query,
-                            "content",
-                            raw,
-                            "one of `+1`, `-1`, `laugh`, `heart`",
-                            ::openapi_server_runtime::__private::ValueSyntax::Text,
-                        )?,
-                    )
-                }
-                ::std::option::Option::None => ::std::option::Option::None,
-            },
-            sort: match raw.one("sort")? {
-                ::std::option::Option::Some(raw) => {
-                    ::std::option::Option::Some(
-                        ::openapi_server_runtime::__private::parse_named::<
-                            crate::generated_robustness::types::ListReactionsSort,
-                        >(
-                            ::openapi_server_runtime::__private::Location::Query,
-                            "sort",
-                            raw,
-                            "one of `reactions-+1`, `reactions--1`, `created`",
-                            ::openapi_server_runtime::__private::ValueSyntax::Text,
-                        )?,
-                    )
-                }
-                ::std::option::Option::None => ::std::option::Option::None,
-            },
+            content: content?,
+            sort: sort?,
         })
     }
 }
@@ -3281,8 +3302,11 @@ impl GetUserPath {
     pub fn from_raw(
         raw: &::openapi_server_runtime::__private::RawParams,
     ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
-        Ok(Self {
-            id: {
+        let id = (|| -> ::std::result::Result<
+            ::std::string::String,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("id")?;
                 ::openapi_server_runtime::__private::parse_string(
                     ::openapi_server_runtime::__private::Location::Path,
@@ -3292,10 +3316,13 @@ impl GetUserPath {
                         min_length: ::std::option::Option::None,
                         max_length: ::std::option::Option::None,
                         pattern: ::std::option::Option::Some(&GET_USER_PATH_ID_PATTERN),
+                        format: ::std::option::Option::None,
                     },
                 )?
-            },
-        })
+            })
+        })();
+        ::openapi_server_runtime::__private::all_valid(&[id.as_ref().err()])?;
+        Ok(Self { id: id? })
     }
 }
 /// The result of `getUser`: one variant per documented response, and nothing else.
@@ -3457,58 +3484,92 @@ impl ListCallsQuery {
     pub fn from_raw(
         raw: &::openapi_server_runtime::__private::RawParams,
     ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
+        let start_time = (|| -> ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok(
+                match raw.one("StartTime")? {
+                    ::std::option::Option::Some(raw) => {
+                        ::std::option::Option::Some(
+                            ::openapi_server_runtime::__private::parse_string(
+                                ::openapi_server_runtime::__private::Location::Query,
+                                "StartTime",
+                                raw,
+                                &::openapi_server_runtime::__private::StringRules {
+                                    min_length: ::std::option::Option::None,
+                                    max_length: ::std::option::Option::None,
+                                    pattern: ::std::option::Option::None,
+                                    format: ::std::option::Option::None,
+                                },
+                            )?,
+                        )
+                    }
+                    ::std::option::Option::None => ::std::option::Option::None,
+                },
+            )
+        })();
+        let start_time_2 = (|| -> ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok(
+                match raw.one("StartTime<")? {
+                    ::std::option::Option::Some(raw) => {
+                        ::std::option::Option::Some(
+                            ::openapi_server_runtime::__private::parse_string(
+                                ::openapi_server_runtime::__private::Location::Query,
+                                "StartTime<",
+                                raw,
+                                &::openapi_server_runtime::__private::StringRules {
+                                    min_length: ::std::option::Option::None,
+                                    max_length: ::std::option::Option::None,
+                                    pattern: ::std::option::Option::None,
+                                    format: ::std::option::Option::None,
+                                },
+                            )?,
+                        )
+                    }
+                    ::std::option::Option::None => ::std::option::Option::None,
+                },
+            )
+        })();
+        let start_time_3 = (|| -> ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok(
+                match raw.one("StartTime>")? {
+                    ::std::option::Option::Some(raw) => {
+                        ::std::option::Option::Some(
+                            ::openapi_server_runtime::__private::parse_string(
+                                ::openapi_server_runtime::__private::Location::Query,
+                                "StartTime>",
+                                raw,
+                                &::openapi_server_runtime::__private::StringRules {
+                                    min_length: ::std::option::Option::None,
+                                    max_length: ::std::option::Option::None,
+                                    pattern: ::std::option::Option::None,
+                                    format: ::std::option::Option::None,
+                                },
+                            )?,
+                        )
+                    }
+                    ::std::option::Option::None => ::std::option::Option::None,
+                },
+            )
+        })();
+        ::openapi_server_runtime::__private::all_valid(
+            &[
+                start_time.as_ref().err(),
+                start_time_2.as_ref().err(),
+                start_time_3.as_ref().err(),
+            ],
+        )?;
         Ok(Self {
-            start_time: match raw.one("StartTime")? {
-                ::std::option::Option::Some(raw) => {
-                    ::std::option::Option::Some(
-                        ::openapi_server_runtime::__private::parse_string(
-                            ::openapi_server_runtime::__private::Location::Query,
-                            "StartTime",
-                            raw,
-                            &::openapi_server_runtime::__private::StringRules {
-                                min_length: ::std::option::Option::None,
-                                max_length: ::std::option::Option::None,
-                                pattern: ::std::option::Option::None,
-                            },
-                        )?,
-                    )
-                }
-                ::std::option::Option::None => ::std::option::Option::None,
-            },
-            start_time_2: match raw.one("StartTime<")? {
-                ::std::option::Option::Some(raw) => {
-                    ::std::option::Option::Some(
-                        ::openapi_server_runtime::__private::parse_string(
-                            ::openapi_server_runtime::__private::Location::Query,
-                            "StartTime<",
-                            raw,
-                            &::openapi_server_runtime::__private::StringRules {
-                                min_length: ::std::option::Option::None,
-                                max_length: ::std::option::Option::None,
-                                pattern: ::std::option::Option::None,
-                            },
-                        )?,
-                    )
-                }
-                ::std::option::Option::None => ::std::option::Option::None,
-            },
-            start_time_3: match raw.one("StartTime>")? {
-                ::std::option::Option::Some(raw) => {
-                    ::std::option::Option::Some(
-                        ::openapi_server_runtime::__private::parse_string(
-                            ::openapi_server_runtime::__private::Location::Query,
-                            "StartTime>",
-                            raw,
-                            &::openapi_server_runtime::__private::StringRules {
-                                min_length: ::std::option::Option::None,
-                                max_length: ::std::option::Option::None,
-                                pattern: ::std::option::Option::None,
-                            },
-                        )?,
-                    )
-                }
-                ::std::option::Option::None => ::std::option::Option::None,
-            },
+            start_time: start_time?,
+            start_time_2: start_time_2?,
+            start_time_3: start_time_3?,
         })
     }
 }
@@ -3557,8 +3618,11 @@ impl GetCallPath {
     pub fn from_raw(
         raw: &::openapi_server_runtime::__private::RawParams,
     ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
-        Ok(Self {
-            sid: {
+        let sid = (|| -> ::std::result::Result<
+            ::std::string::String,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("Sid")?;
                 ::openapi_server_runtime::__private::parse_string(
                     ::openapi_server_runtime::__private::Location::Path,
@@ -3568,10 +3632,13 @@ impl GetCallPath {
                         min_length: ::std::option::Option::None,
                         max_length: ::std::option::Option::None,
                         pattern: ::std::option::Option::Some(&GET_CALL_PATH_SID_PATTERN),
+                        format: ::std::option::Option::None,
                     },
                 )?
-            },
-        })
+            })
+        })();
+        ::openapi_server_runtime::__private::all_valid(&[sid.as_ref().err()])?;
+        Ok(Self { sid: sid? })
     }
 }
 /// The result of `getCall`: one variant per documented response, and nothing else.
@@ -3637,8 +3704,11 @@ impl DeleteCallPath {
     pub fn from_raw(
         raw: &::openapi_server_runtime::__private::RawParams,
     ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
-        Ok(Self {
-            call_sid: {
+        let call_sid = (|| -> ::std::result::Result<
+            ::std::string::String,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("CallSid")?;
                 ::openapi_server_runtime::__private::parse_string(
                     ::openapi_server_runtime::__private::Location::Path,
@@ -3648,10 +3718,13 @@ impl DeleteCallPath {
                         min_length: ::std::option::Option::None,
                         max_length: ::std::option::Option::None,
                         pattern: ::std::option::Option::None,
+                        format: ::std::option::Option::None,
                     },
                 )?
-            },
-        })
+            })
+        })();
+        ::openapi_server_runtime::__private::all_valid(&[call_sid.as_ref().err()])?;
+        Ok(Self { call_sid: call_sid? })
     }
 }
 /// The result of `deleteCall`: one variant per documented response, and nothing else.
@@ -3816,15 +3889,16 @@ pub fn routes<A: RobustnessApi>(api: ::std::sync::Arc<A>) -> ::axum::Router {
         .with_state(api)
 }
 /// The document's component schemas as JSON Schema: what the rules of
-/// request bodies are checked with.
+/// request bodies (and of parameters beyond their types) are checked
+/// with.
 static SCHEMAS: ::openapi_server_runtime::__private::SchemaSet = ::openapi_server_runtime::__private::SchemaSet::new(
     "{\"schemas\":{\"ApplyPatchBody\":{\"properties\":{\"operations\":{\"items\":{\"properties\":{\"op\":{\"allOf\":[{\"$ref\":\"#/components/schemas/ApplyPatchBodyOperationsItemOp\"}]},\"path\":{\"type\":\"string\"},\"value\":{}},\"required\":[\"op\",\"path\"],\"type\":\"object\"},\"type\":\"array\"}},\"required\":[\"operations\"],\"type\":\"object\"},\"ApplyPatchBodyOperationsItemOp\":{\"enum\":[\"add\",\"Add\",\"remove\",\"Remove\",\"replace\",\"Replace\"],\"type\":\"string\"},\"Classification\":{\"properties\":{\"$template\":{\"properties\":{\"name\":{\"type\":\"string\"}},\"type\":\"object\"},\"id\":{\"pattern\":\"^[0-9a-f]{8}$\",\"type\":\"string\"}},\"required\":[\"id\"],\"type\":\"object\"},\"ClassificationTemplate\":{\"properties\":{\"key\":{\"type\":\"string\"}},\"required\":[\"key\"],\"type\":\"object\"},\"Collaboration\":{\"properties\":{\"item\":{\"anyOf\":[{\"allOf\":[{\"$ref\":\"#/components/schemas/CollaborationItem\"},{\"description\":\"The item, or null while the collaboration is pending\"}]},{\"type\":\"null\"}]},\"signer\":{\"$ref\":\"#/components/schemas/SignerInput\"}},\"type\":\"object\"},\"CollaborationItem\":{\"properties\":{\"id\":{\"type\":\"string\"}},\"type\":\"object\"},\"Event\":{\"properties\":{\"negation\":{\"$ref\":\"#/components/schemas/NotAnObject\"},\"request\":{\"anyOf\":[{\"description\":\"Any JSON the caller sent\"},{\"type\":\"null\"}]},\"servers\":{\"items\":{\"format\":\"ice-server\",\"properties\":{\"url\":{\"type\":\"string\"}},\"type\":\"object\"},\"type\":\"array\"}},\"type\":\"object\"},\"GetCall200Response\":{\"properties\":{\"sid\":{\"type\":\"string\"}},\"type\":\"object\"},\"GetPartner200Response\":{\"properties\":{\"client\":{\"type\":\"string\"}},\"type\":\"object\"},\"GetUser409Response\":{\"properties\":{\"message\":{\"type\":\"string\"}},\"type\":\"object\"},\"ListReactionsSort\":{\"enum\":[\"reactions-+1\",\"reactions--1\",\"created\"],\"type\":\"string\"},\"ManagedUser\":{\"properties\":{\"collaboration\":{\"$ref\":\"#/components/schemas/Collaboration\"},\"manager\":{\"$ref\":\"#/components/schemas/ManagerNullable\"},\"pay\":{\"$ref\":\"#/components/schemas/PayFrequency\"},\"user\":{\"$ref\":\"#/components/schemas/simple-user\"}},\"required\":[\"user\"],\"type\":\"object\"},\"Manager\":{\"properties\":{\"login\":{\"type\":\"string\"}},\"type\":\"object\"},\"ManagerNullable\":{\"anyOf\":[{\"allOf\":[{\"$ref\":\"#/components/schemas/Manager\"},{\"additionalProperties\":true,\"type\":\"object\"}],\"description\":\"The manager, if any\"},{\"type\":\"null\"}]},\"NotAnObject\":{\"description\":\"typify cannot convert this `not`, so it is any JSON here\",\"not\":{\"required\":[\"a\"],\"type\":\"object\"}},\"PatchEcho\":{\"properties\":{\"conflict\":{\"properties\":{\"message\":{\"type\":\"string\"}},\"type\":\"object\"},\"ops\":{\"items\":{\"allOf\":[{\"$ref\":\"#/components/schemas/PatchEchoOpsItem\"}]},\"type\":\"array\"}},\"type\":\"object\"},\"PatchEchoOpsItem\":{\"enum\":[\"add\",\"Add\",\"remove\",\"Remove\",\"replace\",\"Replace\"],\"type\":\"string\"},\"PayFrequency\":{\"enum\":[\"monthly\",\"weekly\",null],\"title\":\"PayFrequency\",\"type\":\"string\"},\"Reaction\":{\"properties\":{\"content\":{\"$ref\":\"#/components/schemas/ReactionContent\"},\"event\":{\"$ref\":\"#/components/schemas/Event\"},\"user\":{\"$ref\":\"#/components/schemas/nullable-simple-user\"}},\"required\":[\"content\",\"user\"],\"type\":\"object\"},\"ReactionContent\":{\"enum\":[\"+1\",\"-1\",\"laugh\",\"heart\"],\"type\":\"string\"},\"SignerInput\":{\"allOf\":[{\"$ref\":\"#/components/schemas/CollaborationItem\"},{\"properties\":{\"validation\":{\"properties\":{\"kind\":{\"type\":\"string\"}},\"type\":\"object\"}}}],\"type\":\"object\"},\"SignerInputValidation\":{\"properties\":{\"pattern\":{\"type\":\"string\"}},\"type\":\"object\"},\"nullable-simple-user\":{\"properties\":{\"login\":{\"type\":\"string\"}},\"required\":[\"login\"],\"title\":\"Simple User\",\"type\":[\"object\",\"null\"]},\"simple-user\":{\"properties\":{\"login\":{\"type\":\"string\"}},\"required\":[\"login\"],\"title\":\"Simple User\",\"type\":\"object\"}}}",
 );
-static APPLY_PATCH_BODY_SCHEMA: ::openapi_server_runtime::__private::BodySchema = ::openapi_server_runtime::__private::BodySchema::new(
+static APPLY_PATCH_BODY_SCHEMA: ::openapi_server_runtime::__private::ValueSchema = ::openapi_server_runtime::__private::ValueSchema::new(
     &SCHEMAS,
     "{\"$ref\":\"#/components/schemas/ApplyPatchBody\"}",
 );
-static PUT_DOCUMENT_BODY_SCHEMA: ::openapi_server_runtime::__private::BodySchema = ::openapi_server_runtime::__private::BodySchema::new(
+static PUT_DOCUMENT_BODY_SCHEMA: ::openapi_server_runtime::__private::ValueSchema = ::openapi_server_runtime::__private::ValueSchema::new(
     &SCHEMAS,
     "{\"$ref\":\"#/components/schemas/Classification\"}",
 );
@@ -3910,7 +3984,8 @@ async fn serve_list_reactions<A: RobustnessApi>(
 > {
     let query = ListReactionsQuery::from_raw(
         &::openapi_server_runtime::__private::RawParams::query(parts),
-    )?;
+    );
+    let query = query?;
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
     let cx = ::openapi_server_runtime::RequestContext {
@@ -3964,7 +4039,8 @@ async fn serve_get_user<A: RobustnessApi>(
                 ],
             )
             .await?,
-    )?;
+    );
+    let path = path?;
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
     let cx = ::openapi_server_runtime::RequestContext {
@@ -4110,7 +4186,8 @@ async fn serve_list_calls<A: RobustnessApi>(
 > {
     let query = ListCallsQuery::from_raw(
         &::openapi_server_runtime::__private::RawParams::query(parts),
-    )?;
+    );
+    let query = query?;
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
     let cx = ::openapi_server_runtime::RequestContext {
@@ -4164,7 +4241,8 @@ async fn serve_get_call<A: RobustnessApi>(
                 ],
             )
             .await?,
-    )?;
+    );
+    let path = path?;
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
     let cx = ::openapi_server_runtime::RequestContext {
@@ -4219,7 +4297,8 @@ async fn serve_delete_call<A: RobustnessApi>(
                 ],
             )
             .await?,
-    )?;
+    );
+    let path = path?;
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
     let cx = ::openapi_server_runtime::RequestContext {

@@ -411,8 +411,8 @@ async fn array_enum_oneof_and_json_parameters_and_a_get_body_are_parsed() {
 
     for (query, needle) in [
         ("order=sideways", "must be one of `newest`, `oldest`"),
-        ("target=Not%20A%20Name", "must be a valid NameOrId"),
-        ("page=0", "must be a valid PageNumber"),
+        ("target=Not%20A%20Name", "target (oneOf)"),
+        ("page=0", "page (minimum 1)"),
         ("tag=1&tag=2&tag=3&tag=4&tag=5", "takes at most 4 items"),
         ("ids=67e55044,x", "must be a UUID"),
         ("filter=%7B", "JSON of the documented schema"),

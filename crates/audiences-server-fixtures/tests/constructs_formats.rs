@@ -158,14 +158,20 @@ async fn a_malformed_body_is_a_400_naming_the_body_and_what_is_wrong() {
             "/shapes",
             "application/json",
             br#"{"kind":"square","radius":1}"#.to_vec(),
-            "body (oneOf)",
+            "/side (required)",
+        ),
+        (
+            "/shapes",
+            "application/json",
+            br#"{"kind":"circle","radius":-1}"#.to_vec(),
+            "/radius (minimum 0)",
         ),
         ("/notes", "text/plain", vec![0xff, 0xfe], "not valid UTF-8"),
         (
             "/forms",
             "application/x-www-form-urlencoded",
             b"name=ada&seats=many".to_vec(),
-            "invalid digit",
+            "/seats (type \"integer\")",
         ),
         (
             "/forms",

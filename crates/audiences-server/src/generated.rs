@@ -51,8 +51,11 @@ impl ListAudienceProspectsPath {
     pub fn from_raw(
         raw: &::openapi_server_runtime::__private::RawParams,
     ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
-        Ok(Self {
-            account_group_id: {
+        let account_group_id = (|| -> ::std::result::Result<
+            ::std::string::String,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("accountGroupId")?;
                 ::openapi_server_runtime::__private::parse_string(
                     ::openapi_server_runtime::__private::Location::Path,
@@ -64,10 +67,16 @@ impl ListAudienceProspectsPath {
                         pattern: ::std::option::Option::Some(
                             &LIST_AUDIENCE_PROSPECTS_PATH_ACCOUNT_GROUP_ID_PATTERN,
                         ),
+                        format: ::std::option::Option::None,
                     },
                 )?
-            },
-            audience_id: {
+            })
+        })();
+        let audience_id = (|| -> ::std::result::Result<
+            ::std::string::String,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok({
                 let raw = raw.required("audienceId")?;
                 ::openapi_server_runtime::__private::parse_string(
                     ::openapi_server_runtime::__private::Location::Path,
@@ -79,9 +88,17 @@ impl ListAudienceProspectsPath {
                         pattern: ::std::option::Option::Some(
                             &LIST_AUDIENCE_PROSPECTS_PATH_AUDIENCE_ID_PATTERN,
                         ),
+                        format: ::std::option::Option::None,
                     },
                 )?
-            },
+            })
+        })();
+        ::openapi_server_runtime::__private::all_valid(
+            &[account_group_id.as_ref().err(), audience_id.as_ref().err()],
+        )?;
+        Ok(Self {
+            account_group_id: account_group_id?,
+            audience_id: audience_id?,
         })
     }
 }
@@ -95,7 +112,7 @@ pub struct ListAudienceProspectsQuery {
     /// Maximum number of items to return in this page: an integer from 1 to
     /// 100, 25 when omitted. Anything else, an empty value included, is a
     /// `400 VALIDATION_ERROR`.
-    pub limit: i32,
+    pub limit: u8,
 }
 impl ListAudienceProspectsQuery {
     /// Parses and validates the raw parameters; the error names the
@@ -103,41 +120,58 @@ impl ListAudienceProspectsQuery {
     pub fn from_raw(
         raw: &::openapi_server_runtime::__private::RawParams,
     ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
-        Ok(Self {
-            cursor: match raw.one("cursor")? {
-                ::std::option::Option::Some(raw) => {
-                    ::std::option::Option::Some(
-                        ::openapi_server_runtime::__private::parse_string(
+        let cursor = (|| -> ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok(
+                match raw.one("cursor")? {
+                    ::std::option::Option::Some(raw) => {
+                        ::std::option::Option::Some(
+                            ::openapi_server_runtime::__private::parse_string(
+                                ::openapi_server_runtime::__private::Location::Query,
+                                "cursor",
+                                raw,
+                                &::openapi_server_runtime::__private::StringRules {
+                                    min_length: ::std::option::Option::Some(1),
+                                    max_length: ::std::option::Option::Some(512),
+                                    pattern: ::std::option::Option::None,
+                                    format: ::std::option::Option::None,
+                                },
+                            )?,
+                        )
+                    }
+                    ::std::option::Option::None => ::std::option::Option::None,
+                },
+            )
+        })();
+        let limit = (|| -> ::std::result::Result<u8, ::openapi_server_runtime::ApiError> {
+            ::std::result::Result::Ok(
+                match raw.one("limit")? {
+                    ::std::option::Option::Some(raw) => {
+                        ::openapi_server_runtime::__private::parse_integer::<
+                            u8,
+                        >(
                             ::openapi_server_runtime::__private::Location::Query,
-                            "cursor",
+                            "limit",
                             raw,
-                            &::openapi_server_runtime::__private::StringRules {
-                                min_length: ::std::option::Option::Some(1),
-                                max_length: ::std::option::Option::Some(512),
-                                pattern: ::std::option::Option::None,
+                            &::openapi_server_runtime::__private::IntegerRules {
+                                minimum: ::std::option::Option::Some(1),
+                                maximum: ::std::option::Option::Some(100),
+                                format: ::std::option::Option::Some("int32"),
                             },
-                        )?,
-                    )
-                }
-                ::std::option::Option::None => ::std::option::Option::None,
-            },
-            limit: match raw.one("limit")? {
-                ::std::option::Option::Some(raw) => {
-                    ::openapi_server_runtime::__private::parse_integer::<
-                        i32,
-                    >(
-                        ::openapi_server_runtime::__private::Location::Query,
-                        "limit",
-                        raw,
-                        &::openapi_server_runtime::__private::IntegerRules {
-                            minimum: ::std::option::Option::Some(1),
-                            maximum: ::std::option::Option::Some(100),
-                            format: ::std::option::Option::Some("int32"),
-                        },
-                    )?
-                }
-                ::std::option::Option::None => 25 as i32,
-            },
+                        )?
+                    }
+                    ::std::option::Option::None => 25 as u8,
+                },
+            )
+        })();
+        ::openapi_server_runtime::__private::all_valid(
+            &[cursor.as_ref().err(), limit.as_ref().err()],
+        )?;
+        Ok(Self {
+            cursor: cursor?,
+            limit: limit?,
         })
     }
 }
@@ -494,10 +528,15 @@ async fn serve_list_audience_prospects<A: AudiencesApi>(
                 ],
             )
             .await?,
-    )?;
+    );
     let query = ListAudienceProspectsQuery::from_raw(
         &::openapi_server_runtime::__private::RawParams::query(parts),
+    );
+    ::openapi_server_runtime::__private::all_valid(
+        &[path.as_ref().err(), query.as_ref().err()],
     )?;
+    let path = path?;
+    let query = query?;
     let (principal, rate_limit) = ::openapi_server_runtime::__private::authorize(
             api,
             parts,

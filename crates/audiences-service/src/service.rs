@@ -228,7 +228,7 @@ impl AudiencesApi for Service {
                     .await;
             }
         };
-        let limit = u32::try_from(query.limit).unwrap_or(1);
+        let limit = u32::from(query.limit);
         // One statement: the audience's state and the page together.
         let page = match self.store.page(&group, &audience, after.as_ref(), limit).await {
             Ok(PageOutcome::Page(page)) => page,

@@ -3,9 +3,9 @@
 //! `MockApi::from_examples` only ever serves an example that fits.
 
 use openapi_server_runtime::__private::{root_schema, validator_options};
-use openapi_server_runtime::json_schema::to_json_schema;
+use openapi_server_runtime::json_schema::{discriminate, schemas_to_json_schema, to_json_schema};
 use openapiv3::{MediaType, OpenAPI, ReferenceOr};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// The example a media type documents: `example`, else the first of
 /// `examples`, else the `example` of its inline schema.
@@ -40,9 +40,22 @@ impl ExampleChecker {
             .as_ref()
             .and_then(|components| serde_json::to_value(&components.schemas).ok())
             .unwrap_or_else(|| json!({}));
+        let converted = json!({ "schemas": schemas_to_json_schema(&components) });
+        let mut discriminated = converted.clone();
+        discriminate(&mut discriminated, &converted);
         Self {
-            components: json!({ "schemas": to_json_schema(&components) }),
+            components: discriminated,
         }
+    }
+
+    /// `schema` (an OpenAPI schema) as JSON Schema, discriminated unions
+    /// as conditions.
+    fn convert(&self, schema: &ReferenceOr<openapiv3::Schema>) -> Result<Value, String> {
+        let mut converted = serde_json::to_value(schema)
+            .map(|schema| to_json_schema(&schema))
+            .map_err(|error| error.to_string())?;
+        discriminate(&mut converted, &self.components);
+        Ok(converted)
     }
 
     /// The components as JSON Schema (`{"schemas": {…}}`), as the server
@@ -54,9 +67,7 @@ impl ExampleChecker {
     /// `schema` (an OpenAPI schema) as JSON Schema text for the server to
     /// check bodies with, or why the server's validator cannot compile it.
     pub(crate) fn body_schema(&self, schema: &ReferenceOr<openapiv3::Schema>) -> Result<String, String> {
-        let converted = serde_json::to_value(schema)
-            .map(|schema| to_json_schema(&schema))
-            .map_err(|error| error.to_string())?;
+        let converted = self.convert(schema)?;
         validator_options()
             .build(&root_schema(&converted, &self.components))
             .map_err(|error| error.to_string())?;
@@ -70,16 +81,8 @@ impl ExampleChecker {
         schema: &ReferenceOr<openapiv3::Schema>,
         example: &Value,
     ) -> Option<String> {
-        let mut root = match serde_json::to_value(schema).map(|schema| to_json_schema(&schema)) {
-            Ok(Value::Object(object)) => object,
-            _ => Map::new(),
-        };
-        root.insert(
-            "$schema".into(),
-            json!("https://json-schema.org/draft/2020-12/schema"),
-        );
-        root.insert("components".into(), self.components.clone());
-        let validator = match jsonschema::validator_for(&Value::Object(root)) {
+        let converted = self.convert(schema).unwrap_or_else(|_| json!({}));
+        let validator = match jsonschema::validator_for(&root_schema(&converted, &self.components)) {
             Ok(validator) => validator,
             Err(error) => return Some(format!("its schema is not valid JSON Schema: {error}")),
         };

@@ -80,7 +80,9 @@ pub mod __private {
         parse_integer, parse_named, parse_named_values, parse_number, parse_string, require_value,
     };
     pub use crate::inputs::pattern::Pattern;
-    pub use crate::inputs::validate::{BodySchema, SchemaSet, root_schema, validator_options};
+    pub use crate::inputs::validate::{
+        CHECKED_FORMATS, SchemaSet, ValueSchema, format_holds, root_schema, validator_options,
+    };
     pub use crate::outputs::object::{EnvelopePart, envelope};
     pub use crate::outputs::response::{raw_envelope_response, status};
     pub use crate::outputs::violation::all_valid;

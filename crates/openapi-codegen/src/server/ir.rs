@@ -91,6 +91,10 @@ pub(crate) struct Param {
     pub default: Option<TokenStream>,
     pub shape: Shape,
     pub doc: String,
+    /// The parameter's JSON Schema, when it has rules its type and parser
+    /// do not check (`multipleOf`, `uniqueItems`, a named schema's bounds):
+    /// the parsed value is checked against it.
+    pub schema: Option<String>,
 }
 
 pub(crate) enum Shape {
@@ -117,6 +121,8 @@ pub(crate) struct StringRules {
     pub min_length: Option<usize>,
     pub max_length: Option<usize>,
     pub pattern: Option<String>,
+    /// A format the runtime checks on a string (`email`, `uri`, `byte`).
+    pub format: Option<String>,
 }
 
 pub(crate) enum Scalar {

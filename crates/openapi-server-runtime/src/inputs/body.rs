@@ -21,7 +21,7 @@ pub struct BodyRules {
     pub media_types: &'static [&'static str],
     /// The schema of a structured body, whose rules are checked before the
     /// body is handed over (`None`: its type's structure only).
-    pub schema: Option<&'static super::validate::BodySchema>,
+    pub schema: Option<&'static super::validate::ValueSchema>,
 }
 
 async fn read(body: Body) -> Result<Bytes, ApiError> {
@@ -115,7 +115,7 @@ fn not_valid(reason: impl std::fmt::Display) -> ApiError {
 
 /// A body of a schema, sent as JSON or as a form
 /// (`application/x-www-form-urlencoded`), whichever of them the document lists.
-pub async fn read_structured<T: DeserializeOwned + serde::Serialize>(
+pub async fn read_structured<T: DeserializeOwned>(
     parts: &Parts,
     body: Body,
     rules: &BodyRules,
@@ -124,13 +124,13 @@ pub async fn read_structured<T: DeserializeOwned + serde::Serialize>(
         return Ok(None);
     };
     if sent == "application/x-www-form-urlencoded" {
-        // A form's values are text: its rules are checked on what they read as.
-        let body: T = serde_urlencoded::from_bytes(&bytes).map_err(not_valid)?;
+        // A form's values are text: its rules are checked on what they
+        // read as by the schema's property types, before its type reads it.
         if let Some(schema) = rules.schema {
-            let value =
-                serde_json::to_value(&body).map_err(|error| ApiError::internal().with_cause(error))?;
-            schema.check(&value)?;
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).map_err(not_valid)?;
+            schema.check(&schema.form_value(&pairs))?;
         }
+        let body: T = serde_urlencoded::from_bytes(&bytes).map_err(not_valid)?;
         return Ok(Some(body));
     }
     let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(not_valid)?;

@@ -77,6 +77,7 @@ mod properties {
                 min_length: Some(24),
                 max_length: Some(24),
                 pattern: Some(&HEX24),
+                format: None,
             };
             let parsed = parse_string(Location::Path, "audienceId", &raw, &rules);
             let valid = raw.chars().count() == 24 && raw.chars().all(|c| c.is_ascii_hexdigit());

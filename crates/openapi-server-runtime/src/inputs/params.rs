@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header::COOKIE};
 
 use crate::outputs::error::ApiError;
+use crate::outputs::violation::Violation;
 
 /// Longest piece of client input quoted back in an error message.
 const MAX_ECHO_CHARS: usize = 64;
@@ -48,9 +49,12 @@ pub(crate) fn echo(raw: &str) -> String {
     }
 }
 
+/// A 400 naming parameter `name`, the `keyword` of the document it broke
+/// (`maximum`, `pattern`, `required`) and, in words, the `rule`.
 pub(crate) fn invalid(
     location: Location,
     name: &str,
+    keyword: &str,
     rule: impl fmt::Display,
     raw: Option<&str>,
 ) -> ApiError {
@@ -58,7 +62,21 @@ pub(crate) fn invalid(
         Some(raw) => format!("{} `{name}` {rule} (got `{}`)", location.noun(), echo(raw)),
         None => format!("{} `{name}` {rule}", location.noun()),
     };
-    ApiError::validation(message, name.to_owned())
+    let mut error = ApiError::validation(message.clone(), name.to_owned());
+    error.violations = vec![Violation {
+        pointer: name.to_owned(),
+        rule: keyword.to_owned(),
+        limit: None,
+        message,
+    }];
+    error
+}
+
+impl Location {
+    /// What the location is called in a refusal (`query parameter`).
+    pub(crate) fn describe(self) -> &'static str {
+        self.noun()
+    }
 }
 
 /// How the values of an array parameter travel (OpenAPI's `style` and `explode`).
@@ -146,9 +164,9 @@ impl RawParams {
         let mut values = Vec::new();
         for name in names {
             for value in headers.get_all(*name) {
-                let text = value
-                    .to_str()
-                    .map_err(|_| invalid(Location::Header, name, "must be visible ASCII text", None))?;
+                let text = value.to_str().map_err(|_| {
+                    invalid(Location::Header, name, "type", "must be visible ASCII text", None)
+                })?;
                 values.push(((*name).to_owned(), text.to_owned()));
             }
         }
@@ -162,9 +180,15 @@ impl RawParams {
     pub fn cookies(headers: &HeaderMap) -> Result<Self, ApiError> {
         let mut values = Vec::new();
         for header in headers.get_all(COOKIE) {
-            let text = header
-                .to_str()
-                .map_err(|_| invalid(Location::Header, "Cookie", "must be visible ASCII text", None))?;
+            let text = header.to_str().map_err(|_| {
+                invalid(
+                    Location::Header,
+                    "Cookie",
+                    "type",
+                    "must be visible ASCII text",
+                    None,
+                )
+            })?;
             for pair in text.split(';') {
                 if let Some((name, value)) = pair.trim().split_once('=') {
                     let value = value.trim().trim_matches('"');
@@ -186,7 +210,13 @@ impl RawParams {
             .filter(|(key, _)| names_match(self.location, key, name));
         let first = found.next();
         if found.next().is_some() {
-            return Err(invalid(self.location, name, "must be given at most once", None));
+            return Err(invalid(
+                self.location,
+                name,
+                "type",
+                "must be given at most once",
+                None,
+            ));
         }
         Ok(first.map(|(_, value)| value.as_str()))
     }
@@ -194,7 +224,7 @@ impl RawParams {
     /// The value of a required parameter.
     pub fn required(&self, name: &str) -> Result<&str, ApiError> {
         self.one(name)?
-            .ok_or_else(|| invalid(self.location, name, "is required", None))
+            .ok_or_else(|| invalid(self.location, name, "required", "is required", None))
     }
 
     /// Every value of an array parameter, split as `separator` says; a

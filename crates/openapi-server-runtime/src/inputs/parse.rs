@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 
 use super::params::{Location, invalid};
 use super::pattern::Pattern;
+use super::validate::ValueSchema;
 use crate::outputs::error::ApiError;
 
 /// The rules of a string parameter.
@@ -17,6 +18,9 @@ pub struct StringRules {
     pub max_length: Option<usize>,
     /// `pattern`.
     pub pattern: Option<&'static Pattern>,
+    /// A `format` the string must have (`email`, `uri`, `byte`), for the
+    /// formats no Rust type carries (see [`super::validate::format_holds`]).
+    pub format: Option<&'static str>,
 }
 
 /// Checks a string parameter against its rules.
@@ -31,19 +35,25 @@ pub fn parse_string(
         && length > max
     {
         let rule = format!("must be at most {max} characters long");
-        return Err(invalid(location, name, rule, Some(raw)));
+        return Err(invalid(location, name, "maxLength", rule, Some(raw)));
     }
     if let Some(min) = rules.min_length
         && length < min
     {
         let rule = format!("must be at least {min} characters long");
-        return Err(invalid(location, name, rule, Some(raw)));
+        return Err(invalid(location, name, "minLength", rule, Some(raw)));
     }
     if let Some(pattern) = rules.pattern
         && !pattern.is_match(raw)
     {
         let rule = format!("must match the pattern `{}`", pattern.source());
-        return Err(invalid(location, name, rule, Some(raw)));
+        return Err(invalid(location, name, "pattern", rule, Some(raw)));
+    }
+    if let Some(format) = rules.format
+        && super::validate::format_holds(format, raw) == Some(false)
+    {
+        let rule = format!("must be a valid `{format}`");
+        return Err(invalid(location, name, "format", rule, Some(raw)));
     }
     Ok(raw.to_owned())
 }
@@ -58,7 +68,7 @@ pub fn parse_from_str<T: FromStr>(
     expected: &str,
 ) -> Result<T, ApiError> {
     raw.parse()
-        .map_err(|_| invalid(location, name, format!("must be {expected}"), Some(raw)))
+        .map_err(|_| invalid(location, name, "format", format!("must be {expected}"), Some(raw)))
 }
 
 /// The rules of an integer parameter.
@@ -94,18 +104,19 @@ pub fn parse_integer<T: TryFrom<i128>>(
     raw: &str,
     rules: &IntegerRules,
 ) -> Result<T, ApiError> {
-    let fail = || invalid(location, name, rules.describe(), Some(raw));
+    let fail = |keyword| invalid(location, name, keyword, rules.describe(), Some(raw));
     let digits = raw.strip_prefix('-').unwrap_or(raw);
     if digits.is_empty() || digits.len() > 39 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(fail());
+        return Err(fail("type"));
     }
-    let value: i128 = raw.parse().map_err(|_| fail())?;
-    if rules.minimum.is_some_and(|min| value < i128::from(min))
-        || rules.maximum.is_some_and(|max| value > i128::from(max))
-    {
-        return Err(fail());
+    let value: i128 = raw.parse().map_err(|_| fail("type"))?;
+    if rules.minimum.is_some_and(|min| value < i128::from(min)) {
+        return Err(fail("minimum"));
     }
-    T::try_from(value).map_err(|_| fail())
+    if rules.maximum.is_some_and(|max| value > i128::from(max)) {
+        return Err(fail("maximum"));
+    }
+    T::try_from(value).map_err(|_| fail("format"))
 }
 
 /// The rules of a number parameter.
@@ -124,16 +135,14 @@ pub fn parse_number(location: Location, name: &str, raw: &str, rules: &NumberRul
         (None, Some(max)) => format!("must be a number of at most {max}"),
         (None, None) => "must be a number".to_owned(),
     };
-    match raw.parse::<f64>() {
-        Ok(value)
-            if value.is_finite()
-                && !rules.minimum.is_some_and(|min| value < min)
-                && !rules.maximum.is_some_and(|max| value > max) =>
-        {
-            Ok(value)
-        }
-        _ => Err(invalid(location, name, rule, Some(raw))),
-    }
+    let keyword = match raw.parse::<f64>() {
+        Ok(value) if !value.is_finite() => "type",
+        Ok(value) if rules.minimum.is_some_and(|min| value < min) => "minimum",
+        Ok(value) if rules.maximum.is_some_and(|max| value > max) => "maximum",
+        Ok(value) => return Ok(value),
+        Err(_) => "type",
+    };
+    Err(invalid(location, name, keyword, rule, Some(raw)))
 }
 
 /// Parses `true` or `false`.
@@ -141,7 +150,13 @@ pub fn parse_boolean(location: Location, name: &str, raw: &str) -> Result<bool, 
     match raw {
         "true" => Ok(true),
         "false" => Ok(false),
-        _ => Err(invalid(location, name, "must be `true` or `false`", Some(raw))),
+        _ => Err(invalid(
+            location,
+            name,
+            "type",
+            "must be `true` or `false`",
+            Some(raw),
+        )),
     }
 }
 
@@ -165,11 +180,18 @@ pub fn parse_named<T: DeserializeOwned>(
     raw: &str,
     expected: &str,
     syntax: ValueSyntax,
+    schema: Option<&ValueSchema>,
 ) -> Result<T, ApiError> {
-    let parsed = match syntax {
-        ValueSyntax::Text => serde_json::from_value(serde_json::Value::String(raw.to_owned())),
-        ValueSyntax::Json => serde_json::from_str(raw),
+    let value = match syntax {
+        ValueSyntax::Text => Ok(serde_json::Value::String(raw.to_owned())),
+        ValueSyntax::Json => serde_json::from_str::<serde_json::Value>(raw),
     };
+    if let (Some(schema), Ok(value)) = (schema, &value) {
+        // The schema names the rule a value breaks (`minimum`), which the
+        // type's refusal would not.
+        schema.check_parameter(location, name, value)?;
+    }
+    let parsed = value.and_then(serde_json::from_value::<T>);
     parsed.map_err(|error| {
         // serde's reason, without positions (the text is one value) and
         // never one that names a Rust type.
@@ -180,7 +202,7 @@ pub fn parse_named<T: DeserializeOwned>(
         } else {
             format!("must be {expected}: {reason}")
         };
-        invalid(location, name, rule, Some(raw))
+        invalid(location, name, "schema", rule, Some(raw))
     })
 }
 
@@ -203,7 +225,7 @@ pub fn parse_named_values<T: DeserializeOwned>(
         )
     };
     let parsed = match values {
-        [] if required => return Err(invalid(location, name, "is required", None)),
+        [] if required => return Err(invalid(location, name, "required", "is required", None)),
         [] => return Ok(None),
         [one] => serde_json::from_value(serde_json::Value::String((*one).to_owned()))
             .or_else(|_| serde_json::from_value(list())),
@@ -213,6 +235,7 @@ pub fn parse_named_values<T: DeserializeOwned>(
         invalid(
             location,
             name,
+            "schema",
             format!("must be {expected}"),
             values.first().copied(),
         )
@@ -221,7 +244,7 @@ pub fn parse_named_values<T: DeserializeOwned>(
 
 /// The value of a required parameter parsed by [`parse_named_values`].
 pub fn require_value<T>(value: Option<T>, location: Location, name: &str) -> Result<T, ApiError> {
-    value.ok_or_else(|| invalid(location, name, "is required", None))
+    value.ok_or_else(|| invalid(location, name, "required", "is required", None))
 }
 
 /// Checks the number of items of an array parameter.
@@ -238,6 +261,7 @@ pub fn check_items(
         return Err(invalid(
             location,
             name,
+            "minItems",
             format!("needs at least {min} items (got {count})"),
             None,
         ));
@@ -248,6 +272,7 @@ pub fn check_items(
         return Err(invalid(
             location,
             name,
+            "maxItems",
             format!("takes at most {max} items (got {count})"),
             None,
         ));

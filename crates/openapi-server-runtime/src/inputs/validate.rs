@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 
+use super::params::Location;
 use crate::outputs::error::ApiError;
 use crate::outputs::violation::{MAX_VIOLATIONS, Violation};
 
@@ -41,16 +42,17 @@ impl SchemaSet {
     }
 }
 
-/// The schema of one operation's body, checked with [`SchemaSet`]'s
+/// The schema of a body or a parameter, checked with [`SchemaSet`]'s
 /// components; compiled on first use.
-pub struct BodySchema {
+pub struct ValueSchema {
     set: &'static SchemaSet,
     source: &'static str,
     compiled: OnceLock<Option<jsonschema::Validator>>,
 }
 
 /// The options both the runtime and the generator compile schemas with.
-/// (formats checked, OpenAPI's `byte` among them: base64).
+/// (formats checked, with OpenAPI's `byte` (base64) and the `ip` of
+/// progenitor's documents (IPv4 or IPv6) among them).
 pub fn validator_options() -> jsonschema::ValidationOptions {
     jsonschema::options()
         .should_validate_formats(true)
@@ -58,6 +60,7 @@ pub fn validator_options() -> jsonschema::ValidationOptions {
             use base64::Engine;
             base64::engine::general_purpose::STANDARD.decode(text).is_ok()
         })
+        .with_format("ip", |text: &str| text.parse::<std::net::IpAddr>().is_ok())
         .with_pattern_options(jsonschema::PatternOptions::fancy_regex().backtrack_limit(BACKTRACK_LIMIT))
 }
 
@@ -73,6 +76,84 @@ pub fn root_schema(schema: &Value, components: &Value) -> Value {
     );
     root.insert("components".into(), components.clone());
     Value::Object(root)
+}
+
+/// The JSON type of a schema (the first but `null` of a list).
+fn type_of(schema: &Value) -> Option<&str> {
+    match schema.get("type")? {
+        Value::String(kind) => Some(kind),
+        Value::Array(kinds) => kinds
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|kind| *kind != "null"),
+        _ => None,
+    }
+}
+
+/// A form field's text as a value of JSON type `kind`, when it reads as one.
+fn typed_text(kind: Option<&str>, text: &str) -> Value {
+    let parsed = match kind {
+        Some("integer" | "number") => serde_json::from_str::<serde_json::Number>(text)
+            .ok()
+            .map(Value::Number),
+        Some("boolean") => text.parse::<bool>().ok().map(Value::Bool),
+        _ => None,
+    };
+    parsed.unwrap_or_else(|| Value::from(text))
+}
+
+/// The string formats the server checks: JSON Schema's (by the validator),
+/// with OpenAPI's `byte` (base64); OpenAPI's numeric formats and `binary`
+/// and `password` are no rules of a string, and pass.
+pub const CHECKED_FORMATS: &[&str] = &[
+    "date",
+    "date-time",
+    "time",
+    "duration",
+    "email",
+    "idn-email",
+    "hostname",
+    "idn-hostname",
+    "ip",
+    "ipv4",
+    "ipv6",
+    "uri",
+    "uri-reference",
+    "iri",
+    "iri-reference",
+    "uri-template",
+    "uuid",
+    "json-pointer",
+    "relative-json-pointer",
+    "regex",
+    "byte",
+    "binary",
+    "password",
+    "int32",
+    "int64",
+    "float",
+    "double",
+];
+
+/// Whether `text` has string format `format` (`Some(false)`: it does not),
+/// by the validator bodies are checked with; `None` for a format the
+/// server does not know.
+pub fn format_holds(format: &str, text: &str) -> Option<bool> {
+    static VALIDATORS: OnceLock<Vec<(&'static str, jsonschema::Validator)>> = OnceLock::new();
+    let validators = VALIDATORS.get_or_init(|| {
+        CHECKED_FORMATS
+            .iter()
+            .filter_map(|format| {
+                let schema = serde_json::json!({ "type": "string", "format": format });
+                validator_options()
+                    .build(&schema)
+                    .ok()
+                    .map(|validator| (*format, validator))
+            })
+            .collect()
+    });
+    let (_, validator) = validators.iter().find(|(known, _)| *known == format)?;
+    Some(validator.is_valid(&Value::from(text)))
 }
 
 /// The limit a broken rule names (`0` of `minimum: 0`, `uuid` of
@@ -100,15 +181,15 @@ fn limit_of(kind: &ValidationErrorKind) -> Option<Value> {
     }
 }
 
-impl std::fmt::Debug for BodySchema {
+impl std::fmt::Debug for ValueSchema {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BodySchema")
+        f.debug_struct("ValueSchema")
             .field("source", &self.source)
             .finish_non_exhaustive()
     }
 }
 
-impl BodySchema {
+impl ValueSchema {
     /// The body schema written as JSON text, referring to `set`.
     pub const fn new(set: &'static SchemaSet, source: &'static str) -> Self {
         Self {
@@ -149,11 +230,17 @@ impl BodySchema {
                 let schema_path = error.schema_path.to_string();
                 let rule = schema_path.rsplit('/').next().unwrap_or_default().to_owned();
                 let mut pointer = error.instance_path.to_string();
-                if let ValidationErrorKind::Required { property } = &error.kind {
-                    // The missing property is where the mistake is.
-                    let name = property
-                        .as_str()
-                        .map_or_else(|| property.to_string(), str::to_owned);
+                // A missing or unexpected property is where the mistake is.
+                let property = match &error.kind {
+                    ValidationErrorKind::Required { property } => Some(
+                        property
+                            .as_str()
+                            .map_or_else(|| property.to_string(), str::to_owned),
+                    ),
+                    ValidationErrorKind::AdditionalProperties { unexpected } => unexpected.first().cloned(),
+                    _ => None,
+                };
+                if let Some(name) = property {
                     pointer = format!("{pointer}/{}", name.replace('~', "~0").replace('/', "~1"));
                 }
                 Violation {
@@ -164,6 +251,74 @@ impl BodySchema {
                 }
             })
             .collect()
+    }
+
+    /// A form's fields as the JSON the schema describes: a field of an
+    /// `integer`, `number` or `boolean` property is read as one (when it
+    /// reads as one: else it stays text, and the schema refuses it), the
+    /// repeated fields of an `array` property are its items, and any other
+    /// field is text.
+    pub fn form_value(&self, pairs: &[(String, String)]) -> Value {
+        let schema: Value = serde_json::from_str(self.source).unwrap_or(Value::Null);
+        let properties = self
+            .resolve(&schema)
+            .get("properties")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let mut object = serde_json::Map::new();
+        for (name, text) in pairs {
+            let property = self.resolve(properties.get(name).unwrap_or(&Value::Null));
+            if type_of(property) == Some("array") {
+                let item = self.resolve(property.get("items").unwrap_or(&Value::Null));
+                let value = typed_text(type_of(item), text);
+                match object
+                    .entry(name.clone())
+                    .or_insert_with(|| Value::Array(Vec::new()))
+                {
+                    Value::Array(items) => items.push(value),
+                    other => *other = value,
+                }
+            } else {
+                object.insert(name.clone(), typed_text(type_of(property), text));
+            }
+        }
+        Value::Object(object)
+    }
+
+    /// `schema`, or the component it refers to.
+    fn resolve<'a>(&'a self, schema: &'a Value) -> &'a Value {
+        schema
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|reference| reference.strip_prefix("#/components/"))
+            .and_then(|path| self.set.value().pointer(&format!("/{path}")))
+            .unwrap_or(schema)
+    }
+
+    /// Refuses a parameter's value (`value`, as its type serializes) that
+    /// breaks any rule of its schema, naming each (`tags/2 (maxLength 8)`).
+    /// Generated code checks this way only the rules the parameter's type
+    /// and its parser do not (`multipleOf`, `uniqueItems`, `enum` of
+    /// numbers, the rules of a named schema).
+    pub fn check_parameter<T: serde::Serialize + ?Sized>(
+        &self,
+        location: Location,
+        name: &str,
+        value: &T,
+    ) -> Result<(), ApiError> {
+        let Ok(value) = serde_json::to_value(value) else {
+            return Ok(());
+        };
+        let mut violations = self.violations(&value);
+        if violations.is_empty() {
+            return Ok(());
+        }
+        for violation in &mut violations {
+            violation.pointer = format!("{name}{}", violation.pointer);
+        }
+        let mut error = ApiError::violations(&format!("{} `{name}`", location.describe()), violations);
+        error.details = Some(name.to_owned());
+        Err(error)
     }
 
     /// Refuses a body that breaks any rule of its schema, naming each.

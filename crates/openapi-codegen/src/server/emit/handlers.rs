@@ -190,12 +190,13 @@ pub(super) fn body_schemas(api: &super::super::ir::Api, rt: &TokenStream) -> Tok
         let schema = op.body.as_ref()?.schema.as_ref()?;
         let ident = body_schema_ident(op);
         Some(quote! {
-            static #ident: #rt::__private::BodySchema = #rt::__private::BodySchema::new(&SCHEMAS, #schema);
+            static #ident: #rt::__private::ValueSchema = #rt::__private::ValueSchema::new(&SCHEMAS, #schema);
         })
     });
     quote! {
         /// The document's component schemas as JSON Schema: what the rules of
-        /// request bodies are checked with.
+        /// request bodies (and of parameters beyond their types) are checked
+        /// with.
         static SCHEMAS: #rt::__private::SchemaSet = #rt::__private::SchemaSet::new(#components);
         #(#bodies)*
     }

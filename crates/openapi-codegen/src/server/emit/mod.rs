@@ -39,6 +39,7 @@ pub(crate) fn file(api: &Api, rt: &TokenStream, types: &TokenStream) -> TokenStr
         let mut args = Vec::new();
         let mut arg_names = Vec::new();
         let mut extract = Vec::new();
+        let mut parsed = Vec::new();
         for (location, suffix, noun) in [
             (Location::Path, "Path", "path"),
             (Location::Query, "Query", "query"),
@@ -77,7 +78,18 @@ pub(crate) fn file(api: &Api, rt: &TokenStream, types: &TokenStream) -> TokenStr
                 }
                 Location::Cookie => quote! { #rt::__private::RawParams::cookies(&parts.headers)? },
             };
-            extract.push(quote! { let #arg = #struct_ident::from_raw(&#raw)?; });
+            extract.push(quote! { let #arg = #struct_ident::from_raw(&#raw); });
+            parsed.push(arg);
+        }
+        // Every location parsed before any refuses: one answer names the
+        // mistakes of all.
+        match parsed.as_slice() {
+            [] => {}
+            [one] => extract.push(quote! { let #one = #one?; }),
+            several => extract.push(quote! {
+                #rt::__private::all_valid(&[#(#several.as_ref().err()),*])?;
+                #(let #several = #several?;)*
+            }),
         }
         let read_body = handlers::body(op, rt).map(|(rust, read)| {
             args.push(quote! { body: #rust });

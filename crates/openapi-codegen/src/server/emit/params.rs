@@ -38,6 +38,7 @@ impl Emitter<'_> {
         let rt = self.rt;
         let min = literal_usize(rules.min_length);
         let max = literal_usize(rules.max_length);
+        let format = option_tokens(rules.format.as_deref().map(Literal::string));
         let pattern = match &rules.pattern {
             Some(source) => {
                 let ident = format_ident!("{}_{}_PATTERN", self.static_prefix, screaming(&param.name));
@@ -53,12 +54,16 @@ impl Emitter<'_> {
                 min_length: #min,
                 max_length: #max,
                 pattern: #pattern,
+                format: #format,
             }
         }
     }
 
     /// An expression of type `Result<T, ApiError>` parsing `raw: &str`.
-    fn parse(&mut self, param: &Param, scalar: &Scalar) -> TokenStream {
+    /// (`whole`: the scalar is the parameter's value, not an item of it,
+    /// so that a named schema's refusal is explained by the parameter's
+    /// schema.)
+    fn parse(&mut self, param: &Param, scalar: &Scalar, whole: bool) -> TokenStream {
         let rt = self.rt;
         let name = &param.name;
         let location = location_tokens(rt, param.location);
@@ -72,8 +77,10 @@ impl Emitter<'_> {
                 expected,
                 rules,
             } => {
-                let unconstrained =
-                    rules.min_length.is_none() && rules.max_length.is_none() && rules.pattern.is_none();
+                let unconstrained = rules.min_length.is_none()
+                    && rules.max_length.is_none()
+                    && rules.pattern.is_none()
+                    && rules.format.is_none();
                 if unconstrained {
                     quote! { #rt::__private::parse_from_str::<#rust>(#location, #name, raw, #expected) }
                 } else {
@@ -134,10 +141,22 @@ impl Emitter<'_> {
                 } else {
                     quote! { #rt::__private::ValueSyntax::Text }
                 };
-                quote! { #rt::__private::parse_named::<#rust>(#location, #name, raw, #expected, #syntax) }
+                let schema = match &param.schema {
+                    Some(_) if whole => {
+                        let ident = schema_ident(&self.static_prefix, param);
+                        quote! { ::std::option::Option::Some(&#ident) }
+                    }
+                    _ => quote! { ::std::option::Option::None },
+                };
+                quote! { #rt::__private::parse_named::<#rust>(#location, #name, raw, #expected, #syntax, #schema) }
             }
         }
     }
+}
+
+/// The static a parameter's schema is checked with.
+fn schema_ident(prefix: &str, param: &Param) -> Ident {
+    format_ident!("{prefix}_{}_SCHEMA", screaming(&param.name))
 }
 
 /// The struct of one location's parameters of `op_id`, with its `from_raw`.
@@ -159,48 +178,77 @@ pub(super) fn param_struct(
         let field = &param.field;
         let name = &param.name;
         let field_doc = doc(&param.doc);
-        match &param.shape {
+        let location = location_tokens(rt, param.location);
+        // The static the value is checked against, for the rules its type
+        // and parser leave (`multipleOf`, `uniqueItems`, a named schema's).
+        let schema = param.schema.as_ref().map(|source| {
+            let ident = schema_ident(&emitter.static_prefix, param);
+            emitter.statics.push(quote! {
+                static #ident: #rt::__private::ValueSchema = #rt::__private::ValueSchema::new(&SCHEMAS, #source);
+            });
+            ident
+        });
+        let check = |value: TokenStream| match &schema {
+            Some(ident) => quote! {{
+                let value = #value;
+                #ident.check_parameter(#location, #name, &value)?;
+                value
+            }},
+            None => value,
+        };
+        let (rust, init) = match &param.shape {
             Shape::One(Scalar::Named {
                 rust,
                 expected,
                 syntax: NamedSyntax::TextOrList,
             }) => {
                 // One value or several: a `oneOf` with an array branch.
-                let location = location_tokens(rt, param.location);
                 let required = param.required;
                 let read = quote! {
                     #rt::__private::parse_named_values::<#rust>(#location, #name, &raw.many(#name, #rt::__private::Separator::Repeat), #expected, #required)?
                 };
                 if required {
-                    fields.push(quote! { #field_doc pub #field: #rust });
-                    inits.push(quote! { #field: #rt::__private::require_value(#read, #location, #name)? });
+                    let value = check(quote! { #rt::__private::require_value(#read, #location, #name)? });
+                    (rust.clone(), value)
                 } else {
-                    fields.push(quote! { #field_doc pub #field: ::std::option::Option<#rust> });
-                    inits.push(quote! { #field: #read });
+                    let inner = check(quote! { value });
+                    (
+                        quote! { ::std::option::Option<#rust> },
+                        quote! { match #read { ::std::option::Option::Some(value) => ::std::option::Option::Some(#inner), ::std::option::Option::None => ::std::option::Option::None } },
+                    )
                 }
             }
             Shape::One(scalar) => {
                 let rust = scalar_type(scalar);
-                let parse = emitter.parse(param, scalar);
-                if param.required {
-                    fields.push(quote! { #field_doc pub #field: #rust });
-                    inits.push(quote! { #field: { let raw = raw.required(#name)?; #parse? } });
-                } else if let Some(default) = &param.default {
-                    fields.push(quote! { #field_doc pub #field: #rust });
-                    inits.push(quote! {
-                        #field: match raw.one(#name)? {
-                            ::std::option::Option::Some(raw) => #parse?,
-                            ::std::option::Option::None => #default,
-                        }
-                    });
+                let parse = emitter.parse(param, scalar, true);
+                let parse = if matches!(scalar, Scalar::Named { .. }) {
+                    // `parse_named` checked the schema before the type.
+                    quote! { #parse? }
                 } else {
-                    fields.push(quote! { #field_doc pub #field: ::std::option::Option<#rust> });
-                    inits.push(quote! {
-                        #field: match raw.one(#name)? {
-                            ::std::option::Option::Some(raw) => ::std::option::Option::Some(#parse?),
-                            ::std::option::Option::None => ::std::option::Option::None,
-                        }
-                    });
+                    check(quote! { #parse? })
+                };
+                if param.required {
+                    (rust, quote! { { let raw = raw.required(#name)?; #parse } })
+                } else if let Some(default) = &param.default {
+                    (
+                        rust,
+                        quote! {
+                            match raw.one(#name)? {
+                                ::std::option::Option::Some(raw) => #parse,
+                                ::std::option::Option::None => #default,
+                            }
+                        },
+                    )
+                } else {
+                    (
+                        quote! { ::std::option::Option<#rust> },
+                        quote! {
+                            match raw.one(#name)? {
+                                ::std::option::Option::Some(raw) => ::std::option::Option::Some(#parse),
+                                ::std::option::Option::None => ::std::option::Option::None,
+                            }
+                        },
+                    )
                 }
             }
             Shape::Many {
@@ -210,8 +258,7 @@ pub(super) fn param_struct(
                 max_items,
             } => {
                 let rust = scalar_type(item);
-                let parse = emitter.parse(param, item);
-                let location = location_tokens(rt, param.location);
+                let parse = emitter.parse(param, item, false);
                 let min = literal_usize(min_items.or(if param.required { Some(1) } else { None }));
                 let max = literal_usize(*max_items);
                 let separator = match separator {
@@ -220,20 +267,34 @@ pub(super) fn param_struct(
                     Separator::Space => quote! { #rt::__private::Separator::Space },
                     Separator::Pipe => quote! { #rt::__private::Separator::Pipe },
                 };
-                fields.push(quote! { #field_doc pub #field: ::std::vec::Vec<#rust> });
-                inits.push(quote! {
-                    #field: {
-                        let values = raw.many(#name, #separator);
-                        #rt::__private::check_items(#location, #name, values.len(), #min, #max)?;
-                        values
-                            .into_iter()
-                            .map(|raw| #parse)
-                            .collect::<::std::result::Result<::std::vec::Vec<_>, #rt::ApiError>>()?
-                    }
+                let values = check(quote! {
+                    values
+                        .into_iter()
+                        .map(|raw| #parse)
+                        .collect::<::std::result::Result<::std::vec::Vec<_>, #rt::ApiError>>()?
                 });
+                (
+                    quote! { ::std::vec::Vec<#rust> },
+                    quote! {
+                        {
+                            let values = raw.many(#name, #separator);
+                            #rt::__private::check_items(#location, #name, values.len(), #min, #max)?;
+                            #values
+                        }
+                    },
+                )
             }
-        }
+        };
+        fields.push(quote! { #field_doc pub #field: #rust });
+        // Each parameter parsed on its own, so that a request learns of
+        // every mistake at once.
+        inits.push(quote! {
+            let #field = (|| -> ::std::result::Result<#rust, #rt::ApiError> {
+                ::std::result::Result::Ok(#init)
+            })();
+        });
     }
+    let names: Vec<&Ident> = params.iter().map(|param| &param.field).collect();
     let statics = emitter.statics;
     let struct_doc = doc(&format!("The {noun} parameters of `{op_id}`, validated."));
     quote! {
@@ -249,8 +310,10 @@ pub(super) fn param_struct(
             /// Parses and validates the raw parameters; the error names the
             /// parameter and the rule it broke.
             pub fn from_raw(raw: &#rt::__private::RawParams) -> ::std::result::Result<Self, #rt::ApiError> {
+                #(#inits)*
+                #rt::__private::all_valid(&[#(#names.as_ref().err()),*])?;
                 Ok(Self {
-                    #(#inits,)*
+                    #(#names: #names?,)*
                 })
             }
         }

@@ -297,7 +297,10 @@ pub(crate) fn build(document: &OpenAPI, types: &TokenStream) -> Result<Api> {
         skipped,
         components_schema: ops
             .iter()
-            .any(|op| op.body.as_ref().is_some_and(|body| body.schema.is_some()))
+            .any(|op| {
+                op.body.as_ref().is_some_and(|body| body.schema.is_some())
+                    || op.params.iter().any(|param| param.schema.is_some())
+            })
             .then(|| context.examples.components().to_string()),
         unenforced: unenforced_formats(&context.examples)
             .into_iter()
@@ -308,45 +311,23 @@ pub(crate) fn build(document: &OpenAPI, types: &TokenStream) -> Result<Api> {
     })
 }
 
-/// The formats the server's validator checks: JSON Schema's, with `byte`
-/// (base64) added by the runtime; OpenAPI's numeric formats and `binary`
-/// and `password` are no rules of a value.
-const CHECKED_FORMATS: &[&str] = &[
-    "date",
-    "date-time",
-    "time",
-    "duration",
-    "email",
-    "idn-email",
-    "hostname",
-    "idn-hostname",
-    "ipv4",
-    "ipv6",
-    "uri",
-    "uri-reference",
-    "iri",
-    "iri-reference",
-    "uri-template",
-    "uuid",
-    "json-pointer",
-    "relative-json-pointer",
-    "regex",
-    "byte",
-    "binary",
-    "password",
-    "int32",
-    "int64",
-    "float",
-    "double",
-];
-
 /// A line per component property whose `format` the server does not check.
 fn unenforced_formats(examples: &crate::examples::ExampleChecker) -> Vec<String> {
     fn walk(value: &serde_json::Value, at: &mut Vec<String>, found: &mut Vec<String>) {
         match value {
             serde_json::Value::Object(object) => {
+                // A number's format (`int8`, `uint64`) is its Rust type's
+                // range, which the typed body checks; a string's is a rule.
+                let is_numeric =
+                    |kind: &serde_json::Value| matches!(kind.as_str(), Some("integer" | "number"));
+                let numeric = match object.get("type") {
+                    Some(serde_json::Value::Array(kinds)) => kinds.iter().any(is_numeric),
+                    Some(kind) => is_numeric(kind),
+                    None => false,
+                };
                 if let Some(format) = object.get("format").and_then(serde_json::Value::as_str)
-                    && !CHECKED_FORMATS.contains(&format)
+                    && !numeric
+                    && !openapi_server_runtime::__private::CHECKED_FORMATS.contains(&format)
                 {
                     let segments: Vec<&str> = at.iter().map(String::as_str).collect();
                     found.push(format!(

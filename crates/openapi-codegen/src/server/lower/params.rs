@@ -10,6 +10,8 @@ use quote::{format_ident, quote};
 use super::super::ir::{Location, NamedSyntax, Param, Scalar, Separator, Shape, StringRules};
 use super::super::rust_types::{format_name, inline_type, integer_type, number_type, string_format};
 use super::context::{Context, unsupported};
+use openapi_server_runtime::__private::CHECKED_FORMATS;
+
 use crate::document::{is_json, parameter_data, ref_name};
 use crate::error::Result;
 use crate::naming::field_ident;
@@ -73,6 +75,7 @@ impl Context<'_> {
             min_length,
             max_length,
             pattern: pattern.clone(),
+            format: None,
         };
         Ok(match &schema.schema_kind {
             SchemaKind::Type(Type::String(string)) => {
@@ -84,34 +87,48 @@ impl Context<'_> {
                         )
                     })?;
                 }
-                let rules = rules(&string.pattern, string.min_length, string.max_length);
-                match string_format(format_name(&string.format).as_deref()) {
-                    Some(format) => Scalar::Formatted {
-                        rust: format.rust,
-                        expected: format.expected.to_owned(),
+                let mut rules = rules(&string.pattern, string.min_length, string.max_length);
+                let format = format_name(&string.format);
+                match string_format(format.as_deref()) {
+                    Some(typed) => Scalar::Formatted {
+                        rust: typed.rust,
+                        expected: typed.expected.to_owned(),
                         rules,
                     },
-                    None => Scalar::String(rules),
+                    None => {
+                        match format {
+                            Some(format) if CHECKED_FORMATS.contains(&format.as_str()) => {
+                                rules.format = Some(format);
+                            }
+                            Some(format) => self.unenforced.borrow_mut().push(format!(
+                                "format `{format}` at {at} is not a rule the server checks (any string passes)"
+                            )),
+                            None => {}
+                        }
+                        Scalar::String(rules)
+                    }
                 }
             }
             SchemaKind::Type(Type::Integer(integer)) => {
                 let format = format_name(&integer.format);
+                let minimum = integer.minimum.map(|min| {
+                    if integer.exclusive_minimum {
+                        min.saturating_add(1)
+                    } else {
+                        min
+                    }
+                });
+                let maximum = integer.maximum.map(|max| {
+                    if integer.exclusive_maximum {
+                        max.saturating_sub(1)
+                    } else {
+                        max
+                    }
+                });
                 Scalar::Integer {
-                    rust: format_ident!("{}", integer_type(format.as_deref())),
-                    minimum: integer.minimum.map(|min| {
-                        if integer.exclusive_minimum {
-                            min.saturating_add(1)
-                        } else {
-                            min
-                        }
-                    }),
-                    maximum: integer.maximum.map(|max| {
-                        if integer.exclusive_maximum {
-                            max.saturating_sub(1)
-                        } else {
-                            max
-                        }
-                    }),
+                    rust: format_ident!("{}", narrowest_integer(format.as_deref(), minimum, maximum)),
+                    minimum,
+                    maximum,
                     format,
                 }
             }
@@ -255,6 +272,27 @@ impl Context<'_> {
                 "\n\nDefault (applied by the implementation): `{value}`."
             ));
         }
+        let schema = match &data.format {
+            ParameterSchemaOrContent::Schema(schema) => Some(schema.clone()),
+            ParameterSchemaOrContent::Content(content) => content
+                .iter()
+                .find(|(mime, _)| is_json(mime))
+                .and_then(|(_, media)| media.schema.clone()),
+        };
+        let schema = match schema {
+            Some(schema) if self.has_unchecked_rules(&schema, &shape) => {
+                match self.examples.body_schema(&schema) {
+                    Ok(schema) => Some(schema),
+                    Err(why) => {
+                        self.unenforced.borrow_mut().push(format!(
+                            "the rules of the parameter at {at} beyond its type are not checked: its schema does not compile ({why})"
+                        ));
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         Ok(Param {
             name: data.name.clone(),
             field: field_ident(&data.name),
@@ -263,8 +301,168 @@ impl Context<'_> {
             default,
             shape,
             doc,
+            schema,
         })
     }
+
+    /// Whether `schema` (a parameter's) has rules that its parsed type and
+    /// the parser's checks leave unchecked: then the value is checked
+    /// against the schema as well.
+    fn has_unchecked_rules(&self, schema: &ReferenceOr<Schema>, shape: &Shape) -> bool {
+        let Ok(value) = serde_json::to_value(schema) else {
+            return false;
+        };
+        match shape {
+            Shape::One(scalar) => self.scalar_has_unchecked_rules(&value, scalar),
+            Shape::Many { item, .. } => {
+                let resolved = self.resolve_json(&value);
+                let items = resolved.get("items").cloned().unwrap_or_default();
+                has_keywords_beyond(&resolved, &["type", "items", "minItems", "maxItems"])
+                    || self.scalar_has_unchecked_rules(&items, item)
+            }
+        }
+    }
+
+    fn scalar_has_unchecked_rules(&self, schema: &serde_json::Value, scalar: &Scalar) -> bool {
+        let checked: &[&str] = match scalar {
+            Scalar::String(_) | Scalar::Formatted { .. } => {
+                &["type", "minLength", "maxLength", "pattern", "format"]
+            }
+            Scalar::Integer { .. } => &[
+                "type",
+                "minimum",
+                "maximum",
+                "exclusiveMinimum",
+                "exclusiveMaximum",
+                "format",
+            ],
+            Scalar::Number { .. } => &["type", "minimum", "maximum", "format"],
+            Scalar::Boolean => &["type"],
+            // A named schema's type checks its structure, enums and string
+            // rules; its other rules are checked by schema.
+            Scalar::Named { .. } => return self.has_value_rules(schema, &mut Vec::new()),
+        };
+        has_keywords_beyond(schema, checked)
+    }
+
+    /// `schema` with a reference to a component resolved (one level).
+    fn resolve_json(&self, schema: &serde_json::Value) -> serde_json::Value {
+        schema
+            .get("$ref")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|reference| ref_name(reference, "schemas").ok())
+            .and_then(|name| self.component(name).ok())
+            .and_then(|component| serde_json::to_value(component).ok())
+            .unwrap_or_else(|| schema.clone())
+    }
+
+    /// Whether `schema`, through its references, has a rule of a value
+    /// (a bound, a length, a count, a format).
+    fn has_value_rules(&self, schema: &serde_json::Value, seen: &mut Vec<String>) -> bool {
+        match schema {
+            serde_json::Value::Object(object) => {
+                if let Some(name) = object
+                    .get("$ref")
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(|reference| ref_name(reference, "schemas").ok())
+                {
+                    if seen.iter().any(|known| known == name) {
+                        return false;
+                    }
+                    seen.push(name.to_owned());
+                    let resolved = self.resolve_json(schema);
+                    return self.has_value_rules(&resolved, seen);
+                }
+                VALUE_RULES.iter().any(|rule| object.contains_key(*rule))
+                    || object.values().any(|child| self.has_value_rules(child, seen))
+            }
+            serde_json::Value::Array(items) => items.iter().any(|child| self.has_value_rules(child, seen)),
+            _ => false,
+        }
+    }
+}
+
+/// The keywords that are rules of a value (beyond its type).
+const VALUE_RULES: &[&str] = &[
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "format",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "minProperties",
+    "maxProperties",
+];
+
+/// The keywords that annotate a schema and are no rules.
+const ANNOTATIONS: &[&str] = &[
+    "description",
+    "title",
+    "example",
+    "examples",
+    "default",
+    "deprecated",
+    "nullable",
+    "readOnly",
+    "writeOnly",
+    "externalDocs",
+    "xml",
+    "discriminator",
+];
+
+/// Whether `schema` has a keyword beyond `checked` and the annotations.
+fn has_keywords_beyond(schema: &serde_json::Value, checked: &[&str]) -> bool {
+    schema.as_object().is_some_and(|object| {
+        object.keys().any(|key| {
+            !checked.contains(&key.as_str()) && !ANNOTATIONS.contains(&key.as_str()) && !key.starts_with("x-")
+        })
+    })
+}
+
+/// The narrowest Rust integer that holds every value `format` and the
+/// bounds allow (`1..=100` is a `u8`); without bounds, the format's type.
+fn narrowest_integer(format: Option<&str>, minimum: Option<i64>, maximum: Option<i64>) -> &'static str {
+    let widest = integer_type(format);
+    if minimum.is_none() && maximum.is_none() {
+        return widest;
+    }
+    let range = |rust: &str| -> (i128, i128) {
+        match rust {
+            "i8" => (i8::MIN.into(), i8::MAX.into()),
+            "u8" => (0, u8::MAX.into()),
+            "i16" => (i16::MIN.into(), i16::MAX.into()),
+            "u16" => (0, u16::MAX.into()),
+            "i32" => (i32::MIN.into(), i32::MAX.into()),
+            "u32" => (0, u32::MAX.into()),
+            "u64" => (0, u64::MAX.into()),
+            _ => (i64::MIN.into(), i64::MAX.into()),
+        }
+    };
+    let (format_min, format_max) = range(widest);
+    let low = minimum.map_or(format_min, i128::from).max(format_min);
+    let high = maximum.map_or(format_max, i128::from).min(format_max);
+    let fits = |rust: &&str| {
+        let (min, max) = range(rust);
+        min <= low && high <= max
+    };
+    // The narrowest width that holds the range; at the format's own width,
+    // the format's own type (`int32` from 1 stays `i32`).
+    [["u8", "i8"], ["u16", "i16"], ["u32", "i32"], ["u64", "i64"]]
+        .into_iter()
+        .find_map(|pair| {
+            if pair.contains(&widest) && fits(&widest) {
+                Some(widest)
+            } else {
+                pair.into_iter().find(fits)
+            }
+        })
+        .unwrap_or(widest)
 }
 
 /// Two parameters of one location whose Rust names collide (`page-size`,
@@ -291,8 +489,19 @@ fn default_literal(scalar: &Scalar, value: &serde_json::Value) -> Option<TokenSt
             let text = value.as_str()?;
             quote! { ::std::string::String::from(#text) }
         }
-        Scalar::Integer { rust, .. } => {
-            let literal = proc_macro2::Literal::i64_unsuffixed(value.as_i64()?);
+        Scalar::Integer {
+            rust,
+            minimum,
+            maximum,
+            ..
+        } => {
+            // A default the bounds refuse is the document's mistake: the
+            // implementation applies it (and the type may not hold it).
+            let value = value.as_i64()?;
+            if minimum.is_some_and(|min| value < min) || maximum.is_some_and(|max| value > max) {
+                return None;
+            }
+            let literal = proc_macro2::Literal::i64_unsuffixed(value);
             quote! { #literal as #rust }
         }
         Scalar::Number { rust, .. } => {
