@@ -15,6 +15,11 @@ commands:
                     (default xtask/fixtures) into scratch crates under target/corpus, check them
                     and print a table; fails when one does not compile warning-free or the server
                     generator leaves out an operation that uses only JSON
+  mock-server DOCUMENT
+                    generate DOCUMENT's scratch crate (as corpus does) and build its mock server:
+                    the generated router answering with the document's examples; prints, as JSON,
+                    the binary (it takes the address to listen on and prints `listening on URL`)
+                    and the operations the server leaves out
   breaking [--base REV | --base-file FILE] [--head-file FILE]
                     what the document's edit does to existing clients, per operation; exits 1 on a
                     breaking change unless info.version's major number was raised. REV defaults to
@@ -104,17 +109,40 @@ fn generate(root: &std::path::Path, flags: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
-fn corpus(root: &std::path::Path, dir: Option<&str>) -> Result<(), String> {
-    use openapi_codegen::corpus;
-    let dir = dir.map_or_else(|| root.join(xtask::FIXTURES), std::path::PathBuf::from);
+fn corpus_settings(root: &std::path::Path) -> openapi_codegen::corpus::CorpusSettings {
     let target = audiences_ops::target_dir(root);
-    let settings = corpus::CorpusSettings {
+    openapi_codegen::corpus::CorpusSettings {
         scratch: target.join("corpus"),
         target,
         runtime_crate: root.join("crates/openapi-server-runtime"),
         lock_file: Some(root.join("Cargo.lock")),
         command: "cargo xtask corpus".to_owned(),
-    };
+    }
+}
+
+/// Builds a document's mock server; prints, as JSON, the binary and the
+/// operations (method and path) the server leaves out.
+fn mock_server(root: &std::path::Path, document: &str) -> Result<(), String> {
+    let (binary, report) =
+        openapi_codegen::corpus::build_mock_server(std::path::Path::new(document), &corpus_settings(root))
+            .map_err(|error| error.to_string())?;
+    let skipped: Vec<[&str; 2]> = report
+        .skipped
+        .iter()
+        .filter(|skip| skip.generator != "client")
+        .map(|skip| [skip.method.as_str(), skip.path.as_str()])
+        .collect();
+    println!(
+        "{}",
+        serde_json::json!({ "binary": binary.display().to_string(), "skipped": skipped })
+    );
+    Ok(())
+}
+
+fn corpus(root: &std::path::Path, dir: Option<&str>) -> Result<(), String> {
+    use openapi_codegen::corpus;
+    let dir = dir.map_or_else(|| root.join(xtask::FIXTURES), std::path::PathBuf::from);
+    let settings = corpus_settings(root);
     let rows = corpus::run(&dir, &settings, |document| {
         println!("{document}: generating and checking")
     })
@@ -285,6 +313,7 @@ fn main() -> ExitCode {
         ["generate", flags @ ..] => generate(&root, flags),
         ["corpus"] => corpus(&root, None),
         ["corpus", dir] => corpus(&root, Some(dir)),
+        ["mock-server", document] => mock_server(&root, document),
         ["breaking", flags @ ..] => breaking(&root, flags),
         ["bench"] => audiences_ops::bench::run(&root, false).map(drop),
         ["bench", "--smoke"] => audiences_ops::bench::run(&root, true).map(drop),

@@ -152,6 +152,24 @@ async fn text_bytes_and_any_media_type_travel_as_documented() {
         status_of(client.get_blob().name("nothing").send().await),
         Some(404)
     );
+    // Zero bytes of a named media type are an empty file; no Content-Type
+    // and no bytes is no body, which a required body refuses.
+    let empty = reqwest::Client::new()
+        .put(format!("{}/blobs/empty", server.base_url))
+        .header("content-type", "application/octet-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.status().as_u16(), 204);
+    let fetched = client.get_blob().name("empty").send().await.unwrap();
+    assert!(collect(fetched.into_inner()).await.is_empty());
+    let absent = reqwest::Client::new()
+        .put(format!("{}/blobs/absent", server.base_url))
+        .send()
+        .await
+        .unwrap();
+    let (status, content_type, body, trace) = answer(absent).await;
+    assert_problem(status, &content_type, &body, &trace, 400, "a request body is required");
     let too_big = client
         .put_blob()
         .name("big")

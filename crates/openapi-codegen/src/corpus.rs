@@ -181,9 +181,20 @@ fn write_crate(path: &Path, settings: &CorpusSettings) -> Result<(PathBuf, crate
          {allow}\npub mod types;\n{allow_client}\npub mod client;\n{allow}\npub mod server;\n",
         settings.command
     );
+    let library = name.replace('-', "_");
+    let main = format!(
+        "//! `{source}`'s generated server answering with the document's own\n\
+         //! examples (`MockApi::from_examples`), on the address given (a free\n\
+         //! port of 127.0.0.1 by default).\n\n\
+         fn main() -> std::io::Result<()> {{\n    \
+         let address = std::env::args().nth(1).unwrap_or_else(|| \"127.0.0.1:0\".to_owned());\n    \
+         let api = std::sync::Arc::new({library}::server::mock::MockApi::from_examples());\n    \
+         openapi_server_runtime::serve_blocking(&address, {library}::server::router(api))\n}}\n"
+    );
     for (file, contents) in [
         ("Cargo.toml", manifest),
         ("src/lib.rs", lib),
+        ("src/main.rs", main),
         ("src/types.rs", types),
         ("src/client.rs", client),
         ("src/server.rs", server),
@@ -194,6 +205,28 @@ fn write_crate(path: &Path, settings: &CorpusSettings) -> Result<(PathBuf, crate
         std::fs::copy(lock, dir.join("Cargo.lock")).map_err(io_error("Cargo.lock"))?;
     }
     Ok((dir, generated.report))
+}
+
+/// Generates the scratch crate of the document at `path` and builds its
+/// mock server (the generated router serving `MockApi::from_examples`);
+/// returns the binary, which takes the address to listen on and prints
+/// `listening on http://ADDRESS`, and the generation's report (what the
+/// server does not serve).
+pub fn build_mock_server(path: &Path, settings: &CorpusSettings) -> Result<(PathBuf, crate::Report)> {
+    let (dir, report) = write_crate(path, settings)?;
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--quiet", "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &settings.target)
+        .status()
+        .map_err(|error| Error::new(ErrorKind::Tool, format!("cannot run cargo build: {error}")))?;
+    if !status.success() {
+        return Err(Error::new(
+            ErrorKind::Tool,
+            format!("the mock server of {} does not build", path.display()),
+        ));
+    }
+    Ok((settings.target.join("debug").join(crate_name(path)), report))
 }
 
 /// `cargo check` of a scratch crate: `None` when it compiles without a

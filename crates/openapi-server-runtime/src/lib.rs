@@ -31,7 +31,7 @@ pub use outputs::json::{Json, RawJson, RawJsonArray};
 pub use outputs::object::RawObject;
 pub use outputs::violation::{MAX_VIOLATIONS, Violation};
 pub use security::{Credentials, RequestContext, Security};
-pub use serving::loopback::{LoopbackServer, serve_loopback};
+pub use serving::loopback::{LoopbackServer, serve_blocking, serve_loopback};
 pub use serving::router::{RouterLimits, finish_router, finish_router_with};
 pub use serving::serve::{ServeOptions, serve};
 #[cfg(feature = "tls")]
@@ -85,7 +85,7 @@ pub mod __private {
     };
     pub use crate::outputs::object::{EnvelopePart, envelope};
     pub use crate::outputs::response::{raw_envelope_response, status};
-    pub use crate::outputs::violation::all_valid;
+    pub use crate::outputs::refusals::all_valid;
     pub use crate::responses::*;
     pub use crate::security::{Access, Scheme, SchemeKind, authorize, authorize_optional};
     pub use crate::serving::metrics::Operation;

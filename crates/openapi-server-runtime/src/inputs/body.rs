@@ -81,15 +81,29 @@ fn wrong_media_type(rules: &BodyRules) -> ApiError {
     )
 }
 
+/// Whether an empty body is a value (zero bytes, the empty text) when the
+/// client names its media type (but multipart), or the absence of a body
+/// (a structured body: no JSON is empty).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Empty {
+    IsAValue,
+    IsNoBody,
+}
+
 /// The body bytes and its media type, `None` when there is no body; a media
 /// type the document does not list is a 400.
 async fn read_listed(
     parts: &Parts,
     body: Body,
     rules: &BodyRules,
+    empty: Empty,
 ) -> Result<Option<(Bytes, String)>, ApiError> {
     let bytes = read(body).await?;
-    if bytes.is_empty() {
+    // Zero bytes of a named media type are a value (an empty file, the
+    // empty text), but no multipart body and no JSON is empty.
+    let empty_value = empty == Empty::IsAValue
+        && essence(parts).is_some_and(|sent| !sent.starts_with("multipart/"));
+    if bytes.is_empty() && !empty_value {
         return Ok(None);
     }
     let sent = essence(parts).unwrap_or_default();
@@ -120,7 +134,7 @@ pub async fn read_structured<T: DeserializeOwned>(
     body: Body,
     rules: &BodyRules,
 ) -> Result<Option<T>, ApiError> {
-    let Some((bytes, sent)) = read_listed(parts, body, rules).await? else {
+    let Some((bytes, sent)) = read_listed(parts, body, rules, Empty::IsNoBody).await? else {
         return Ok(None);
     };
     if sent == "application/x-www-form-urlencoded" {
@@ -142,7 +156,7 @@ pub async fn read_structured<T: DeserializeOwned>(
 
 /// A text body (`text/plain`, say), which must be UTF-8.
 pub async fn read_text(parts: &Parts, body: Body, rules: &BodyRules) -> Result<Option<String>, ApiError> {
-    let Some((bytes, _)) = read_listed(parts, body, rules).await? else {
+    let Some((bytes, _)) = read_listed(parts, body, rules, Empty::IsAValue).await? else {
         return Ok(None);
     };
     String::from_utf8(bytes.to_vec())
@@ -152,7 +166,9 @@ pub async fn read_text(parts: &Parts, body: Body, rules: &BodyRules) -> Result<O
 
 /// A body of bytes in a documented media type (`application/octet-stream`, say).
 pub async fn read_bytes(parts: &Parts, body: Body, rules: &BodyRules) -> Result<Option<Bytes>, ApiError> {
-    Ok(read_listed(parts, body, rules).await?.map(|(bytes, _)| bytes))
+    Ok(read_listed(parts, body, rules, Empty::IsAValue)
+        .await?
+        .map(|(bytes, _)| bytes))
 }
 
 /// A body of any listed media type, with the media type the client sent
@@ -164,7 +180,7 @@ pub async fn read_blob(parts: &Parts, body: Body, rules: &BodyRules) -> Result<O
         .and_then(|value| value.to_str().ok())
         .unwrap_or("application/octet-stream")
         .to_owned();
-    Ok(read_listed(parts, body, rules)
+    Ok(read_listed(parts, body, rules, Empty::IsAValue)
         .await?
         .map(|(bytes, _)| Blob { content_type, bytes }))
 }

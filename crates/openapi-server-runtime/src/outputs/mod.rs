@@ -7,5 +7,6 @@ pub(crate) mod error;
 pub(crate) mod headers;
 pub(crate) mod json;
 pub(crate) mod object;
+pub(crate) mod refusals;
 pub(crate) mod response;
 pub(crate) mod violation;

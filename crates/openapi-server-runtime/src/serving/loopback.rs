@@ -1,4 +1,5 @@
-//! Serving a router on a free loopback port, for tests.
+//! Serving a router on a free loopback port, for tests, or on an address
+//! of its own until the process stops, for mocks.
 
 use axum::Router;
 
@@ -31,4 +32,25 @@ pub async fn serve_loopback(router: Router) -> std::io::Result<LoopbackServer> {
         }
     });
     Ok(LoopbackServer { base_url, task })
+}
+
+/// Serves `router` on `address` (`127.0.0.1:0` picks a free port) until
+/// the process is stopped, on a runtime of its own, after printing
+/// `listening on http://ADDRESS` to standard output: a mock or a small
+/// server in a `main` of two lines, with no async code of its own.
+pub fn serve_blocking(address: &str, router: Router) -> std::io::Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            let listener = tokio::net::TcpListener::bind(address).await?;
+            println!("listening on http://{}", listener.local_addr()?);
+            super::serve::serve(
+                listener,
+                router,
+                super::serve::ServeOptions::default(),
+                std::future::pending::<()>(),
+            )
+            .await
+        })
 }
