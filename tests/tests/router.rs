@@ -234,6 +234,22 @@ async fn malformed_requests_get_the_envelope_naming_the_problem() {
         ),
         (
             Method::GET,
+            prospects("?limit[]=1"),
+            Some("Bearer all"),
+            400,
+            "VALIDATION_ERROR",
+            Some("limit"),
+        ),
+        (
+            Method::GET,
+            prospects("?limit%5B0%5D=1&cursor[x]=y"),
+            Some("Bearer all"),
+            400,
+            "VALIDATION_ERROR",
+            Some("cursor, limit"),
+        ),
+        (
+            Method::GET,
             prospects("?limit=1.5"),
             Some("Bearer all"),
             400,
@@ -377,10 +393,12 @@ async fn malformed_requests_get_the_envelope_naming_the_problem() {
         if let Some(details) = details {
             assert_eq!(answer.body["error"]["details"], details, "{row}");
             let message = answer.body["error"]["message"].as_str().unwrap();
-            assert!(
-                message.contains(details),
-                "{row}: the message names the parameter: {message}"
-            );
+            for name in details.split(", ") {
+                assert!(
+                    message.contains(&format!("`{name}`")),
+                    "{row}: the message names the parameter `{name}`: {message}"
+                );
+            }
         }
         assert_envelope(&row, &answer);
     }
@@ -530,4 +548,43 @@ async fn oversized_headers_are_a_431_envelope() {
     );
     let (answer, _) = limited(&prospects(""), Some(("x-padding", "a".repeat(500)))).await;
     assert_eq!(answer.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn two_authorization_headers_are_one_credential_too_many_in_either_order() {
+    for pair in [["Bearer all", "Bearer wrong"], ["Bearer wrong", "Bearer all"]] {
+        let mut request = Request::get(prospects("?limit=1"));
+        for value in pair {
+            request = request.header("authorization", value);
+        }
+        let response = audiences_server::router(Arc::new(Fake))
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body: Value =
+            serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        let answer = Answer {
+            status,
+            headers,
+            body,
+        };
+        assert_eq!(
+            answer.status,
+            StatusCode::UNAUTHORIZED,
+            "{pair:?}: {:#}",
+            answer.body
+        );
+        assert_eq!(answer.body["error"]["code"], "UNAUTHORIZED");
+        assert!(
+            answer.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("several `Authorization` headers"),
+            "{:#}",
+            answer.body
+        );
+        assert_envelope("two authorization headers", &answer);
+    }
 }

@@ -169,7 +169,14 @@ async fn text_bytes_and_any_media_type_travel_as_documented() {
         .await
         .unwrap();
     let (status, content_type, body, trace) = answer(absent).await;
-    assert_problem(status, &content_type, &body, &trace, 400, "a request body is required");
+    assert_problem(
+        status,
+        &content_type,
+        &body,
+        &trace,
+        400,
+        "a request body is required",
+    );
     let too_big = client
         .put_blob()
         .name("big")

@@ -181,10 +181,13 @@ impl Service {
         message: String,
         trace_id: &TraceId,
     ) -> ListAudienceProspectsResponse {
+        // A missing audience is a 404 whatever the cursor (existence is
+        // the first thing a caller learns); an existing one's bad cursor is
+        // a 400 whatever its state: the request is wrong, and retrying it
+        // once the audience is ready would not help.
         match self.store.audience_state(group, audience).await {
             Ok(None) => not_found(),
-            Ok(Some(AudienceState::Populating)) => populating(),
-            Ok(Some(AudienceState::Ready)) => {
+            Ok(Some(AudienceState::Populating | AudienceState::Ready)) => {
                 ListAudienceProspectsResponse::BadRequest(ValidationErrorDetail::new(message, "cursor"))
             }
             Err(error) => store_failure(&error, trace_id),

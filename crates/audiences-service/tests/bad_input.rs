@@ -332,6 +332,20 @@ const TABLE: &[Row] = &[
         409,
         "AUDIENCE_NOT_READY",
     ),
+    row(
+        "a tampered cursor on an audience being populated (the request is wrong whatever the state)",
+        "/v1/accounts/{G}/audiences/{POPULATING}/prospects?cursor={CURSOR:flipped}",
+        KEY,
+        400,
+        "VALIDATION_ERROR",
+    ),
+    row(
+        "a garbage cursor on an audience being populated",
+        "/v1/accounts/{G}/audiences/{POPULATING}/prospects?cursor=garbage",
+        KEY,
+        400,
+        "VALIDATION_ERROR",
+    ),
     // Routes and methods.
     row("unknown route", "/v1/unknown", KEY, 404, "NOT_FOUND"),
     row(

@@ -145,7 +145,10 @@ fn what_once_was_skipped_is_served() {
         .collect();
     assert!(skips.is_empty(), "{skips:?}");
     let server = generated.server.to_string();
-    assert!(server.contains("handle_in_segment") && server.contains("handle_both"), "both served");
+    assert!(
+        server.contains("handle_in_segment") && server.contains("handle_both"),
+        "both served"
+    );
 }
 
 #[test]

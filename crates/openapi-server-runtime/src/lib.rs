@@ -84,8 +84,8 @@ pub mod __private {
         CHECKED_FORMATS, SchemaSet, ValueSchema, format_holds, root_schema, validator_options,
     };
     pub use crate::outputs::object::{EnvelopePart, envelope};
-    pub use crate::outputs::response::{raw_envelope_response, status};
     pub use crate::outputs::refusals::all_valid;
+    pub use crate::outputs::response::{raw_envelope_response, status};
     pub use crate::responses::*;
     pub use crate::security::{Access, Scheme, SchemeKind, authorize, authorize_optional};
     pub use crate::serving::metrics::Operation;

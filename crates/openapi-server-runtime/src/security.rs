@@ -149,10 +149,22 @@ enum Found<'a> {
     Malformed(ApiError),
 }
 
+/// One credential per request: a header sent twice is refused, never
+/// read first-wins.
+fn twice(name: &str) -> Found<'static> {
+    Found::Malformed(ApiError::unauthorized(format!(
+        "several `{name}` headers: send one credential"
+    )))
+}
+
 fn authorization<'a>(parts: &'a Parts, scheme: &Scheme, word: &str) -> Found<'a> {
-    let Some(value) = parts.headers.get(AUTHORIZATION) else {
+    let mut values = parts.headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
         return Found::Absent;
     };
+    if values.next().is_some() {
+        return twice("Authorization");
+    }
     let malformed = || {
         Found::Malformed(ApiError::unauthorized(format!(
             "malformed Authorization header: expected {}",
@@ -184,25 +196,28 @@ fn find<'a>(parts: &'a Parts, scheme: &Scheme) -> Found<'a> {
     match scheme.kind {
         SchemeKind::Bearer => authorization(parts, scheme, "bearer"),
         SchemeKind::Basic => authorization(parts, scheme, "basic"),
+        SchemeKind::Header(name) if parts.headers.get_all(name).iter().nth(1).is_some() => twice(name),
         SchemeKind::Header(name) => match parts.headers.get(name).map(|value| value.to_str()) {
             None => Found::Absent,
             Some(Err(_)) => Found::Malformed(ApiError::unauthorized(format!("malformed `{name}` header"))),
             Some(Ok(text)) => present(Some(Cow::Borrowed(text))),
         },
-        SchemeKind::Query(name) => present(
-            RawParams::query(parts)
-                .one(name)
-                .ok()
-                .flatten()
-                .map(|value| Cow::Owned(value.to_owned())),
-        ),
-        SchemeKind::Cookie(name) => present(RawParams::cookies(&parts.headers).ok().and_then(|cookies| {
+        SchemeKind::Query(name) => match RawParams::query(parts).one(name) {
+            Ok(value) => present(value.map(|value| Cow::Owned(value.to_owned()))),
+            Err(_) => Found::Malformed(ApiError::unauthorized(format!(
+                "several `{name}` query parameters: send one credential"
+            ))),
+        },
+        SchemeKind::Cookie(name) => match RawParams::cookies(&parts.headers).map(|cookies| {
             cookies
                 .one(name)
-                .ok()
-                .flatten()
-                .map(|value| Cow::Owned(value.to_owned()))
-        })),
+                .map(|value| value.map(|value| Cow::Owned(value.to_owned())))
+        }) {
+            Ok(Ok(value)) => present(value),
+            _ => Found::Malformed(ApiError::unauthorized(format!(
+                "several or malformed `{name}` cookies: send one credential"
+            ))),
+        },
     }
 }
 

@@ -101,8 +101,8 @@ async fn read_listed(
     let bytes = read(body).await?;
     // Zero bytes of a named media type are a value (an empty file, the
     // empty text), but no multipart body and no JSON is empty.
-    let empty_value = empty == Empty::IsAValue
-        && essence(parts).is_some_and(|sent| !sent.starts_with("multipart/"));
+    let empty_value =
+        empty == Empty::IsAValue && essence(parts).is_some_and(|sent| !sent.starts_with("multipart/"));
     if bytes.is_empty() && !empty_value {
         return Ok(None);
     }

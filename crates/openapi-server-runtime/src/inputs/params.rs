@@ -202,8 +202,19 @@ impl RawParams {
         })
     }
 
-    /// The single value of `name`, if given; a repeated scalar is a 400.
+    /// The single value of `name`, if given; a repeated scalar is a 400,
+    /// and so is the array syntax of a query string (`limit[]=1`,
+    /// `limit[0]=1`) for it, which would otherwise pass unseen.
     pub fn one(&self, name: &str) -> Result<Option<&str>, ApiError> {
+        if self.location == Location::Query
+            && let Some((key, _)) = self.values.iter().find(|(key, _)| {
+                key.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with('[') && rest.ends_with(']'))
+            })
+        {
+            let rule = format!("takes one value (`{name}=…`), not the array syntax `{key}`");
+            return Err(invalid(self.location, name, "type", rule, None));
+        }
         let mut found = self
             .values
             .iter()

@@ -223,6 +223,11 @@ impl ValueSchema {
         let Some(validator) = self.compiled() else {
             return Vec::new();
         };
+        // The common case first: `is_valid` stops at nothing and allocates
+        // no error.
+        if validator.is_valid(value) {
+            return Vec::new();
+        }
         validator
             .iter_errors(value)
             .take(MAX_VIOLATIONS)
