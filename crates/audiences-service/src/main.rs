@@ -1,5 +1,6 @@
 //! `audiences-service`: the reference service of the audiences API.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -25,15 +26,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(version)]
 struct Cli {
-    /// Database URL: `sqlite://FILE` (created if missing) or `postgres://USER@HOST:PORT/DB`.
-    /// Migrations are applied at start; demo data is seeded on first start.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite://audiences.db",
-        global = true
-    )]
-    database_url: String,
+    /// Database URL: `sqlite://FILE` (created if missing) or `postgres://USER@HOST:PORT/DB`;
+    /// `sqlite://audiences.db` when not given. Migrations are applied at start. Without a
+    /// URL (the embedded default), demo data is seeded on first start and its key printed;
+    /// with one, only when asked (--demo).
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    database_url: Option<String>,
     /// Log filter (`error`, `warn`, `info`, `debug`, or a tracing directive).
     #[arg(long, env = "AUDIENCES_LOG", default_value = "info,sqlx=warn", global = true)]
     log: String,
@@ -69,10 +67,14 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "AUDIENCES_BIND", default_value = "127.0.0.1:8080")]
     bind: SocketAddr,
-    /// Use this value as the seeded demo API key instead of a random one.
-    #[arg(long, env = "AUDIENCES_DEMO_KEY")]
+    /// Seed the demo data (an account group, two audiences, two keys) into an empty
+    /// database and print its key. The default only without --database-url.
+    #[arg(long, env = "AUDIENCES_DEMO", conflicts_with = "no_demo")]
+    demo: bool,
+    /// Use this value as the seeded demo API key instead of a random one (implies --demo).
+    #[arg(long, env = "AUDIENCES_DEMO_KEY", conflicts_with = "no_demo")]
     demo_key: Option<String>,
-    /// Do not seed the demo data into an empty database.
+    /// Seed no demo data, print no key, even on the embedded default database.
     #[arg(long, env = "AUDIENCES_NO_DEMO")]
     no_demo: bool,
     /// Never gzip responses, even for a client that asks (for a proxy in
@@ -143,6 +145,15 @@ fn millis(duration: Duration) -> u64 {
 enum Command {
     /// Serve the API (the default).
     Serve,
+    /// Create an account group and print its id (keys and audiences belong to one).
+    CreateAccountGroup {
+        /// Its id, 24 hexadecimal digits (a new one when not given).
+        #[arg(long)]
+        id: Option<String>,
+        /// Its name.
+        #[arg(long, default_value = "Account group")]
+        name: String,
+    },
     /// Create an API key and print it (shown once).
     CreateKey {
         /// The account group the key belongs to.
@@ -201,7 +212,11 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_default();
     match cli.log_format {
-        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        // Colour only for a person at a terminal, never into a file.
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_ansi(std::io::stdout().is_terminal())
+            .with_env_filter(filter)
+            .init(),
         LogFormat::Json => tracing_subscriber::fmt()
             .json()
             .with_current_span(true)
@@ -227,7 +242,7 @@ async fn require_group(store: &AnyStore, group: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "no account group {group}: start the service once to seed the demo group, or pass --account-group"
+            "no account group {group}: create it (create-account-group --id {group}), start the service once with --demo to seed the demo group, or pass --account-group"
         ))
     }
 }
@@ -237,12 +252,30 @@ async fn run(cli: Cli) -> Result<(), String> {
         query_timeout: Duration::from_millis(cli.query_timeout_ms.max(1)),
         max_connections: cli.db_max_connections.max(1),
     };
-    let store = AnyStore::open(&cli.database_url, limits)
+    let embedded = cli.database_url.is_none();
+    let database_url = cli.database_url.as_deref().unwrap_or(DEFAULT_DATABASE_URL);
+    let store = AnyStore::open(database_url, limits)
         .await
-        .map_err(|error| format!("cannot open {}: {error}", redact(&cli.database_url)))?;
+        .map_err(|error| format!("cannot open {}: {error}", redact(database_url)))?;
     let failed = |error: StoreError| error.to_string();
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(store, cli.serve).await,
+        Command::Serve => {
+            let serve_args = cli.serve;
+            let demo = !serve_args.no_demo && (serve_args.demo || serve_args.demo_key.is_some() || embedded);
+            serve(store, serve_args, demo).await
+        }
+        Command::CreateAccountGroup { id, name } => {
+            let id = id.unwrap_or_else(keys::new_id).to_ascii_lowercase();
+            if id.len() != 24 || !id.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+                return Err(format!("--id `{id}` is not 24 hexadecimal digits"));
+            }
+            if store.account_group_exists(&id).await.map_err(failed)? {
+                return Err(format!("account group {id} exists already"));
+            }
+            store.create_account_group(&id, &name).await.map_err(failed)?;
+            println!("account group {id}");
+            Ok(())
+        }
         Command::CreateKey {
             account_group,
             permissions,
@@ -315,8 +348,11 @@ fn redact(url: &str) -> String {
     }
 }
 
-async fn serve(store: AnyStore, args: ServeArgs) -> Result<(), String> {
-    let seeded = if args.no_demo {
+/// The database without `--database-url`.
+const DEFAULT_DATABASE_URL: &str = "sqlite://audiences.db";
+
+async fn serve(store: AnyStore, args: ServeArgs, demo: bool) -> Result<(), String> {
+    let seeded = if !demo {
         None
     } else {
         demo::seed(&store, args.demo_key.clone())
@@ -425,35 +461,39 @@ async fn serve(store: AnyStore, args: ServeArgs) -> Result<(), String> {
         }
     };
     let url = format!("{scheme}://{}", listener.local_addr().map_err(|e| e.to_string())?);
-    let key = match (&seeded, &args.demo_key) {
-        (Some(keys), _) => {
-            println!(
-                "seeded demo data; key without prospects:read (403): {}",
-                keys.without_prospects
-            );
-            keys.full.clone()
-        }
-        (None, Some(key)) => key.clone(),
-        (None, None) => "<the demo key printed on first start, or AUDIENCES_DEMO_KEY>".to_owned(),
-    };
     println!("audiences-service listening on {url} ({kind} store)");
     println!("docs: {url}/docs   document: {url}/openapi.yaml");
     match args.metrics_bind {
         None => println!("metrics: {url}/metrics"),
         Some(address) => println!("metrics: http://{address}/metrics"),
     }
-    println!(
-        "demo account group {}, ready audience {}, populating audience {}",
-        demo::ACCOUNT_GROUP_ID,
-        demo::READY_AUDIENCE_ID,
-        demo::POPULATING_AUDIENCE_ID
-    );
-    println!("demo API key: {key}");
-    println!(
-        "try: curl -s -H 'Authorization: Bearer {key}' '{url}/v1/accounts/{}/audiences/{}/prospects?limit=2'",
-        demo::ACCOUNT_GROUP_ID,
-        demo::READY_AUDIENCE_ID
-    );
+    // The demo's lines only when the demo was asked for: a deployment
+    // prints no key.
+    if demo {
+        let key = match (&seeded, &args.demo_key) {
+            (Some(keys), _) => {
+                println!(
+                    "seeded demo data; key without prospects:read (403): {}",
+                    keys.without_prospects
+                );
+                keys.full.clone()
+            }
+            (None, Some(key)) => key.clone(),
+            (None, None) => "<the demo key printed on first start, or AUDIENCES_DEMO_KEY>".to_owned(),
+        };
+        println!(
+            "demo account group {}, ready audience {}, populating audience {}",
+            demo::ACCOUNT_GROUP_ID,
+            demo::READY_AUDIENCE_ID,
+            demo::POPULATING_AUDIENCE_ID
+        );
+        println!("demo API key: {key}");
+        println!(
+            "try: curl -s -H 'Authorization: Bearer {key}' '{url}/v1/accounts/{}/audiences/{}/prospects?limit=2'",
+            demo::ACCOUNT_GROUP_ID,
+            demo::READY_AUDIENCE_ID
+        );
+    }
     audiences_server::runtime::serve(listener, app, options, shutdown)
         .await
         .map_err(|error| error.to_string())

@@ -112,7 +112,7 @@ impl Security for Service {
     async fn authenticate(
         &self,
         credentials: Credentials<'_>,
-        trace_id: &TraceId,
+        _trace_id: &TraceId,
     ) -> Result<Arc<KeyRecord>, ApiError> {
         let hash = keys::hash(credentials.secret);
         let cached = self.keys.get(&hash);
@@ -131,10 +131,9 @@ impl Security for Service {
                         self.keys.put(hash, read_at, key.clone());
                         key
                     }
-                    Err(error) => {
-                        tracing::error!(%trace_id, %error, "key lookup failed");
-                        return Err(ApiError::upstream());
-                    }
+                    // Logged once, with its cause, where the failure is
+                    // answered.
+                    Err(error) => return Err(ApiError::upstream().with_cause(error)),
                 }
             }
         };
@@ -159,8 +158,11 @@ impl Security for Service {
                         .map_err(ApiError::from);
                 }
                 Err(error) => {
-                    tracing::error!(%error, key = %principal.id, "the shared rate limit did not answer");
-                    return Err(ApiError::upstream());
+                    let cause = format!(
+                        "the shared rate limit of key {} did not answer: {error}",
+                        principal.id
+                    );
+                    return Err(ApiError::upstream().with_cause(cause));
                 }
             }
         }

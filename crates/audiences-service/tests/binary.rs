@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 struct Service {
     child: Child,
     lines: Vec<String>,
+    /// What it prints after `lines`.
+    rest: Option<std::io::Lines<BufReader<std::process::ChildStdout>>>,
 }
 
 impl Drop for Service {
@@ -26,33 +28,59 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Starts the binary and reads its stdout up to the `try:` line.
+/// Starts the binary on `database_url` with the demo (`--demo` unless
+/// `extra` names a demo key) and reads its stdout up to the `try:` line.
 fn start(database_url: &str, port: u16, extra: &[&str]) -> Service {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_audiences-service"))
-        .args([
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--database-url",
-            database_url,
-        ])
-        .args(extra)
+    let mut args = vec!["--database-url", database_url];
+    if !extra.contains(&"--demo-key") {
+        args.push("--demo");
+    }
+    args.extend_from_slice(extra);
+    launch(None, port, &args, "try: ")
+}
+
+/// Starts the binary in `dir` (when given) with `args`, and reads its
+/// stdout up to the line starting with `last`.
+fn launch(dir: Option<&std::path::Path>, port: u16, args: &[&str], last: &str) -> Service {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_audiences-service"));
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    let mut child = command
+        .args(["--bind", &format!("127.0.0.1:{port}")])
+        .args(args)
         .env_remove("DATABASE_URL")
+        .env_remove("AUDIENCES_DEMO")
         .env_remove("AUDIENCES_DEMO_KEY")
+        .env_remove("AUDIENCES_NO_DEMO")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut lines = Vec::new();
-    for line in stdout.lines() {
+    for line in stdout.by_ref() {
         let line = line.unwrap();
-        let done = line.starts_with("try: ");
+        let done = line.starts_with(last);
         lines.push(line);
         if done {
             break;
         }
     }
-    Service { child, lines }
+    Service {
+        child,
+        lines,
+        rest: Some(stdout),
+    }
+}
+
+/// Stops the service with SIGTERM; everything it printed.
+fn printed_until_stopped(mut service: Service) -> String {
+    let rest = service.rest.take();
+    let mut printed = service.lines.clone();
+    assert!(terminate(service).success());
+    printed.extend(rest.into_iter().flatten().map_while(Result::ok));
+    printed.join("\n")
 }
 
 /// Runs the printed `try: curl …` line through a shell, as a person would paste it.
@@ -90,9 +118,14 @@ fn terminate(mut service: Service) -> std::process::ExitStatus {
 fn a_newcomer_pastes_the_printed_curl_line_and_pages_the_demo_audience() {
     let dir = std::env::temp_dir().join(format!("audiences-binary-{}", rand::random::<u64>()));
     std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}", dir.join("demo.db").display());
+    let url = format!("sqlite://{}", dir.join("audiences.db").display());
 
-    let service = start(&url, free_port(), &[]);
+    // As the README runs it: no database URL, the embedded default, the demo.
+    let service = launch(Some(&dir), free_port(), &[], "try: ");
+    assert!(
+        dir.join("audiences.db").exists(),
+        "the embedded default is sqlite://audiences.db"
+    );
     let printed = service.lines.join("\n");
     assert!(printed.contains("seeded demo data"), "{printed}");
     assert!(printed.contains("6650a1b2c3d4e5f601234567"), "{printed}");
@@ -109,6 +142,52 @@ fn a_newcomer_pastes_the_printed_curl_line_and_pages_the_demo_audience() {
     let printed = service.lines.join("\n");
     assert!(!printed.contains("seeded demo data"), "{printed}");
     assert!(terminate(service).success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_deployment_with_a_database_url_seeds_nothing_and_prints_no_key() {
+    let dir = std::env::temp_dir().join(format!("audiences-binary-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("deployed.db").display());
+    for args in [vec!["--database-url", url.as_str()], vec!["--no-demo"]] {
+        let service = launch(Some(&dir), free_port(), &args, "metrics: ");
+        let printed = printed_until_stopped(service);
+        assert!(printed.contains("listening on"), "{printed}");
+        for demo in ["demo", "key", "try:"] {
+            assert!(
+                !printed.contains(demo),
+                "{args:?} prints nothing of a demo: {printed}"
+            );
+        }
+    }
+    // Nothing was seeded: no account group to create a key for, until an
+    // operator creates one.
+    let operator = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_audiences-service"))
+            .args(["--database-url", &url])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let refused = operator(&["create-key"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no account group"));
+    let group = "0123456789abcdef01234567";
+    assert!(
+        operator(&["create-account-group", "--id", group])
+            .status
+            .success()
+    );
+    let created = operator(&["create-key", "--account-group", group]);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    assert!(String::from_utf8_lossy(&created.stdout).contains("key: "));
+    let again = operator(&["create-account-group", "--id", group]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
