@@ -116,8 +116,23 @@ pub fn app_uncompressed(
                 async move { ([(CONTENT_TYPE, "application/json")], json).into_response() }
             }),
         );
+    // Swagger UI's own misses (`/docs/nothing`) answer 404 in the envelope,
+    // as every other miss does.
     let docs = axum::Router::new()
-        .merge(SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::from("/openapi.json")));
+        .merge(SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::from("/openapi.json")))
+        .layer(axum::middleware::from_fn(
+            |request: axum::extract::Request, next: axum::middleware::Next| async move {
+                let trace_id = request.extensions().get::<TraceId>().cloned();
+                let response = next.run(request).await;
+                match trace_id {
+                    Some(trace_id) if response.status() == axum::http::StatusCode::NOT_FOUND => {
+                        ApiError::not_found("no such file of the documentation")
+                            .into_response(&CONVENTIONS, &trace_id)
+                    }
+                    _ => response,
+                }
+            },
+        ));
     let mut routes = audiences_server::routes(Arc::clone(&service))
         .merge(label(health, "healthz"))
         .merge(label(readiness, "readyz"))

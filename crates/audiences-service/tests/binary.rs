@@ -455,6 +455,42 @@ fn the_http_limits_hold_on_raw_sockets() {
         "{head}"
     );
 
+    // What hyper's parser refuses before a request exists: its bare answer,
+    // as the README says (no envelope can be written there).
+    let bare = |request: Vec<u8>| {
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        let _ = stream.write_all(&request);
+        let (_, answer) = read_until_closed(&mut stream, Duration::from_secs(5));
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    let many: String = (0..450).map(|index| format!("X-Filler-{index}: v\r\n")).collect();
+    for (request, status) in [
+        (b"GET /v1/\xff HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), "400"),
+        (
+            format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000)).into_bytes(),
+            "414",
+        ),
+        (
+            format!(
+                "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+                "a".repeat(1_000_000)
+            )
+            .into_bytes(),
+            "431",
+        ),
+        (
+            format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{many}\r\n").into_bytes(),
+            "431",
+        ),
+    ] {
+        let answer = bare(request);
+        assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{answer}");
+        assert!(
+            answer.ends_with("\r\n\r\n") && !answer.contains("x-trace-id"),
+            "bare: {answer}"
+        );
+    }
+
     // Headers sent one byte a second: closed at the header read timeout.
     let mut slow = std::net::TcpStream::connect(&address).unwrap();
     let started = Instant::now();

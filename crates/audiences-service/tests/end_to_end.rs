@@ -480,6 +480,15 @@ async fn operations_endpoints_answer_in_the_envelope(kind: Kind) {
         .await
         .unwrap();
     assert!(initializer.contains("/openapi.json"), "{initializer}");
+    // A miss under /docs/ is the envelope's 404, as every other miss.
+    let missing = http
+        .get(format!("{}/docs/no-such-file.js", running.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert_failure(404, &body, 404, "NOT_FOUND");
     // Oversized headers: a 431 envelope.
     let response = http
         .get(format!("{}/healthz", running.base))
