@@ -314,7 +314,8 @@ async fn every_rule_of_a_parameter_is_enforced_and_named() {
     let served = serve().await;
     let good = valid_rules();
     // (the query string, the header, the error it must name)
-    let cases: Vec<(&str, Option<(&str, &str)>, &str)> = vec![
+    type Header = Option<(&'static str, &'static str)>;
+    let cases: Vec<(&str, Header, &str)> = vec![
         ("/rules/abc", None, "code pattern"),
         ("/rules/ABC?step=7", None, "step multipleOf 5.0"),
         ("/rules/ABC?ratio=0", None, "ratio exclusiveMinimum 0"),
