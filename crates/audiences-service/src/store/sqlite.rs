@@ -5,6 +5,7 @@
 //! and sqlx only applies the migrations at open.
 
 use std::str::FromStr;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use super::model::{
     StoredProspect, permissions_column, permissions_of_column, unix_seconds,
 };
 use super::page::{PageAssembler, stored_json};
-use super::sqlite_pool::{Held, Pool, failed};
+use super::sqlite_pool::{FileWatch, Held, Pool, failed};
 use super::traits::{Operator, RequestPath};
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -59,10 +60,12 @@ impl SqliteStore {
         let max = usize::try_from(limits.max_connections.max(1)).unwrap_or(1);
         Ok(Self {
             pool: Arc::new(Pool {
-                path,
                 idle: Mutex::new(Vec::with_capacity(max)),
                 permits: Arc::new(Semaphore::new(max)),
                 limits,
+                file: Mutex::new(FileWatch::of(&path)),
+                generation: AtomicU64::new(0),
+                path,
             }),
         })
     }
@@ -201,17 +204,19 @@ impl RequestPath for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        // A query on a table the API reads, so that a locked table counts
-        // as not ready.
-        self.pool
-            .read("ping", |connection| {
-                connection
-                    .prepare_cached("SELECT 1 FROM audiences LIMIT 1")?
-                    .query_row([], |_| Ok(()))
-                    .optional()
-                    .map(drop)
-            })
-            .await
+        // Ready means that a new connection opens on the file and runs the
+        // page statement (a file moved away, unreadable or without the
+        // schema is not ready, whatever the pooled connections still do),
+        // within the query timeout like any query (a stalled pool is not
+        // ready either). The connection is not pooled.
+        let permit = self.pool.permit().await?;
+        let connection = self.pool.open_on_blocking_pool().await?;
+        let ran = connection
+            .prepare(PAGE_SQL)
+            .and_then(|mut statement| statement.query(params!["", "", 0, "", 1])?.next().map(drop))
+            .map_err(failed);
+        drop(permit);
+        ran
     }
 
     fn pool_stats(&self) -> PoolStats {

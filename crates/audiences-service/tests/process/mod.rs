@@ -42,7 +42,33 @@ pub(crate) fn start(database_url: &str, port: u16, extra: &[&str]) -> Service {
 /// Starts the binary in `dir` (when given) with `args`, and reads its
 /// stdout up to the line starting with `last`.
 pub(crate) fn launch(dir: Option<&std::path::Path>, port: u16, args: &[&str], last: &str) -> Service {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_audiences-service"));
+    launch_as(None, dir, port, args, last)
+}
+
+/// As [`launch`], as the user `uid` (and its group) when given: through
+/// `setpriv`, which runs the binary in its own process (for tests whose
+/// faults root would not feel, such as an unreadable file).
+pub(crate) fn launch_as(
+    uid: Option<u32>,
+    dir: Option<&std::path::Path>,
+    port: u16,
+    args: &[&str],
+    last: &str,
+) -> Service {
+    let binary = env!("CARGO_BIN_EXE_audiences-service");
+    let mut command = match uid {
+        None => Command::new(binary),
+        Some(uid) => {
+            let mut command = Command::new("setpriv");
+            command.args([
+                format!("--reuid={uid}"),
+                format!("--regid={uid}"),
+                "--clear-groups".to_owned(),
+                binary.to_owned(),
+            ]);
+            command
+        }
+    };
     if let Some(dir) = dir {
         command.current_dir(dir);
     }
