@@ -7,13 +7,15 @@
 //! A page is one statement in the common case: the audience's state and its
 //! prospects come back together, and the prospects come back as the JSON
 //! text they were stored as (written by this store from typed values, so
-//! passed through; see [`row_is_framed`]). Both backends feed the rows to
+//! passed through once each row is proven to be one JSON object with its
+//! own id; see [`row_is_exactly`]). Both backends feed the rows to
 //! one page assembler (`page.rs`).
 
 mod any;
 mod model;
 mod page;
 mod postgres;
+mod row_check;
 mod sqlite;
 mod sqlite_pool;
 mod traits;
@@ -23,8 +25,8 @@ pub use model::{
     ACQUIRE_DURATION, AudienceState, KeyRecord, NewKey, Page, PageOutcome, PoolStats, Position,
     QUERY_DURATION, Seed, StoreError, StoreLimits, StoredProspect,
 };
-pub use page::row_is_framed;
 pub use postgres::PostgresStore;
+pub use row_check::{PROVEN_CAPACITY, Proven, row_is_exactly, row_is_served};
 pub use sqlite::SqliteStore;
 pub use sqlite_pool::Held;
 pub use traits::{Operator, RequestPath, SharedLimits, Store};
