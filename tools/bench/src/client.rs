@@ -196,3 +196,35 @@ pub(crate) fn serde_speed(count: u32) {
         texts.iter().map(String::len).sum::<usize>() / texts.len().max(1)
     );
 }
+
+/// The check every stored row passes before it is served, on the demo's
+/// first 25 prospects as a page, `pages` times: proven rows (the
+/// fingerprint found, the steady state) and a real parse of every row.
+pub(crate) fn row_check(pages: u32) {
+    use audiences_service::store::{Proven, row_is_exactly};
+    let rows: Vec<(String, String)> = (0..25)
+        .map(|index| {
+            let prospect = demo::prospect(index);
+            let text = serde_json::to_string(&prospect).unwrap_or_else(|error| fail(error));
+            (prospect.id, text)
+        })
+        .collect();
+    let proven = Proven::default();
+    let time = |check: &dyn Fn(&str, &[u8]) -> bool| {
+        let started = Instant::now();
+        for _ in 0..pages {
+            for (id, text) in &rows {
+                if !check(std::hint::black_box(id), std::hint::black_box(text.as_bytes())) {
+                    fail(format!("row {id} does not pass"));
+                }
+            }
+        }
+        started.elapsed().as_secs_f64() * 1e6 / f64::from(pages)
+    };
+    let parse_us = time(&|id, data| row_is_exactly(id, data));
+    let proven_us = time(&|id, data| proven.check(id, data));
+    println!(
+        "{{\"proven_us_per_page\":{proven_us:.3},\"parse_us_per_page\":{parse_us:.3},\"bytes_per_row\":{}}}",
+        rows.iter().map(|(_, text)| text.len()).sum::<usize>() / rows.len()
+    );
+}

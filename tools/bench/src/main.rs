@@ -68,6 +68,7 @@ async fn main() {
         ["export", base, key, mode] => client::export(base, key, mode).await,
         ["wire", base, key] => client::wire(base, key).await,
         ["serde", count] => client::serde_speed(parse(count)),
+        ["rows", pages] => client::row_check(parse(pages)),
         ["walk", base, key, group, audience, page_size, pause_ms] => {
             client::walk(base, key, group, audience, parse(page_size), parse(pause_ms)).await;
         }
