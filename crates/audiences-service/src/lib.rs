@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod attempts;
 pub mod cursor;
 pub mod demo;
 pub mod keys;
@@ -176,6 +177,8 @@ pub struct Config {
     /// Keeps rate limits in the database when it can (PostgreSQL), shared
     /// by every instance; else in this process.
     pub shared_rate_limits: bool,
+    /// Bounds on requests without valid credentials.
+    pub attempt_limits: attempts::AttemptLimits,
 }
 
 impl Default for Config {
@@ -186,6 +189,7 @@ impl Default for Config {
             router_limits: RouterLimits::default(),
             key_cache_ttl: keys::KEY_CACHE_TTL,
             shared_rate_limits: true,
+            attempt_limits: attempts::AttemptLimits::default(),
         }
     }
 }
@@ -217,7 +221,8 @@ impl DemoServer {
                 cursor::CursorCodec::new(secret),
                 config.rate_limits,
             )
-            .with_key_cache_ttl(config.key_cache_ttl),
+            .with_key_cache_ttl(config.key_cache_ttl)
+            .with_attempt_limits(config.attempt_limits),
         );
         let metrics = metrics::recorder().map_err(store::StoreError::Unavailable)?;
         let server =

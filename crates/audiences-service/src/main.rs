@@ -8,6 +8,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use audiences_server::runtime::{RouterLimits, ServeOptions};
+use audiences_service::attempts::AttemptLimits;
 use audiences_service::cursor::CursorCodec;
 use audiences_service::limits::RateLimits;
 use audiences_service::service::Service;
@@ -87,6 +88,22 @@ struct ServeArgs {
     /// Requests each API key may make at once after being idle.
     #[arg(long, env = "AUDIENCES_RATE_LIMIT_BURST", default_value_t = NonZeroU32::new(100).expect("non-zero"))]
     rate_limit_burst: NonZeroU32,
+    /// Requests per second without valid credentials (none, several, or an
+    /// unknown or revoked key) one client address may send before it is
+    /// answered 429 (0: no bound per address).
+    #[arg(long, env = "AUDIENCES_UNAUTHENTICATED_PER_SECOND", default_value_t = 20)]
+    unauthenticated_per_second: u32,
+    /// How many of those one address may send at once.
+    #[arg(long, env = "AUDIENCES_UNAUTHENTICATED_BURST", default_value_t = 200)]
+    unauthenticated_burst: u32,
+    /// Requests per second without valid credentials from all clients
+    /// together (0: no global bound); bounds the key lookups unknown keys cost.
+    #[arg(
+        long,
+        env = "AUDIENCES_UNAUTHENTICATED_GLOBAL_PER_SECOND",
+        default_value_t = 2_000
+    )]
+    unauthenticated_global_per_second: u32,
     /// Longest time a request may take, in milliseconds (a 500 past it).
     #[arg(long, env = "AUDIENCES_REQUEST_TIMEOUT_MS", default_value_t = millis(RouterLimits::default().request_timeout))]
     request_timeout_ms: u64,
@@ -371,6 +388,15 @@ async fn serve(store: AnyStore, args: ServeArgs, demo: bool) -> Result<(), Strin
             },
         )
         .with_key_cache_ttl(Duration::from_millis(args.key_cache_ttl_ms))
+        .with_attempt_limits(AttemptLimits {
+            per_address: NonZeroU32::new(args.unauthenticated_per_second).map(|per_second| {
+                (
+                    per_second,
+                    NonZeroU32::new(args.unauthenticated_burst).unwrap_or(per_second),
+                )
+            }),
+            global: NonZeroU32::new(args.unauthenticated_global_per_second),
+        })
         .with_shared_rate_limits(!args.rate_limits_in_process),
     );
     let cleanup = Arc::clone(&service);

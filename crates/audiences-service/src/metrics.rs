@@ -20,6 +20,9 @@ pub const POOL_CONNECTIONS: &str = "db_pool_connections";
 /// `key_cache_lookups_total{result}`: API key lookups answered by the
 /// instance's key cache (`hit`) or by the store (`miss`).
 pub const KEY_CACHE: &str = "key_cache_lookups_total";
+/// `unauthenticated_limited_total`: requests without valid credentials
+/// refused with a 429 by the bounds of `attempts.rs`.
+pub const UNAUTHENTICATED_LIMITED: &str = "unauthenticated_limited_total";
 /// `db_pool_max_connections`: the most connections the pool opens.
 pub const POOL_MAX: &str = "db_pool_max_connections";
 
@@ -84,6 +87,10 @@ fn describe() {
     describe_counter!(
         KEY_CACHE,
         "API key lookups, by result: hit (the key cache, 1 s) or miss (the store)."
+    );
+    describe_counter!(
+        UNAUTHENTICATED_LIMITED,
+        "Requests without valid credentials refused (429) by the per-address or global bound."
     );
 }
 

@@ -9,6 +9,7 @@ use audiences_server::{
 };
 use audiences_types::{ErrorDetail, ValidationErrorDetail};
 
+use crate::attempts::{AttemptLimiter, AttemptLimits};
 use crate::cursor::CursorCodec;
 use crate::keys;
 use crate::keys::KeyCache;
@@ -25,6 +26,7 @@ pub struct Service {
     limiter: KeyRateLimiter,
     shared_limits: bool,
     keys: KeyCache<KeyRecord>,
+    attempts: AttemptLimiter,
     draining: std::sync::atomic::AtomicBool,
 }
 
@@ -38,6 +40,7 @@ impl Service {
             limiter: KeyRateLimiter::new(limits),
             shared_limits: false,
             keys: KeyCache::new(crate::keys::KEY_CACHE_TTL),
+            attempts: AttemptLimiter::new(AttemptLimits::default()),
             draining: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -59,6 +62,14 @@ impl Service {
     #[must_use]
     pub fn with_key_cache_ttl(mut self, ttl: std::time::Duration) -> Self {
         self.keys = KeyCache::new(ttl);
+        self
+    }
+
+    /// Bounds requests without valid credentials per client address and in
+    /// all (see `attempts.rs`).
+    #[must_use]
+    pub fn with_attempt_limits(mut self, limits: AttemptLimits) -> Self {
+        self.attempts = AttemptLimiter::new(limits);
         self
     }
 
@@ -121,6 +132,10 @@ impl Security for Service {
             "result" => if cached.is_some() { "hit" } else { "miss" }
         )
         .increment(1);
+        // A key known valid takes no token; anything else does, before any lookup.
+        if !matches!(cached, Some(Some(_))) {
+            self.attempts.take(credentials.client)?;
+        }
         let found = match cached {
             Some(cached) => cached,
             None => {
@@ -138,6 +153,10 @@ impl Security for Service {
             }
         };
         found.ok_or_else(|| ApiError::unauthorized("unknown or revoked API key"))
+    }
+
+    fn refuse_unauthenticated(&self, client: Option<std::net::IpAddr>, refusal: ApiError) -> ApiError {
+        self.attempts.take(client).err().unwrap_or(refusal)
     }
 
     fn has_permission(&self, principal: &Arc<KeyRecord>, permission: &str) -> bool {

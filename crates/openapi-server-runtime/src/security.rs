@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -38,6 +39,9 @@ pub struct Credentials<'a> {
     /// Every scheme of the requirement with its secret, in the document's
     /// order, the first included (one entry for a requirement of one scheme).
     pub all: &'a [(&'static str, &'a str)],
+    /// The address of the peer that sent the request, when served by
+    /// [`serve`](crate::serve) (its TCP peer: behind a proxy, the proxy's).
+    pub client: Option<IpAddr>,
 }
 
 impl<'a> Credentials<'a> {
@@ -104,6 +108,25 @@ pub trait Security: Send + Sync + 'static {
         let _ = (principal, operation_id);
         async { Ok(None) }
     }
+
+    /// Called when a request is refused before [`Security::authenticate`]
+    /// could run (no credentials, or several for one scheme), with the
+    /// client's address (see [`Credentials::client`]); the answer sent is
+    /// what it returns. The default sends `refusal` as it is; an
+    /// implementation that bounds failed authentication per client answers
+    /// a 429 here once a client is over its bound.
+    fn refuse_unauthenticated(&self, client: Option<IpAddr>, refusal: ApiError) -> ApiError {
+        let _ = client;
+        refusal
+    }
+}
+
+/// The address of the peer that sent the request, when known.
+pub fn client_address(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
 }
 
 /// Where a security scheme of the document carries its secret.
@@ -285,13 +308,14 @@ async fn admit_principal<S: Security>(
     presented: &[(&'static str, Cow<'_, str>)],
     access: &Access,
     trace_id: &TraceId,
+    client: Option<IpAddr>,
 ) -> Result<(S::Principal, Option<RateLimitStatus>), ApiError> {
     let all: Vec<(&'static str, &str)> = presented
         .iter()
         .map(|(scheme, secret)| (*scheme, secret.as_ref()))
         .collect();
     let Some(&(scheme, secret)) = all.first() else {
-        return Err(missing(access.alternatives));
+        return Err(security.refuse_unauthenticated(client, missing(access.alternatives)));
     };
     let principal = security
         .authenticate(
@@ -299,6 +323,7 @@ async fn admit_principal<S: Security>(
                 scheme,
                 secret,
                 all: &all,
+                client,
             },
             trace_id,
         )
@@ -332,8 +357,11 @@ pub async fn authorize<S: Security>(
     access: &Access,
     trace_id: &TraceId,
 ) -> Result<(S::Principal, Option<RateLimitStatus>), ApiError> {
-    let presented = presented(parts, access.alternatives)?.ok_or_else(|| missing(access.alternatives))?;
-    admit_principal(security, &presented, access, trace_id).await
+    let client = client_address(parts);
+    let presented = presented(parts, access.alternatives)
+        .and_then(|found| found.ok_or_else(|| missing(access.alternatives)))
+        .map_err(|refusal| security.refuse_unauthenticated(client, refusal))?;
+    admit_principal(security, &presented, access, trace_id, client).await
 }
 
 /// As [`authorize`] for an operation whose security is optional (the
@@ -345,10 +373,14 @@ pub async fn authorize_optional<S: Security>(
     access: &Access,
     trace_id: &TraceId,
 ) -> Result<(Option<S::Principal>, Option<RateLimitStatus>), ApiError> {
-    match presented(parts, access.alternatives)? {
+    let client = client_address(parts);
+    match presented(parts, access.alternatives)
+        .map_err(|refusal| security.refuse_unauthenticated(client, refusal))?
+    {
         None => Ok((None, None)),
         Some(presented) => {
-            let (principal, rate_limit) = admit_principal(security, &presented, access, trace_id).await?;
+            let (principal, rate_limit) =
+                admit_principal(security, &presented, access, trace_id, client).await?;
             Ok((Some(principal), rate_limit))
         }
     }

@@ -166,6 +166,7 @@ pub fn options() -> Config {
         router_limits: RouterLimits::default(),
         key_cache_ttl: audiences_service::keys::KEY_CACHE_TTL,
         shared_rate_limits: true,
+        attempt_limits: audiences_service::attempts::AttemptLimits::default(),
     }
 }
 

@@ -113,7 +113,6 @@ pub async fn serve(
         .keep_alive(true);
     let permits = Arc::new(Semaphore::new(options.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
-    let service = TowerToHyperService::new(router);
     #[cfg(feature = "tls")]
     let acceptor = options.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let mut shutdown = std::pin::pin!(shutdown);
@@ -122,7 +121,7 @@ pub async fn serve(
             permit = Arc::clone(&permits).acquire_owned() => permit.expect("the semaphore is never closed"),
             () = &mut shutdown => break,
         };
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
@@ -137,7 +136,15 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let stream = IdleTimeout::new(stream, options.keep_alive_timeout);
         let http = http.clone();
-        let service = service.clone();
+        // Each request carries its peer's address (`ConnectInfo`), which
+        // the security hooks see as `Credentials::client`.
+        let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+            router.clone(),
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                request
+            },
+        ));
         #[cfg(feature = "tls")]
         if let Some(acceptor) = &acceptor {
             let acceptor = acceptor.clone();
