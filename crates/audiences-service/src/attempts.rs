@@ -75,9 +75,9 @@ impl AttemptLimiter {
         }
     }
 
-    /// Takes a token for one unauthenticated request from `client`, or
-    /// refuses it with a 429 saying when to come back.
-    pub fn take(&self, client: Option<IpAddr>) -> Result<(), ApiError> {
+    /// Takes a token for one unauthenticated request from `client`: `None`,
+    /// or the refusal to send, a 429 saying when to come back.
+    pub fn take(&self, client: Option<IpAddr>) -> Option<ApiError> {
         if self.takes.fetch_add(1, Ordering::Relaxed) % CLEAN_EVERY == CLEAN_EVERY - 1
             && let Some(per_address) = &self.per_address
         {
@@ -90,7 +90,7 @@ impl AttemptLimiter {
         }
         .or_else(|| self.global.as_ref().and_then(|global| global.check().err()));
         match refused {
-            None => Ok(()),
+            None => None,
             Some(not_until) => {
                 metrics::counter!(crate::metrics::UNAUTHENTICATED_LIMITED).increment(1);
                 let wait = not_until.wait_time_from(self.clock.now());
@@ -100,7 +100,7 @@ impl AttemptLimiter {
                     "too many requests without valid credentials: retry after {} s",
                     seconds.max(1)
                 );
-                Err(refusal)
+                Some(refusal)
             }
         }
     }
@@ -119,15 +119,15 @@ mod tests {
         let one: IpAddr = "192.0.2.1".parse().unwrap();
         let two: IpAddr = "192.0.2.2".parse().unwrap();
         for _ in 0..3 {
-            assert!(limiter.take(Some(one)).is_ok());
+            assert!(limiter.take(Some(one)).is_none());
         }
-        let refused = limiter.take(Some(one)).unwrap_err();
+        let refused = limiter.take(Some(one)).unwrap();
         assert_eq!(refused.status, 429);
         assert!(refused.retry_after.is_some_and(|seconds| seconds >= 1));
         // Another address has its own bucket, until the global one is empty.
-        assert!(limiter.take(Some(two)).is_ok());
-        assert!(limiter.take(None).is_ok());
-        assert_eq!(limiter.take(Some(two)).unwrap_err().status, 429);
+        assert!(limiter.take(Some(two)).is_none());
+        assert!(limiter.take(None).is_none());
+        assert_eq!(limiter.take(Some(two)).unwrap().status, 429);
     }
 
     #[test]
@@ -137,7 +137,7 @@ mod tests {
             global: None,
         });
         for _ in 0..10_000 {
-            assert!(limiter.take(Some("192.0.2.1".parse().unwrap())).is_ok());
+            assert!(limiter.take(Some("192.0.2.1".parse().unwrap())).is_none());
         }
     }
 }

@@ -133,8 +133,10 @@ impl Security for Service {
         )
         .increment(1);
         // A key known valid takes no token; anything else does, before any lookup.
-        if !matches!(cached, Some(Some(_))) {
-            self.attempts.take(credentials.client)?;
+        if !matches!(cached, Some(Some(_)))
+            && let Some(refusal) = self.attempts.take(credentials.client)
+        {
+            return Err(refusal);
         }
         let found = match cached {
             Some(cached) => cached,
@@ -156,7 +158,7 @@ impl Security for Service {
     }
 
     fn refuse_unauthenticated(&self, client: Option<std::net::IpAddr>, refusal: ApiError) -> ApiError {
-        self.attempts.take(client).err().unwrap_or(refusal)
+        self.attempts.take(client).unwrap_or(refusal)
     }
 
     fn has_permission(&self, principal: &Arc<KeyRecord>, permission: &str) -> bool {
