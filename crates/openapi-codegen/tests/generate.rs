@@ -152,6 +152,34 @@ fn what_once_was_skipped_is_served() {
 }
 
 #[test]
+fn errors_in_several_json_media_types_give_the_client_one_error_type() {
+    // GitHub's `bad_request`: `application/json` and `application/scim+json`
+    // of different schemas, beside a 422 of a third: progenitor would
+    // assert on three error types and lose the operation.
+    let text = format!(
+        "{HEAD}paths:\n  /deliveries:\n    get:\n      operationId: listDeliveries\n      responses:\n        '200': {{description: ok, content: {{application/json: {{schema: {{type: array, items: {{type: string}}}}}}}}}}\n        '400':\n          description: bad\n          content:\n            application/scim+json: {{schema: {{$ref: '#/components/schemas/Scim'}}}}\n            application/json: {{schema: {{$ref: '#/components/schemas/Basic'}}}}\n        '422': {{description: invalid, content: {{application/json: {{schema: {{$ref: '#/components/schemas/Invalid'}}}}}}}}\ncomponents:\n  schemas:\n    Basic: {{type: object, properties: {{message: {{type: string}}}}}}\n    Scim: {{type: object, properties: {{detail: {{type: string}}}}}}\n    Invalid: {{type: object, properties: {{errors: {{type: array, items: {{type: string}}}}}}}}\n"
+    );
+    let generated = generate_text(&text).unwrap_or_else(|error| panic!("{text}\n{error}"));
+    let skips: Vec<String> = generated.report.skipped.iter().map(ToString::to_string).collect();
+    assert!(skips.is_empty(), "{skips:?}");
+    assert!(
+        generated.client.to_string().contains("list_deliveries"),
+        "the client has the operation"
+    );
+    let normalized = normalize(&parse(&text, Syntax::Yaml).unwrap()).unwrap().document;
+    let (view, _) = client_view(&normalized);
+    let operation = &operations(&view)[0].2;
+    let Some(ReferenceOr::Item(bad)) = operation.responses.responses.get(&StatusCode::Code(400)) else {
+        panic!("the 400 stays")
+    };
+    assert_eq!(
+        bad.content.keys().collect::<Vec<_>>(),
+        ["application/json"],
+        "one media type, `application/json` first"
+    );
+}
+
+#[test]
 fn an_unsupported_operation_is_skipped_alone_naming_the_construct_and_where() {
     let served = "  /ok:\n    get:\n      operationId: fine\n      responses: {'200': {description: ok}}\n";
     // (the operation, what the skip names, where)

@@ -109,7 +109,18 @@ fn adapt_for_client(operation: &mut Operation, at: &str) -> Result<(), Unsupport
             if is_error_status(status)
                 && let ReferenceOr::Item(response) = response
             {
+                // One JSON media type (`application/json` first): a second
+                // (`application/scim+json`) would be a second error type,
+                // which progenitor asserts away.
                 response.content.retain(|mime, _| is_json(mime));
+                if let Some(keep) = response
+                    .content
+                    .keys()
+                    .position(|mime| essence(mime) == "application/json")
+                {
+                    response.content.swap_indices(0, keep);
+                }
+                response.content.truncate(1);
                 if let Some(media) = response.content.values_mut().next() {
                     media.schema = Some(common.clone());
                 }
