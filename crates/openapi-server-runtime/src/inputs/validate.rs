@@ -64,7 +64,9 @@ pub fn validator_options() -> jsonschema::ValidationOptions {
         .with_pattern_options(jsonschema::PatternOptions::fancy_regex().backtrack_limit(BACKTRACK_LIMIT))
 }
 
-/// A root JSON Schema of `schema` with `components` beside it, for `$ref`s.
+/// A root JSON Schema of `schema` with the components it reaches beside it,
+/// for `$ref`s (`#/components/schemas/…`): only those, so that a schema of
+/// a document of thousands (GitHub's) compiles what it uses, not the whole.
 pub fn root_schema(schema: &Value, components: &Value) -> Value {
     let mut root = match schema {
         Value::Object(object) => object.clone(),
@@ -74,8 +76,40 @@ pub fn root_schema(schema: &Value, components: &Value) -> Value {
         "$schema".into(),
         Value::from("https://json-schema.org/draft/2020-12/schema"),
     );
-    root.insert("components".into(), components.clone());
+    root.insert("components".into(), reached_components(schema, components));
     Value::Object(root)
+}
+
+/// The part of `components` (`{"schemas": {…}}`) that `schema` reaches
+/// through `$ref`s, transitively.
+fn reached_components(schema: &Value, components: &Value) -> Value {
+    const PREFIX: &str = "#/components/schemas/";
+    let all = components.get("schemas").and_then(Value::as_object);
+    let mut reached = serde_json::Map::new();
+    let mut pending = vec![schema];
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::Object(object) => {
+                if let Some(name) = object
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(|reference| reference.strip_prefix(PREFIX))
+                {
+                    let name = name.split('/').next().unwrap_or(name).replace("~1", "/").replace("~0", "~");
+                    if !reached.contains_key(&name)
+                        && let Some(target) = all.and_then(|all| all.get(&name))
+                    {
+                        reached.insert(name, target.clone());
+                        pending.push(target);
+                    }
+                }
+                pending.extend(object.values());
+            }
+            Value::Array(items) => pending.extend(items),
+            _ => {}
+        }
+    }
+    serde_json::json!({ "schemas": reached })
 }
 
 /// The JSON type of a schema (the first but `null` of a list).
@@ -334,5 +368,27 @@ impl ValueSchema {
         } else {
             Err(ApiError::violations("the request body", violations))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_root_schema_holds_the_components_it_reaches_and_no_others() {
+        let components = serde_json::json!({"schemas": {
+            "A": {"type": "object", "properties": {"b": {"$ref": "#/components/schemas/B"}}},
+            "B": {"type": "array", "items": {"$ref": "#/components/schemas/C~1D/properties/x"}},
+            "C/D": {"type": "object", "properties": {"x": {"type": "integer", "minimum": 1}}},
+            "Unused": {"type": "string"},
+        }});
+        let root = root_schema(&serde_json::json!({"$ref": "#/components/schemas/A"}), &components);
+        let mut names: Vec<&String> = root["components"]["schemas"].as_object().unwrap().keys().collect();
+        names.sort();
+        assert_eq!(names, ["A", "B", "C/D"]);
+        let validator = validator_options().build(&root).unwrap();
+        assert!(validator.is_valid(&serde_json::json!({"b": [1, 2]})));
+        assert!(!validator.is_valid(&serde_json::json!({"b": [0]})));
     }
 }
