@@ -4,6 +4,8 @@ use std::future::Future;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 
@@ -31,7 +33,15 @@ const SEED_LOCK: i64 = 0x6175_6469_656e_6365; // "audience"
 pub struct PostgresStore {
     pool: PgPool,
     limits: StoreLimits,
+    /// When a new connection was last tried for `/readyz`, and why it
+    /// failed (see [`NEW_CONNECTION_PROBE`]).
+    probe: Arc<tokio::sync::Mutex<Option<(std::time::Instant, Option<String>)>>>,
 }
+
+/// How often, at most, `/readyz` opens a new connection to PostgreSQL (a
+/// public endpoint must not turn into connections the database pays for);
+/// between two, the last outcome stands.
+const NEW_CONNECTION_PROBE: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub(crate) fn failed(error: sqlx::Error) -> StoreError {
     match &error {
@@ -109,7 +119,11 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|error| StoreError::Unavailable(format!("migrations failed: {error}")))?;
-        Ok(Self { pool, limits })
+        Ok(Self {
+            pool,
+            limits,
+            probe: Arc::default(),
+        })
     }
 
     /// The connection pool.
@@ -276,12 +290,48 @@ impl RequestPath for PostgresStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        // A query on a table the API reads, so that a locked table counts
-        // as not ready.
+        // Ready means that a new connection opens (tried at most every
+        // NEW_CONNECTION_PROBE) and that the page statement runs, within
+        // the query timeout (a locked table is not ready).
+        {
+            let mut probe = self.probe.lock().await;
+            let due = probe
+                .as_ref()
+                .is_none_or(|(at, _)| at.elapsed() >= NEW_CONNECTION_PROBE);
+            if due {
+                let options = self.pool.connect_options();
+                let opened = tokio::time::timeout(
+                    self.limits.query_timeout,
+                    <sqlx::PgConnection as sqlx::Connection>::connect_with(&options),
+                )
+                .await;
+                let failure = match opened {
+                    Ok(Ok(connection)) => {
+                        let _ = sqlx::Connection::close(connection).await;
+                        None
+                    }
+                    Ok(Err(error)) => Some(error.to_string()),
+                    Err(_) => Some("no new connection within the query timeout".to_owned()),
+                };
+                *probe = Some((std::time::Instant::now(), failure));
+            }
+            if let Some((_, Some(failure))) = probe.as_ref() {
+                return Err(StoreError::Unavailable(format!(
+                    "a new connection fails: {failure}"
+                )));
+            }
+        }
+        let mut connection = self.connection().await?;
         timed(
             self.limits.query_timeout,
             "ping",
-            sqlx::query("SELECT 1 FROM audiences LIMIT 1").fetch_optional(&self.pool),
+            sqlx::query(PAGE_SQL)
+                .bind("")
+                .bind("")
+                .bind(0_i64)
+                .bind("")
+                .bind(1_i64)
+                .fetch_all(&mut *connection),
         )
         .await?;
         Ok(())

@@ -95,7 +95,12 @@ fn reached_components(schema: &Value, components: &Value) -> Value {
                     .and_then(Value::as_str)
                     .and_then(|reference| reference.strip_prefix(PREFIX))
                 {
-                    let name = name.split('/').next().unwrap_or(name).replace("~1", "/").replace("~0", "~");
+                    let name = name
+                        .split('/')
+                        .next()
+                        .unwrap_or(name)
+                        .replace("~1", "/")
+                        .replace("~0", "~");
                     if !reached.contains_key(&name)
                         && let Some(target) = all.and_then(|all| all.get(&name))
                     {
@@ -383,8 +388,15 @@ mod tests {
             "C/D": {"type": "object", "properties": {"x": {"type": "integer", "minimum": 1}}},
             "Unused": {"type": "string"},
         }});
-        let root = root_schema(&serde_json::json!({"$ref": "#/components/schemas/A"}), &components);
-        let mut names: Vec<&String> = root["components"]["schemas"].as_object().unwrap().keys().collect();
+        let root = root_schema(
+            &serde_json::json!({"$ref": "#/components/schemas/A"}),
+            &components,
+        );
+        let mut names: Vec<&String> = root["components"]["schemas"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
         names.sort();
         assert_eq!(names, ["A", "B", "C/D"]);
         let validator = validator_options().build(&root).unwrap();
