@@ -35,8 +35,11 @@ pub struct PostgresStore {
     limits: StoreLimits,
     /// When a new connection was last tried for `/readyz`, and why it
     /// failed (see [`NEW_CONNECTION_PROBE`]).
-    probe: Arc<tokio::sync::Mutex<Option<(std::time::Instant, Option<String>)>>>,
+    probe: Arc<tokio::sync::Mutex<Option<Probe>>>,
 }
+
+/// When a new connection was tried, and why it failed (`None`: it opened).
+type Probe = (std::time::Instant, Option<String>);
 
 /// How often, at most, `/readyz` opens a new connection to PostgreSQL (a
 /// public endpoint must not turn into connections the database pays for);
