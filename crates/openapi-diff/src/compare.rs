@@ -49,6 +49,7 @@ impl Comparison<'_> {
         }
         let (base, base_nullable) = unwrap_schema(self.base, base);
         let (head, head_nullable) = unwrap_schema(self.head, head);
+        let (base, head) = (&*base, &*head);
         match (direction, base_nullable, head_nullable) {
             (Direction::Response, false, true) => self.breaking(format!("{at} became nullable")),
             (Direction::Request, true, false) => self.breaking(format!("{at} no longer accepts null")),

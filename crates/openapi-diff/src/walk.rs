@@ -1,6 +1,7 @@
 //! Reading both documents: references followed, schemas unwrapped, types,
 //! enum values, bounds and security as the comparison needs them.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use serde_json::Value;
@@ -22,16 +23,65 @@ pub(crate) fn resolve<'v>(document: &'v Value, mut value: &'v Value) -> &'v Valu
     value
 }
 
-/// A schema with `allOf: [one]` (the document's nullable-reference idiom)
-/// unwrapped, and whether it is nullable.
-pub(crate) fn unwrap_schema<'v>(document: &'v Value, schema: &'v Value) -> (&'v Value, bool) {
+/// A schema with its `allOf` branches merged into it (its own keywords
+/// first: the document's nullable-reference idiom `allOf: [one]` beside
+/// `nullable`, and `allOf` beside `properties` alike), and whether it is
+/// nullable (its own `nullable`, or every branch's).
+pub(crate) fn unwrap_schema<'v>(document: &'v Value, schema: &'v Value) -> (Cow<'v, Value>, bool) {
+    unwrap_at(document, schema, 0)
+}
+
+fn unwrap_at<'v>(document: &'v Value, schema: &'v Value, depth: usize) -> (Cow<'v, Value>, bool) {
     let schema = resolve(document, schema);
     let nullable = schema.get("nullable").and_then(Value::as_bool).unwrap_or(false);
-    if let Some([only]) = schema.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
-        let (inner, inner_nullable) = unwrap_schema(document, only);
-        return (inner, nullable || inner_nullable);
+    let Some(branches) = schema
+        .get("allOf")
+        .and_then(Value::as_array)
+        .filter(|_| depth < 16)
+    else {
+        return (Cow::Borrowed(schema), nullable);
+    };
+    let Value::Object(own) = schema else {
+        return (Cow::Borrowed(schema), nullable);
+    };
+    let mut merged = own.clone();
+    merged.remove("allOf");
+    let mut every_branch_nullable = !branches.is_empty();
+    for branch in branches {
+        let (branch, branch_nullable) = unwrap_at(document, branch, depth + 1);
+        every_branch_nullable &= branch_nullable;
+        let Value::Object(branch) = branch.into_owned() else {
+            continue;
+        };
+        for (key, value) in branch {
+            match (key.as_str(), merged.get_mut(&key)) {
+                ("properties", Some(Value::Object(properties))) => {
+                    if let Value::Object(more) = value {
+                        for (name, property) in more {
+                            properties.entry(name).or_insert(property);
+                        }
+                    }
+                }
+                ("required", Some(Value::Array(required))) => {
+                    for name in value.as_array().into_iter().flatten() {
+                        if !required.contains(name) {
+                            required.push(name.clone());
+                        }
+                    }
+                }
+                ("nullable", _) => {}
+                (_, Some(_)) => {}
+                (_, None) => {
+                    merged.insert(key, value);
+                }
+            }
+        }
     }
-    (schema, nullable)
+    merged.remove("nullable");
+    (
+        Cow::Owned(Value::Object(merged)),
+        nullable || every_branch_nullable,
+    )
 }
 
 pub(crate) fn type_of(schema: &Value) -> Option<&str> {
