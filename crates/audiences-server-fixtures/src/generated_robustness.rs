@@ -257,6 +257,35 @@ pub mod types {
             Default::default()
         }
     }
+    ///`EventPage`
+    #[derive(
+        ::schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq
+    )]
+    pub struct EventPage {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub events: ::std::vec::Vec<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub hints: ::std::option::Option<::std::string::String>,
+        #[serde(
+            default,
+            skip_serializing_if = ":: std :: collections :: HashMap::is_empty"
+        )]
+        pub labels: ::std::collections::HashMap<
+            ::std::string::String,
+            ::std::string::String,
+        >,
+    }
+    impl EventPage {
+        pub fn builder() -> builder::EventPage {
+            Default::default()
+        }
+    }
     ///`EventServersItem`
     #[derive(
         ::schemars::JsonSchema,
@@ -1152,6 +1181,97 @@ pub mod types {
                     negation: Ok(value.negation),
                     request: Ok(value.request),
                     servers: Ok(value.servers),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EventPage {
+            events: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            hints: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            labels: ::std::result::Result<
+                ::std::collections::HashMap<
+                    ::std::string::String,
+                    ::std::string::String,
+                >,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for EventPage {
+            fn default() -> Self {
+                Self {
+                    events: Ok(Default::default()),
+                    hints: Ok(Default::default()),
+                    labels: Ok(Default::default()),
+                }
+            }
+        }
+        impl EventPage {
+            pub fn events<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.events = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for events: {e}")
+                    });
+                self
+            }
+            pub fn hints<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.hints = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for hints: {e}")
+                    });
+                self
+            }
+            pub fn labels<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::collections::HashMap<
+                        ::std::string::String,
+                        ::std::string::String,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.labels = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for labels: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EventPage> for super::EventPage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EventPage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    events: value.events?,
+                    hints: value.hints?,
+                    labels: value.labels?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EventPage> for EventPage {
+            fn from(value: super::EventPage) -> Self {
+                Self {
+                    events: Ok(value.events),
+                    hints: Ok(value.hints),
+                    labels: Ok(value.labels),
                 }
             }
         }
@@ -2481,6 +2601,17 @@ let response = client.get_partner()
         pub fn get_partner(&self) -> builder::GetPartner<'_> {
             builder::GetPartner::new(self)
         }
+        /**Sends a `GET` request to `/events`
+
+```ignore
+let response = client.list_events()
+    .x_rep_hints(x_rep_hints)
+    .send()
+    .await;
+```*/
+        pub fn list_events(&self) -> builder::ListEvents<'_> {
+            builder::ListEvents::new(self)
+        }
     }
     /// Types for composing operation parameters.
     #[allow(clippy::all)]
@@ -3048,6 +3179,78 @@ let response = client.get_partner()
                 }
             }
         }
+        /**Builder for [`Client::list_events`]
+
+[`Client::list_events`]: super::Client::list_events*/
+        #[derive(Debug, Clone)]
+        pub struct ListEvents<'a> {
+            client: &'a super::Client,
+            x_rep_hints: Result<Option<::std::string::String>, String>,
+        }
+        impl<'a> ListEvents<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    x_rep_hints: Ok(None),
+                }
+            }
+            pub fn x_rep_hints<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<::std::string::String>,
+            {
+                self.x_rep_hints = value
+                    .try_into()
+                    .map(Some)
+                    .map_err(|_| {
+                        "conversion to `:: std :: string :: String` for x_rep_hints failed"
+                            .to_string()
+                    });
+                self
+            }
+            ///Sends a `GET` request to `/events`
+            pub async fn send(
+                self,
+            ) -> Result<
+                ResponseValue<crate::generated_robustness::types::EventPage>,
+                Error<()>,
+            > {
+                let Self { client, x_rep_hints } = self;
+                let x_rep_hints = x_rep_hints.map_err(Error::InvalidRequest)?;
+                let url = format!("{}/events", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+                header_map
+                    .append(
+                        ::reqwest::header::HeaderName::from_static("api-version"),
+                        ::reqwest::header::HeaderValue::from_static(
+                            super::Client::api_version(),
+                        ),
+                    );
+                if let Some(value) = x_rep_hints {
+                    header_map.append("X-Rep-Hints", value.to_string().try_into()?);
+                }
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "list_events",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => super::json_response(response).await,
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
     }
     /// Items consumers will typically use such as the Client.
     pub mod prelude {
@@ -3092,6 +3295,8 @@ pub const OPERATION_IDS: &[&str] = &[
     "getCall",
     "deleteCall",
     "getPartner",
+    "listEvents",
+    "eventOptions",
 ];
 pub use crate::generated_robustness::types::error_codes;
 /// What the runtime follows when it answers by itself: the failure
@@ -3808,6 +4013,124 @@ impl GetPartnerResponse {
         }
     }
 }
+/// The headers parameters of `listEvents`, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListEventsHeaders {
+    /// `X-Rep-Hints`
+    pub x_rep_hints: ::std::option::Option<::std::string::String>,
+}
+impl ListEventsHeaders {
+    /// Parses and validates the raw parameters; the error names the
+    /// parameter and the rule it broke.
+    pub fn from_raw(
+        raw: &::openapi_server_runtime::__private::RawParams,
+    ) -> ::std::result::Result<Self, ::openapi_server_runtime::ApiError> {
+        let x_rep_hints = (|| -> ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::openapi_server_runtime::ApiError,
+        > {
+            ::std::result::Result::Ok(
+                match raw.one("X-Rep-Hints")? {
+                    ::std::option::Option::Some(raw) => {
+                        ::std::option::Option::Some(
+                            ::openapi_server_runtime::__private::parse_string(
+                                ::openapi_server_runtime::__private::Location::Header,
+                                "X-Rep-Hints",
+                                raw,
+                                &::openapi_server_runtime::__private::StringRules {
+                                    min_length: ::std::option::Option::None,
+                                    max_length: ::std::option::Option::None,
+                                    pattern: ::std::option::Option::None,
+                                    format: ::std::option::Option::None,
+                                },
+                            )?,
+                        )
+                    }
+                    ::std::option::Option::None => ::std::option::Option::None,
+                },
+            )
+        })();
+        ::openapi_server_runtime::__private::all_valid(&[x_rep_hints.as_ref().err()])?;
+        Ok(Self { x_rep_hints: x_rep_hints? })
+    }
+}
+/// The result of `listEvents`: one variant per documented response, and nothing else.
+#[derive(Debug, Clone)]
+pub enum ListEventsResponse {
+    /// 200: The events, and the hints they were read with
+    Ok(::openapi_server_runtime::Json<crate::generated_robustness::types::EventPage>),
+}
+impl ListEventsResponse {
+    /// The HTTP status of this result.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Ok(..) => 200,
+        }
+    }
+    /// The HTTP response of this result: the documented body (in the
+    /// envelope, with `trace_id`, when the document declares one)
+    /// and headers.
+    pub fn into_response_with(
+        self,
+        trace_id: &::openapi_server_runtime::TraceId,
+    ) -> ::axum::response::Response {
+        let _ = trace_id;
+        match self {
+            Self::Ok(body) => {
+                match body {
+                    ::openapi_server_runtime::Json::Typed(body) => {
+                        ::openapi_server_runtime::__private::json_response(
+                                ::openapi_server_runtime::__private::status(200),
+                                &body,
+                            )
+                            .unwrap_or_else(|error| {
+                                ::openapi_server_runtime::ApiError::internal()
+                                    .with_cause(error)
+                                    .into_response(&CONVENTIONS, trace_id)
+                            })
+                    }
+                    ::openapi_server_runtime::Json::Raw(body) => {
+                        ::openapi_server_runtime::__private::raw_json_response(
+                            ::openapi_server_runtime::__private::status(200),
+                            "application/json",
+                            body,
+                        )
+                    }
+                }
+            }
+        }
+    }
+}
+/// The result of `eventOptions`: one variant per documented response, and nothing else.
+#[derive(Debug, Clone)]
+pub enum EventOptionsResponse {
+    /// 200: What the events endpoint allows
+    Ok,
+}
+impl EventOptionsResponse {
+    /// The HTTP status of this result.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Ok => 200,
+        }
+    }
+    /// The HTTP response of this result: the documented body (in the
+    /// envelope, with `trace_id`, when the document declares one)
+    /// and headers.
+    pub fn into_response_with(
+        self,
+        trace_id: &::openapi_server_runtime::TraceId,
+    ) -> ::axum::response::Response {
+        let _ = trace_id;
+        match self {
+            Self::Ok => {
+                ::openapi_server_runtime::__private::empty_response(
+                    ::openapi_server_runtime::__private::status(200),
+                )
+            }
+        }
+    }
+}
 /// The operations of the Robustness: implement this trait (and [`::openapi_server_runtime::Security`]), then serve [`router`].
 pub trait RobustnessApi: ::openapi_server_runtime::Security {
     /// `POST /patches`.
@@ -3863,6 +4186,17 @@ pub trait RobustnessApi: ::openapi_server_runtime::Security {
         &self,
         cx: ::openapi_server_runtime::RequestContext<Self::Principal>,
     ) -> impl ::std::future::Future<Output = GetPartnerResponse> + Send;
+    /// `GET /events`.
+    fn list_events(
+        &self,
+        cx: ::openapi_server_runtime::RequestContext<()>,
+        headers: ListEventsHeaders,
+    ) -> impl ::std::future::Future<Output = ListEventsResponse> + Send;
+    /// `OPTIONS /events`.
+    fn event_options(
+        &self,
+        cx: ::openapi_server_runtime::RequestContext<()>,
+    ) -> impl ::std::future::Future<Output = EventOptionsResponse> + Send;
 }
 /// The axum router of every operation: parameters are validated, the
 /// caller authenticated and authorized, and every answer, failures
@@ -3886,13 +4220,18 @@ pub fn routes<A: RobustnessApi>(api: ::std::sync::Arc<A>) -> ::axum::Router {
             ::axum::routing::get(handle_get_call::<A>).delete(handle_delete_call::<A>),
         )
         .route("/partners", ::axum::routing::get(handle_get_partner::<A>))
+        .route(
+            "/events",
+            ::axum::routing::get(handle_list_events::<A>)
+                .options(handle_event_options::<A>),
+        )
         .with_state(api)
 }
 /// The document's component schemas as JSON Schema: what the rules of
 /// request bodies (and of parameters beyond their types) are checked
 /// with.
 static SCHEMAS: ::openapi_server_runtime::__private::SchemaSet = ::openapi_server_runtime::__private::SchemaSet::new(
-    "{\"schemas\":{\"ApplyPatchBody\":{\"properties\":{\"operations\":{\"items\":{\"properties\":{\"op\":{\"allOf\":[{\"$ref\":\"#/components/schemas/ApplyPatchBodyOperationsItemOp\"}]},\"path\":{\"type\":\"string\"},\"value\":{}},\"required\":[\"op\",\"path\"],\"type\":\"object\"},\"type\":\"array\"}},\"required\":[\"operations\"],\"type\":\"object\"},\"ApplyPatchBodyOperationsItemOp\":{\"enum\":[\"add\",\"Add\",\"remove\",\"Remove\",\"replace\",\"Replace\"],\"type\":\"string\"},\"Classification\":{\"properties\":{\"$template\":{\"properties\":{\"name\":{\"type\":\"string\"}},\"type\":\"object\"},\"id\":{\"pattern\":\"^[0-9a-f]{8}$\",\"type\":\"string\"}},\"required\":[\"id\"],\"type\":\"object\"},\"ClassificationTemplate\":{\"properties\":{\"key\":{\"type\":\"string\"}},\"required\":[\"key\"],\"type\":\"object\"},\"Collaboration\":{\"properties\":{\"item\":{\"anyOf\":[{\"allOf\":[{\"$ref\":\"#/components/schemas/CollaborationItem\"},{\"description\":\"The item, or null while the collaboration is pending\"}]},{\"type\":\"null\"}]},\"signer\":{\"$ref\":\"#/components/schemas/SignerInput\"}},\"type\":\"object\"},\"CollaborationItem\":{\"properties\":{\"id\":{\"type\":\"string\"}},\"type\":\"object\"},\"Event\":{\"properties\":{\"negation\":{\"$ref\":\"#/components/schemas/NotAnObject\"},\"request\":{\"anyOf\":[{\"description\":\"Any JSON the caller sent\"},{\"type\":\"null\"}]},\"servers\":{\"items\":{\"format\":\"ice-server\",\"properties\":{\"url\":{\"type\":\"string\"}},\"type\":\"object\"},\"type\":\"array\"}},\"type\":\"object\"},\"GetCall200Response\":{\"properties\":{\"sid\":{\"type\":\"string\"}},\"type\":\"object\"},\"GetPartner200Response\":{\"properties\":{\"client\":{\"type\":\"string\"}},\"type\":\"object\"},\"GetUser409Response\":{\"properties\":{\"message\":{\"type\":\"string\"}},\"type\":\"object\"},\"ListReactionsSort\":{\"enum\":[\"reactions-+1\",\"reactions--1\",\"created\"],\"type\":\"string\"},\"ManagedUser\":{\"properties\":{\"collaboration\":{\"$ref\":\"#/components/schemas/Collaboration\"},\"manager\":{\"$ref\":\"#/components/schemas/ManagerNullable\"},\"pay\":{\"$ref\":\"#/components/schemas/PayFrequency\"},\"user\":{\"$ref\":\"#/components/schemas/simple-user\"}},\"required\":[\"user\"],\"type\":\"object\"},\"Manager\":{\"properties\":{\"login\":{\"type\":\"string\"}},\"type\":\"object\"},\"ManagerNullable\":{\"anyOf\":[{\"allOf\":[{\"$ref\":\"#/components/schemas/Manager\"},{\"additionalProperties\":true,\"type\":\"object\"}],\"description\":\"The manager, if any\"},{\"type\":\"null\"}]},\"NotAnObject\":{\"description\":\"typify cannot convert this `not`, so it is any JSON here\",\"not\":{\"required\":[\"a\"],\"type\":\"object\"}},\"PatchEcho\":{\"properties\":{\"conflict\":{\"properties\":{\"message\":{\"type\":\"string\"}},\"type\":\"object\"},\"ops\":{\"items\":{\"allOf\":[{\"$ref\":\"#/components/schemas/PatchEchoOpsItem\"}]},\"type\":\"array\"}},\"type\":\"object\"},\"PatchEchoOpsItem\":{\"enum\":[\"add\",\"Add\",\"remove\",\"Remove\",\"replace\",\"Replace\"],\"type\":\"string\"},\"PayFrequency\":{\"enum\":[\"monthly\",\"weekly\",null],\"title\":\"PayFrequency\",\"type\":\"string\"},\"Reaction\":{\"properties\":{\"content\":{\"$ref\":\"#/components/schemas/ReactionContent\"},\"event\":{\"$ref\":\"#/components/schemas/Event\"},\"user\":{\"$ref\":\"#/components/schemas/nullable-simple-user\"}},\"required\":[\"content\",\"user\"],\"type\":\"object\"},\"ReactionContent\":{\"enum\":[\"+1\",\"-1\",\"laugh\",\"heart\"],\"type\":\"string\"},\"SignerInput\":{\"allOf\":[{\"$ref\":\"#/components/schemas/CollaborationItem\"},{\"properties\":{\"validation\":{\"properties\":{\"kind\":{\"type\":\"string\"}},\"type\":\"object\"}}}],\"type\":\"object\"},\"SignerInputValidation\":{\"properties\":{\"pattern\":{\"type\":\"string\"}},\"type\":\"object\"},\"nullable-simple-user\":{\"properties\":{\"login\":{\"type\":\"string\"}},\"required\":[\"login\"],\"title\":\"Simple User\",\"type\":[\"object\",\"null\"]},\"simple-user\":{\"properties\":{\"login\":{\"type\":\"string\"}},\"required\":[\"login\"],\"title\":\"Simple User\",\"type\":\"object\"}}}",
+    "{\"schemas\":{\"ApplyPatchBody\":{\"properties\":{\"operations\":{\"items\":{\"properties\":{\"op\":{\"allOf\":[{\"$ref\":\"#/components/schemas/ApplyPatchBodyOperationsItemOp\"}]},\"path\":{\"type\":\"string\"},\"value\":{}},\"required\":[\"op\",\"path\"],\"type\":\"object\"},\"type\":\"array\"}},\"required\":[\"operations\"],\"type\":\"object\"},\"ApplyPatchBodyOperationsItemOp\":{\"enum\":[\"add\",\"Add\",\"remove\",\"Remove\",\"replace\",\"Replace\"],\"type\":\"string\"},\"Classification\":{\"properties\":{\"$template\":{\"properties\":{\"name\":{\"type\":\"string\"}},\"type\":\"object\"},\"id\":{\"pattern\":\"^[0-9a-f]{8}$\",\"type\":\"string\"}},\"required\":[\"id\"],\"type\":\"object\"},\"ClassificationTemplate\":{\"properties\":{\"key\":{\"type\":\"string\"}},\"required\":[\"key\"],\"type\":\"object\"},\"Collaboration\":{\"properties\":{\"item\":{\"anyOf\":[{\"allOf\":[{\"$ref\":\"#/components/schemas/CollaborationItem\"},{\"description\":\"The item, or null while the collaboration is pending\"}]},{\"type\":\"null\"}]},\"signer\":{\"$ref\":\"#/components/schemas/SignerInput\"}},\"type\":\"object\"},\"CollaborationItem\":{\"properties\":{\"id\":{\"type\":\"string\"}},\"type\":\"object\"},\"Event\":{\"properties\":{\"negation\":{\"$ref\":\"#/components/schemas/NotAnObject\"},\"request\":{\"anyOf\":[{\"description\":\"Any JSON the caller sent\"},{\"type\":\"null\"}]},\"servers\":{\"items\":{\"format\":\"ice-server\",\"properties\":{\"url\":{\"type\":\"string\"}},\"type\":\"object\"},\"type\":\"array\"}},\"type\":\"object\"},\"EventPage\":{\"properties\":{\"events\":{\"items\":{\"type\":\"string\"},\"minItems\":0,\"type\":\"array\"},\"hints\":{\"minLength\":0,\"type\":\"string\"},\"labels\":{\"additionalProperties\":{\"type\":\"string\"},\"minProperties\":0,\"type\":\"object\"}},\"type\":\"object\"},\"GetCall200Response\":{\"properties\":{\"sid\":{\"type\":\"string\"}},\"type\":\"object\"},\"GetPartner200Response\":{\"properties\":{\"client\":{\"type\":\"string\"}},\"type\":\"object\"},\"GetUser409Response\":{\"properties\":{\"message\":{\"type\":\"string\"}},\"type\":\"object\"},\"ListReactionsSort\":{\"enum\":[\"reactions-+1\",\"reactions--1\",\"created\"],\"type\":\"string\"},\"ManagedUser\":{\"properties\":{\"collaboration\":{\"$ref\":\"#/components/schemas/Collaboration\"},\"manager\":{\"$ref\":\"#/components/schemas/ManagerNullable\"},\"pay\":{\"$ref\":\"#/components/schemas/PayFrequency\"},\"user\":{\"$ref\":\"#/components/schemas/simple-user\"}},\"required\":[\"user\"],\"type\":\"object\"},\"Manager\":{\"properties\":{\"login\":{\"type\":\"string\"}},\"type\":\"object\"},\"ManagerNullable\":{\"anyOf\":[{\"allOf\":[{\"$ref\":\"#/components/schemas/Manager\"},{\"additionalProperties\":true,\"type\":\"object\"}],\"description\":\"The manager, if any\"},{\"type\":\"null\"}]},\"NotAnObject\":{\"description\":\"typify cannot convert this `not`, so it is any JSON here\",\"not\":{\"required\":[\"a\"],\"type\":\"object\"}},\"PatchEcho\":{\"properties\":{\"conflict\":{\"properties\":{\"message\":{\"type\":\"string\"}},\"type\":\"object\"},\"ops\":{\"items\":{\"allOf\":[{\"$ref\":\"#/components/schemas/PatchEchoOpsItem\"}]},\"type\":\"array\"}},\"type\":\"object\"},\"PatchEchoOpsItem\":{\"enum\":[\"add\",\"Add\",\"remove\",\"Remove\",\"replace\",\"Replace\"],\"type\":\"string\"},\"PayFrequency\":{\"enum\":[\"monthly\",\"weekly\",null],\"title\":\"PayFrequency\",\"type\":\"string\"},\"Reaction\":{\"properties\":{\"content\":{\"$ref\":\"#/components/schemas/ReactionContent\"},\"event\":{\"$ref\":\"#/components/schemas/Event\"},\"user\":{\"$ref\":\"#/components/schemas/nullable-simple-user\"}},\"required\":[\"content\",\"user\"],\"type\":\"object\"},\"ReactionContent\":{\"enum\":[\"+1\",\"-1\",\"laugh\",\"heart\"],\"type\":\"string\"},\"SignerInput\":{\"allOf\":[{\"$ref\":\"#/components/schemas/CollaborationItem\"},{\"properties\":{\"validation\":{\"properties\":{\"kind\":{\"type\":\"string\"}},\"type\":\"object\"}}}],\"type\":\"object\"},\"SignerInputValidation\":{\"properties\":{\"pattern\":{\"type\":\"string\"}},\"type\":\"object\"},\"nullable-simple-user\":{\"properties\":{\"login\":{\"type\":\"string\"}},\"required\":[\"login\"],\"title\":\"Simple User\",\"type\":[\"object\",\"null\"]},\"simple-user\":{\"properties\":{\"login\":{\"type\":\"string\"}},\"required\":[\"login\"],\"title\":\"Simple User\",\"type\":\"object\"}}}",
 );
 static APPLY_PATCH_BODY_SCHEMA: ::openapi_server_runtime::__private::ValueSchema = ::openapi_server_runtime::__private::ValueSchema::new(
     &SCHEMAS,
@@ -4380,6 +4719,96 @@ async fn serve_get_partner<A: RobustnessApi>(
     }
     Ok(response)
 }
+async fn handle_list_events<A: RobustnessApi>(
+    ::axum::extract::State(api): ::axum::extract::State<::std::sync::Arc<A>>,
+    request: ::axum::extract::Request,
+) -> ::axum::response::Response {
+    let (mut parts, body) = request.into_parts();
+    let trace_id = ::openapi_server_runtime::__private::trace_id_of(&parts);
+    let mut response = match serve_list_events(&*api, &mut parts, body, &trace_id).await
+    {
+        Ok(response) => response,
+        Err(error) => error.into_response(&CONVENTIONS, &trace_id),
+    };
+    response
+        .extensions_mut()
+        .insert(::openapi_server_runtime::__private::Operation("listEvents"));
+    response
+}
+async fn serve_list_events<A: RobustnessApi>(
+    api: &A,
+    parts: &mut ::axum::http::request::Parts,
+    _body: ::axum::body::Body,
+    trace_id: &::openapi_server_runtime::TraceId,
+) -> ::std::result::Result<
+    ::axum::response::Response,
+    ::openapi_server_runtime::ApiError,
+> {
+    let headers = ListEventsHeaders::from_raw(
+        &::openapi_server_runtime::__private::RawParams::headers(
+            &parts.headers,
+            &["x-rep-hints"],
+        )?,
+    );
+    let headers = headers?;
+    let principal = ();
+    let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
+    let cx = ::openapi_server_runtime::RequestContext {
+        trace_id: trace_id.clone(),
+        principal,
+    };
+    let result = api.list_events(cx, headers).await;
+    let mut response = result.into_response_with(trace_id);
+    if let Some(status) = rate_limit {
+        ::openapi_server_runtime::__private::insert_rate_limit_headers(
+            &mut response,
+            status,
+        );
+    }
+    Ok(response)
+}
+async fn handle_event_options<A: RobustnessApi>(
+    ::axum::extract::State(api): ::axum::extract::State<::std::sync::Arc<A>>,
+    request: ::axum::extract::Request,
+) -> ::axum::response::Response {
+    let (mut parts, body) = request.into_parts();
+    let trace_id = ::openapi_server_runtime::__private::trace_id_of(&parts);
+    let mut response = match serve_event_options(&*api, &mut parts, body, &trace_id)
+        .await
+    {
+        Ok(response) => response,
+        Err(error) => error.into_response(&CONVENTIONS, &trace_id),
+    };
+    response
+        .extensions_mut()
+        .insert(::openapi_server_runtime::__private::Operation("eventOptions"));
+    response
+}
+async fn serve_event_options<A: RobustnessApi>(
+    api: &A,
+    _parts: &mut ::axum::http::request::Parts,
+    _body: ::axum::body::Body,
+    trace_id: &::openapi_server_runtime::TraceId,
+) -> ::std::result::Result<
+    ::axum::response::Response,
+    ::openapi_server_runtime::ApiError,
+> {
+    let principal = ();
+    let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
+    let cx = ::openapi_server_runtime::RequestContext {
+        trace_id: trace_id.clone(),
+        principal,
+    };
+    let result = api.event_options(cx).await;
+    let mut response = result.into_response_with(trace_id);
+    if let Some(status) = rate_limit {
+        ::openapi_server_runtime::__private::insert_rate_limit_headers(
+            &mut response,
+            status,
+        );
+    }
+    Ok(response)
+}
 /// A programmable implementation of every operation, for tests of
 /// code that calls this API: set an answer per operation (only a
 /// documented response can be returned), serve it with [`router`]
@@ -4441,6 +4870,15 @@ pub mod mock {
     /// The validated input of one `getPartner` request.
     #[derive(Debug, Clone)]
     pub struct GetPartnerCall {}
+    /// The validated input of one `listEvents` request.
+    #[derive(Debug, Clone)]
+    pub struct ListEventsCall {
+        /// As the trait method receives it.
+        pub headers: ListEventsHeaders,
+    }
+    /// The validated input of one `eventOptions` request.
+    #[derive(Debug, Clone)]
+    pub struct EventOptionsCall {}
     /// One recorded request. Non-exhaustive: operations added to
     /// the document add variants without breaking your matches.
     #[derive(Debug, Clone)]
@@ -4464,6 +4902,10 @@ pub mod mock {
         DeleteCallCall(DeleteCallCall),
         #[allow(missing_docs)]
         GetPartnerCall(GetPartnerCall),
+        #[allow(missing_docs)]
+        ListEventsCall(ListEventsCall),
+        #[allow(missing_docs)]
+        EventOptionsCall(EventOptionsCall),
     }
     /// The mock; see the module docs.
     pub struct MockApi {
@@ -4495,6 +4937,12 @@ pub mod mock {
         get_partner: ::std::sync::Mutex<
             ::std::option::Option<Handler<GetPartnerCall, GetPartnerResponse>>,
         >,
+        list_events: ::std::sync::Mutex<
+            ::std::option::Option<Handler<ListEventsCall, ListEventsResponse>>,
+        >,
+        event_options: ::std::sync::Mutex<
+            ::std::option::Option<Handler<EventOptionsCall, EventOptionsResponse>>,
+        >,
     }
     impl ::std::default::Default for MockApi {
         fn default() -> Self {
@@ -4509,6 +4957,8 @@ pub mod mock {
                 get_call: ::std::sync::Mutex::new(::std::option::Option::None),
                 delete_call: ::std::sync::Mutex::new(::std::option::Option::None),
                 get_partner: ::std::sync::Mutex::new(::std::option::Option::None),
+                list_events: ::std::sync::Mutex::new(::std::option::Option::None),
+                event_options: ::std::sync::Mutex::new(::std::option::Option::None),
             }
         }
     }
@@ -4584,6 +5034,23 @@ pub mod mock {
                 _ => ::std::option::Option::None,
             }
         }
+        /// The document's example of `listEvents`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn list_events(status: u16) -> ::std::option::Option<ListEventsResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                _ => ::std::option::Option::None,
+            }
+        }
+        /// The document's example of `eventOptions`'s response `status`, as its result; `None` when the document gives that response a body and no example.
+        pub fn event_options(
+            status: u16,
+        ) -> ::std::option::Option<EventOptionsResponse> {
+            #[allow(unreachable_patterns)]
+            match status {
+                200 => ::std::option::Option::Some(EventOptionsResponse::Ok),
+                _ => ::std::option::Option::None,
+            }
+        }
     }
     /// An operation and status the document gives a body but no example.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -4617,6 +5084,7 @@ pub mod mock {
             let _ = mock.on_upload_example(204);
             let _ = mock.on_list_calls_example(200);
             let _ = mock.on_delete_call_example(204);
+            let _ = mock.on_event_options_example(200);
             mock
         }
         /// Answers every `applyPatch` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
@@ -4972,6 +5440,88 @@ pub mod mock {
             );
             self
         }
+        /// Answers every `listEvents` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_list_events_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::list_events(status)
+                .ok_or(MissingExample {
+                    operation: "listEvents",
+                    status,
+                })?;
+            ::std::result::Result::Ok(self.on_list_events(move |_| response.clone()))
+        }
+        /// The `listEvents` requests the mock answered, in order.
+        pub fn list_events_calls(&self) -> ::std::vec::Vec<ListEventsCall> {
+            self.calls
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .iter()
+                .filter_map(|call| match call {
+                    MockCall::ListEventsCall(call) => {
+                        ::std::option::Option::Some(call.clone())
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => ::std::option::Option::None,
+                })
+                .collect()
+        }
+        /// Answers every `listEvents` request with what `handler` returns for it.
+        pub fn on_list_events(
+            &self,
+            handler: impl FnMut(&ListEventsCall) -> ListEventsResponse + Send + 'static,
+        ) -> &Self {
+            *self
+                .list_events
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner) = ::std::option::Option::Some(
+                ::std::boxed::Box::new(handler),
+            );
+            self
+        }
+        /// Answers every `eventOptions` request with the document's example of its response `status`; an error when the document gives that response a body and no example.
+        pub fn on_event_options_example(
+            &self,
+            status: u16,
+        ) -> ::std::result::Result<&Self, MissingExample> {
+            let response = examples::event_options(status)
+                .ok_or(MissingExample {
+                    operation: "eventOptions",
+                    status,
+                })?;
+            ::std::result::Result::Ok(self.on_event_options(move |_| response.clone()))
+        }
+        /// The `eventOptions` requests the mock answered, in order.
+        pub fn event_options_calls(&self) -> ::std::vec::Vec<EventOptionsCall> {
+            self.calls
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .iter()
+                .filter_map(|call| match call {
+                    MockCall::EventOptionsCall(call) => {
+                        ::std::option::Option::Some(call.clone())
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => ::std::option::Option::None,
+                })
+                .collect()
+        }
+        /// Answers every `eventOptions` request with what `handler` returns for it.
+        pub fn on_event_options(
+            &self,
+            handler: impl FnMut(
+                &EventOptionsCall,
+            ) -> EventOptionsResponse + Send + 'static,
+        ) -> &Self {
+            *self
+                .event_options
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner) = ::std::option::Option::Some(
+                ::std::boxed::Box::new(handler),
+            );
+            self
+        }
         /// Every request the mock answered, in order.
         pub fn calls(&self) -> ::std::vec::Vec<MockCall> {
             self.calls
@@ -5222,6 +5772,57 @@ pub mod mock {
                     panic!(
                         "no mock answer for `{}`: call `{}` first", "getPartner",
                         stringify!(on_get_partner)
+                    )
+                }
+            };
+            ::std::future::ready(response)
+        }
+        fn list_events(
+            &self,
+            _cx: ::openapi_server_runtime::RequestContext<()>,
+            headers: ListEventsHeaders,
+        ) -> impl ::std::future::Future<Output = ListEventsResponse> + Send {
+            let call = ListEventsCall { headers };
+            self.calls
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .push(MockCall::ListEventsCall(call.clone()));
+            let response = match self
+                .list_events
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .as_mut()
+            {
+                ::std::option::Option::Some(handler) => handler(&call),
+                ::std::option::Option::None => {
+                    panic!(
+                        "no mock answer for `{}`: call `{}` first", "listEvents",
+                        stringify!(on_list_events)
+                    )
+                }
+            };
+            ::std::future::ready(response)
+        }
+        fn event_options(
+            &self,
+            _cx: ::openapi_server_runtime::RequestContext<()>,
+        ) -> impl ::std::future::Future<Output = EventOptionsResponse> + Send {
+            let call = EventOptionsCall {};
+            self.calls
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .push(MockCall::EventOptionsCall(call.clone()));
+            let response = match self
+                .event_options
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
+                .as_mut()
+            {
+                ::std::option::Option::Some(handler) => handler(&call),
+                ::std::option::Option::None => {
+                    panic!(
+                        "no mock answer for `{}`: call `{}` first", "eventOptions",
+                        stringify!(on_event_options)
                     )
                 }
             };

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use audiences_server_fixtures::generated_robustness::client::Client;
 use audiences_server_fixtures::generated_robustness::types::{
     ApplyPatchBody, ApplyPatchBodyOperationsItem, ApplyPatchBodyOperationsItemOp, Classification, Event,
-    GetCall200Response, GetPartner200Response, ListReactionsSort, ManagedUser, ManagerNullable, NotAnObject,
-    NullableSimpleUser, PatchEcho, PatchEchoOpsItem, Reaction, ReactionContent, SimpleUser,
+    EventPage, GetCall200Response, GetPartner200Response, ListReactionsSort, ManagedUser, ManagerNullable,
+    NotAnObject, NullableSimpleUser, PatchEcho, PatchEchoOpsItem, Reaction, ReactionContent, SimpleUser,
 };
 use audiences_server_fixtures::generated_robustness::*;
 use openapi_server_runtime::responses::Blob;
@@ -112,6 +112,20 @@ impl RobustnessApi for Fixture {
     async fn delete_call(&self, _: RequestContext<()>, path: DeleteCallPath) -> DeleteCallResponse {
         self.deleted.lock().unwrap().push(path.call_sid);
         DeleteCallResponse::NoContent
+    }
+
+    async fn list_events(&self, _: RequestContext<()>, headers: ListEventsHeaders) -> ListEventsResponse {
+        ListEventsResponse::Ok(
+            EventPage {
+                hints: headers.x_rep_hints,
+                ..EventPage::default()
+            }
+            .into(),
+        )
+    }
+
+    async fn event_options(&self, _: RequestContext<()>) -> EventOptionsResponse {
+        EventOptionsResponse::Ok
     }
 
     async fn get_partner(&self, cx: RequestContext<String>) -> GetPartnerResponse {
@@ -280,8 +294,9 @@ fn operations_progenitor_cannot_name_are_left_out_of_the_client_alone() {
         "get_user",
         "upload",
         "put_document",
+        "list_events",
     ];
-    assert_eq!(OPERATION_IDS.len(), 9, "the server serves every operation");
+    assert_eq!(OPERATION_IDS.len(), 11, "the server serves every operation");
     let source = include_str!("../src/generated_robustness.rs");
     for operation in client_operations {
         assert!(
@@ -292,6 +307,10 @@ fn operations_progenitor_cannot_name_are_left_out_of_the_client_alone() {
     assert!(
         !source.contains("pub fn list_calls(&self) -> builder::"),
         "`StartTime` and `StartTime<` have one Rust name in progenitor's client"
+    );
+    assert!(
+        !source.contains("pub fn event_options(&self) -> builder::"),
+        "reqwest has no `options` method"
     );
 }
 
@@ -357,4 +376,25 @@ async fn a_requirement_of_two_schemes_needs_both_and_hands_over_both() {
     assert_eq!(wrong.status(), 401);
     let none = http.get(&url).send().await.unwrap();
     assert_eq!(none.status(), 401);
+}
+
+#[tokio::test]
+async fn a_nullable_optional_header_is_sent_as_text_and_options_is_served() {
+    let (server, _) = serve().await;
+    let client = Client::new(&server.base_url);
+    let page = client.list_events().x_rep_hints("[pdf]").send().await.unwrap();
+    assert_eq!(page.hints.as_deref(), Some("[pdf]"));
+    let page = client.list_events().send().await.unwrap();
+    assert_eq!(page.hints, None);
+    // Zero lower bounds bound nothing: empty values pass both ways.
+    let empty: EventPage = serde_json::from_value(json!({"hints": "", "events": [], "labels": {}})).unwrap();
+    assert_eq!(empty.hints.as_deref(), Some(""));
+    // The client leaves OPTIONS out; the server serves it.
+    let status = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, format!("{}/events", server.base_url))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
 }

@@ -319,9 +319,30 @@ pub fn client_view(normalized: &OpenAPI) -> (OpenAPI, Vec<Skip>) {
                     &mut parameter_data_mut(parameter).format
             {
                 without_rules(schema);
+                // A parameter is text: it cannot carry JSON's null, so
+                // `nullable` says no more than optional (progenitor would
+                // make an optional nullable header an `Option<Option<_>>`
+                // it cannot write: Box's `x-rep-hints`).
+                schema.schema_data.nullable = false;
             }
         }
-        if let Err(unsupported) = adapt_for_client(operation, &pointer(&["paths", &path, &method])) {
+        let at = pointer(&["paths", &path, &method]);
+        if matches!(method.as_str(), "options" | "trace") {
+            // progenitor calls a `reqwest::Client` method of that name,
+            // which reqwest does not have (Box's `OPTIONS /events`).
+            skipped.push(
+                Unsupported::new(
+                    format!(
+                        "progenitor's client cannot send {}: reqwest has no method of that name",
+                        method.to_ascii_uppercase()
+                    ),
+                    at,
+                )
+                .skip("client", operation, &method, &path),
+            );
+            continue;
+        }
+        if let Err(unsupported) = adapt_for_client(operation, &at) {
             skipped.push(unsupported.skip("client", operation, &method, &path));
         }
     }

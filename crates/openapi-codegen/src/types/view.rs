@@ -14,7 +14,10 @@
 //!   typify answers with `todo!`: any JSON includes `null` already; and a
 //!   `format` on an object or array (Twilio's `format: ice-server`), which
 //!   only strings and numbers have; `null` among an enum's values, which is
-//!   what `nullable` says (typify names the enum and its wrapper alike).
+//!   what `nullable` says (typify names the enum and its wrapper alike);
+//!   `minLength`, `minItems` or `minProperties` of zero, which bound
+//!   nothing and which typify checks with a comparison the compiler warns
+//!   is useless.
 
 use std::collections::BTreeMap;
 
@@ -125,6 +128,18 @@ pub(crate) fn prepare(document: &mut OpenAPI) {
                     SchemaKind::Type(Type::Number(number)) if number.enumeration.contains(&None) => {
                         number.enumeration.retain(Option::is_some);
                         schema.schema_data.nullable = true;
+                    }
+                    // A lower bound of zero on a length or a count bounds
+                    // nothing, and typify checks it (`count() < 0usize`, a
+                    // warning in the generated code: Plaid's `minLength: 0`).
+                    SchemaKind::Type(Type::String(string)) if string.min_length == Some(0) => {
+                        string.min_length = None;
+                    }
+                    SchemaKind::Type(Type::Array(array)) if array.min_items == Some(0) => {
+                        array.min_items = None;
+                    }
+                    SchemaKind::Type(Type::Object(object)) if object.min_properties == Some(0) => {
+                        object.min_properties = None;
                     }
                     // A `format` names string (and number) formats: on an
                     // object or array it means nothing, and typify refuses it.
