@@ -120,7 +120,12 @@ fn incremental_build(root: &Path) -> Result<f64, String> {
     if !status.success() {
         return Err("cannot copy the workspace".into());
     }
-    let target = crate::target_dir(root);
+    // A target folder of its own: cargo names a path crate's artifacts by
+    // its path inside the workspace, so the copy's crates would overwrite
+    // the workspace's own in a shared folder, and a later build there
+    // could take the edited copy's artifacts for fresh ones (a stale
+    // `audiences-types` once failed the snapshot tests after a bench).
+    let target = crate::target_dir(root).join("edit-loop");
     let build = || {
         Command::new(env!("CARGO"))
             .args(["build", "-q", "-p", "audiences-service"])
