@@ -93,13 +93,10 @@ impl AttemptLimiter {
             None => None,
             Some(not_until) => {
                 metrics::counter!(crate::metrics::UNAUTHENTICATED_LIMITED).increment(1);
-                let wait = not_until.wait_time_from(self.clock.now());
-                let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                let mut refusal = ApiError::rate_limited(seconds.max(1));
-                refusal.message = format!(
-                    "too many requests without valid credentials: retry after {} s",
-                    seconds.max(1)
-                );
+                let seconds = crate::limits::ceil_seconds(not_until.wait_time_from(self.clock.now())).max(1);
+                let mut refusal = ApiError::rate_limited(seconds);
+                refusal.message =
+                    format!("too many requests without valid credentials: retry after {seconds} s");
                 Some(refusal)
             }
         }

@@ -60,7 +60,8 @@ pub struct KeyRateLimiter {
     limits: RateLimits,
 }
 
-fn ceil_seconds(duration: Duration) -> u64 {
+/// Whole seconds, rounded up (for `Retry-After` and resets).
+pub(crate) fn ceil_seconds(duration: Duration) -> u64 {
     duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
 

@@ -126,7 +126,11 @@ impl Pool {
     /// The current file generation, after looking at the file again when
     /// [`IDENTITY_CHECK`] has passed since the last look.
     fn generation(&self) -> u64 {
-        let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        // On the request path: never wait here; whoever holds the lock is
+        // looking at the file already.
+        let Ok(mut file) = self.file.try_lock() else {
+            return self.generation.load(Ordering::Acquire);
+        };
         if file.checked.elapsed() >= IDENTITY_CHECK {
             let now = identity(&self.path);
             file.checked = Instant::now();
