@@ -1,5 +1,7 @@
 //! `cargo xtask`: developer commands that cargo cannot express.
 
+mod breaking;
+
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo xtask <command>
@@ -20,10 +22,18 @@ commands:
                     the generated router answering with the document's examples; prints, as JSON,
                     the binary (it takes the address to listen on and prints `listening on URL`)
                     and the operations the server leaves out
-  breaking [--base REV | --base-file FILE] [--head-file FILE]
-                    what the document's edit does to existing clients, per operation; exits 1 on a
-                    breaking change unless info.version's major number was raised. REV defaults to
-                    the newest v* tag, else the merge base with main (on main: HEAD vs the working tree)
+  breaking [--base REV | --base-file FILE] [--head-file FILE] [--fail-on LEVEL]
+           [--format text|markdown|json] [--report FILE.md|FILE.json]... [--accept RULE]...
+                    what the document's edit does to existing clients, per operation, each finding
+                    with its rule id and level (breaking, warning, info); exits 1 on a finding at
+                    --fail-on (default breaking) unless info.version's major number was raised.
+                    REV defaults to the newest v* tag, else the merge base with main (on main: HEAD
+                    vs the working tree). --report writes the report as Markdown (a pull-request
+                    comment) or JSON by the file's extension; --accept RULE (or RULE@OPERATION
+                    text) lowers matching findings to info, marked accepted
+  breaking --history
+                    every edit in the git history of the document, each compared with the one before
+  breaking --rules  the rule catalog: id, level, summary
   bench [--smoke]   the benchmarks (release, loopback) into BENCHMARKS.md; --smoke: a tiny run
                     into target/BENCHMARKS.smoke.md that keeps them working
   merge-fixture BASE ADDITIONS
@@ -177,57 +187,6 @@ fn corpus(root: &std::path::Path, dir: Option<&str>) -> Result<(), String> {
     }
 }
 
-fn breaking(root: &std::path::Path, flags: &[&str]) -> Result<(), String> {
-    use openapi_diff as breaking;
-    let mut base = None;
-    let mut head_file = None;
-    let mut flags = flags.iter();
-    while let Some(flag) = flags.next() {
-        let value = flags.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        match *flag {
-            "--base" => {
-                base = Some((
-                    format!("{DOCUMENT} at {value}"),
-                    xtask::at_revision(root, value, DOCUMENT)?,
-                ))
-            }
-            "--base-file" => {
-                base = Some((
-                    (*value).to_owned(),
-                    std::fs::read_to_string(value)
-                        .map_err(|error| format!("cannot read {value}: {error}"))?,
-                ));
-            }
-            "--head-file" => head_file = Some((*value).to_owned()),
-            other => return Err(format!("unknown flag `{other}`\n{USAGE}")),
-        }
-    }
-    let (base_name, base_text) = match base {
-        Some(base) => base,
-        None => {
-            let revision = xtask::default_base(root);
-            (
-                format!("{DOCUMENT} at {revision}"),
-                xtask::at_revision(root, &revision, DOCUMENT)?,
-            )
-        }
-    };
-    let head_path = head_file.map_or_else(|| root.join(DOCUMENT), std::path::PathBuf::from);
-    let head_text = std::fs::read_to_string(&head_path)
-        .map_err(|error| format!("cannot read {}: {error}", head_path.display()))?;
-    let report = breaking::compare(
-        &breaking::parse(&base_text, &base_name)?,
-        &breaking::parse(&head_text, &head_path.display().to_string())?,
-    );
-    println!("comparing {base_name} with {}", head_path.display());
-    print!("{report}");
-    if report.accepted() {
-        Ok(())
-    } else {
-        Err("breaking changes without a new major version (see above)".into())
-    }
-}
-
 fn merge(base: &mut serde_yaml::Value, additions: serde_yaml::Value) {
     use serde_yaml::Value;
     match (base, additions) {
@@ -314,7 +273,7 @@ fn main() -> ExitCode {
         ["corpus"] => corpus(&root, None),
         ["corpus", dir] => corpus(&root, Some(dir)),
         ["mock-server", document] => mock_server(&root, document),
-        ["breaking", flags @ ..] => breaking(&root, flags),
+        ["breaking", flags @ ..] => breaking::run(&root, flags),
         ["bench"] => audiences_ops::bench::run(&root, false).map(drop),
         ["bench", "--smoke"] => audiences_ops::bench::run(&root, true).map(drop),
         ["merge-fixture", base, additions] => merge_fixture(base, additions),

@@ -1,234 +1,63 @@
 //! The walk of both documents: operations matched by method and path shape,
-//! then their security, parameters, bodies and responses, each difference
-//! rated by the way data flows (a request narrowed breaks clients, a
-//! response widened breaks them).
+//! then their lifecycle, security, parameters, bodies and responses; the
+//! schemas in them go through [`crate::schema`].
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use crate::report::{Finding, Report, Severity};
-use crate::walk::{join, label, number, path_shape, resolve, security_of, strings, type_of, unwrap_schema};
+use crate::lifecycle::{self, Date, Sunset};
+use crate::report::{Finding, Report};
+use crate::rules::{Level, Place, rule};
+use crate::walk::{label, media_refines, path_shape, resolve};
 
-/// Which way data flows: what a client sends, or what it receives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Direction {
-    Request,
-    Response,
-}
-
-struct Comparison<'a> {
-    base: &'a Value,
-    head: &'a Value,
+pub(crate) struct Comparison<'a> {
+    pub(crate) base: &'a Value,
+    pub(crate) head: &'a Value,
     operation: String,
+    pub(crate) today: Date,
     findings: Vec<Finding>,
+    /// The schema pairs being compared, up the walk (cycle detection).
+    pub(crate) walking: Vec<(usize, usize)>,
+    /// Schema pairs compared so far in this operation.
+    pub(crate) compared: usize,
+    /// Whether the body being compared travels as text (not JSON): any
+    /// type can then become a string.
+    pub(crate) textual: bool,
 }
 
 const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
+pub(crate) fn object(value: Option<&Value>) -> Map<String, Value> {
+    value.and_then(Value::as_object).cloned().unwrap_or_default()
+}
+
+/// `application/json` and `*/*+json`: strongly typed bodies.
+fn json_media(media: &str) -> bool {
+    let media = media.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    media == "application/json" || media.ends_with("+json")
+}
+
+pub(crate) fn flag(value: &Value, key: &str) -> bool {
+    value.get(key).and_then(Value::as_bool).unwrap_or(false)
+}
+
 impl Comparison<'_> {
-    fn add(&mut self, severity: Severity, message: String) {
+    /// Records a finding of the rule `id` (its level from the catalog).
+    pub(crate) fn emit(&mut self, id: &str, message: String) {
+        let level = rule(id).map_or_else(
+            || {
+                debug_assert!(false, "rule `{id}` is not in the catalog");
+                Level::Warning
+            },
+            |rule| rule.level,
+        );
         self.findings.push(Finding {
             operation: self.operation.clone(),
-            severity,
+            level,
+            rule: id.to_owned(),
             message,
         });
-    }
-
-    fn breaking(&mut self, message: String) {
-        self.add(Severity::Breaking, message);
-    }
-
-    fn compatible(&mut self, message: String) {
-        self.add(Severity::Compatible, message);
-    }
-
-    fn schema(&mut self, base: &Value, head: &Value, direction: Direction, at: &str, depth: usize) {
-        if depth > 24 {
-            return;
-        }
-        let (base, base_nullable) = unwrap_schema(self.base, base);
-        let (head, head_nullable) = unwrap_schema(self.head, head);
-        let (base, head) = (&*base, &*head);
-        match (direction, base_nullable, head_nullable) {
-            (Direction::Response, false, true) => self.breaking(format!("{at} became nullable")),
-            (Direction::Request, true, false) => self.breaking(format!("{at} no longer accepts null")),
-            (Direction::Response, true, false) => self.compatible(format!("{at} is no longer nullable")),
-            (Direction::Request, false, true) => self.compatible(format!("{at} now accepts null")),
-            _ => {}
-        }
-        let (base_type, head_type) = (type_of(base), type_of(head));
-        if base_type != head_type {
-            let widened_integer = direction == Direction::Request
-                && base_type == Some("integer")
-                && head_type == Some("number");
-            if widened_integer {
-                self.compatible(format!("{at} accepts any number, not only integers"));
-            } else {
-                self.breaking(format!(
-                    "{at} changed type from {} to {}",
-                    base_type.unwrap_or("any"),
-                    head_type.unwrap_or("any")
-                ));
-                return;
-            }
-        }
-        self.enums(base, head, direction, at);
-        if direction == Direction::Request {
-            self.bounds(base, head, at);
-        }
-        if base_type == Some("object") || head_type == Some("object") {
-            self.object(base, head, direction, at, depth);
-        }
-        if let (Some(base_items), Some(head_items)) = (base.get("items"), head.get("items")) {
-            self.schema(base_items, head_items, direction, &format!("{at}[]"), depth + 1);
-        }
-    }
-
-    fn enums(&mut self, base: &Value, head: &Value, direction: Direction, at: &str) {
-        let (base_values, head_values) = (strings(base.get("enum")), strings(head.get("enum")));
-        if base_values.is_empty() && head_values.is_empty() {
-            return;
-        }
-        if base_values.is_empty() {
-            match direction {
-                Direction::Request => self.breaking(format!("{at} is now restricted to an enum")),
-                Direction::Response => self.compatible(format!("{at} is now restricted to an enum")),
-            }
-            return;
-        }
-        let added: Vec<&String> = head_values.difference(&base_values).collect();
-        let removed: Vec<&String> = base_values.difference(&head_values).collect();
-        let open = head_values.is_empty();
-        match direction {
-            Direction::Response if !added.is_empty() || open => self.breaking(format!(
-                "{at} may hold values clients do not know: {}",
-                if open {
-                    "any value".to_owned()
-                } else {
-                    join(&added)
-                }
-            )),
-            Direction::Request if !removed.is_empty() => {
-                self.breaking(format!("{at} no longer accepts {}", join(&removed)));
-            }
-            _ => {}
-        }
-        match direction {
-            Direction::Response if !removed.is_empty() && !open => {
-                self.compatible(format!("{at} no longer returns {}", join(&removed)));
-            }
-            Direction::Request if !added.is_empty() => {
-                self.compatible(format!("{at} also accepts {}", join(&added)));
-            }
-            _ => {}
-        }
-    }
-
-    fn bounds(&mut self, base: &Value, head: &Value, at: &str) {
-        for (key, raised_is_narrower) in [
-            ("minimum", true),
-            ("minLength", true),
-            ("minItems", true),
-            ("minProperties", true),
-            ("maximum", false),
-            ("maxLength", false),
-            ("maxItems", false),
-            ("maxProperties", false),
-        ] {
-            let (before, after) = (number(base, key), number(head, key));
-            let narrower = match (before, after) {
-                (None, Some(_)) => true,
-                (Some(_), None) => false,
-                (Some(before), Some(after)) if before != after => (after > before) == raised_is_narrower,
-                _ => continue,
-            };
-            let describe =
-                |value: Option<f64>| value.map_or_else(|| "none".to_owned(), |value| value.to_string());
-            let message = format!("{at} {key} {} -> {}", describe(before), describe(after));
-            if narrower {
-                self.breaking(message);
-            } else {
-                self.compatible(message);
-            }
-        }
-        for key in [
-            "pattern",
-            "format",
-            "exclusiveMinimum",
-            "exclusiveMaximum",
-            "multipleOf",
-        ] {
-            match (base.get(key), head.get(key)) {
-                (before, after) if before == after => {}
-                (Some(_), None) => self.compatible(format!("{at} dropped its {key}")),
-                (before, Some(after)) => self.breaking(format!(
-                    "{at} {key} {} -> {after}",
-                    before.map_or_else(|| "none".to_owned(), Value::to_string)
-                )),
-                _ => {}
-            }
-        }
-    }
-
-    fn object(&mut self, base: &Value, head: &Value, direction: Direction, at: &str, depth: usize) {
-        let empty = serde_json::Map::new();
-        let base_properties = base
-            .get("properties")
-            .and_then(Value::as_object)
-            .unwrap_or(&empty);
-        let head_properties = head
-            .get("properties")
-            .and_then(Value::as_object)
-            .unwrap_or(&empty);
-        let (base_required, head_required) = (strings(base.get("required")), strings(head.get("required")));
-        let quoted = |name: &str| Value::String(name.to_owned()).to_string();
-        for (name, base_property) in base_properties {
-            let path = if at.is_empty() {
-                name.clone()
-            } else {
-                format!("{at}.{name}")
-            };
-            let was_required = base_required.contains(&quoted(name));
-            let is_required = head_required.contains(&quoted(name));
-            match head_properties.get(name) {
-                None => match direction {
-                    Direction::Response => self.breaking(format!("{path} removed")),
-                    Direction::Request => self.compatible(format!("{path} removed")),
-                },
-                Some(head_property) => {
-                    match (direction, was_required, is_required) {
-                        (Direction::Response, true, false) => {
-                            self.breaking(format!("{path} became optional"))
-                        }
-                        (Direction::Request, false, true) => self.breaking(format!("{path} became required")),
-                        (Direction::Response, false, true) => {
-                            self.compatible(format!("{path} became required"))
-                        }
-                        (Direction::Request, true, false) => {
-                            self.compatible(format!("{path} became optional"))
-                        }
-                        _ => {}
-                    }
-                    self.schema(base_property, head_property, direction, &path, depth + 1);
-                }
-            }
-        }
-        for name in head_properties
-            .keys()
-            .filter(|name| !base_properties.contains_key(*name))
-        {
-            let path = if at.is_empty() {
-                name.clone()
-            } else {
-                format!("{at}.{name}")
-            };
-            let required = head_required.contains(&quoted(name));
-            match direction {
-                Direction::Request if required => self.breaking(format!("{path} added as required")),
-                _ => self.compatible(format!("{path} added")),
-            }
-        }
     }
 
     fn parameters(
@@ -244,74 +73,108 @@ impl Comparison<'_> {
                 .position(|segment| segment.trim_matches(['{', '}']) == name)
                 .map_or_else(|| name.to_ascii_lowercase(), |index| format!("#{index}"))
         };
-        let collect =
-            |document: &Value, path: &str, item: &Value, operation: &Value| -> Vec<(String, String, Value)> {
-                let mut all = Vec::new();
-                for source in [item, operation] {
-                    for parameter in source
-                        .get("parameters")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                    {
-                        let parameter = resolve(document, parameter);
-                        let (Some(location), Some(name)) = (
-                            parameter.get("in").and_then(Value::as_str),
-                            parameter.get("name").and_then(Value::as_str),
-                        ) else {
-                            continue;
-                        };
-                        let key = if location == "path" {
-                            (location.to_owned(), position(path, name))
-                        } else {
-                            (location.to_owned(), name.to_ascii_lowercase())
-                        };
-                        all.retain(|(l, n, _): &(String, String, Value)| (l, n) != (&key.0, &key.1));
-                        all.push((key.0, key.1, parameter.clone()));
-                    }
-                }
-                all
-            };
-        let base_parameters = collect(self.base, base_path, base_item, base_operation);
-        let head_parameters = collect(self.head, head_path, head_item, head_operation);
-        let display = |location: &str, key: &str, parameter: &Value| {
-            let name = parameter.get("name").and_then(Value::as_str).unwrap_or(key);
-            format!("{location} parameter `{name}`")
-        };
-        let required = |parameter: &Value| {
-            parameter
-                .get("required")
-                .and_then(Value::as_bool)
-                .unwrap_or(false)
-        };
-        for (location, name, head_parameter) in &head_parameters {
-            let what = display(location, name, head_parameter);
-            match base_parameters
-                .iter()
-                .find(|(l, n, _)| (l, n) == (location, name))
-            {
-                None if required(head_parameter) => self.breaking(format!("{what} added as required")),
-                None => self.compatible(format!("{what} added (optional)")),
-                Some((_, _, base_parameter)) => {
-                    if !required(base_parameter) && required(head_parameter) {
-                        self.breaking(format!("{what} became required"));
-                    }
-                    if required(base_parameter) && !required(head_parameter) {
-                        self.compatible(format!("{what} became optional"));
-                    }
-                    if let (Some(base_schema), Some(head_schema)) =
-                        (base_parameter.get("schema"), head_parameter.get("schema"))
-                    {
-                        self.schema(base_schema, head_schema, Direction::Request, &what, 0);
-                    }
+        let collect = |document: &Value, path: &str, item: &Value, operation: &Value| {
+            let mut all: Vec<(String, String, Value)> = Vec::new();
+            for source in [item, operation] {
+                for parameter in source
+                    .get("parameters")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let parameter = resolve(document, parameter);
+                    let (Some(location), Some(name)) = (
+                        parameter.get("in").and_then(Value::as_str),
+                        parameter.get("name").and_then(Value::as_str),
+                    ) else {
+                        continue;
+                    };
+                    let key = if location == "path" {
+                        position(path, name)
+                    } else {
+                        name.to_ascii_lowercase()
+                    };
+                    all.retain(|(l, n, _)| (l.as_str(), n.as_str()) != (location, key.as_str()));
+                    all.push((location.to_owned(), key, parameter.clone()));
                 }
             }
+            all
+        };
+        let base_parameters = collect(self.base, base_path, base_item, base_operation);
+        let head_parameters = collect(self.head, head_path, head_item, head_operation);
+        let display = |location: &str, parameter: &Value| {
+            let name = parameter.get("name").and_then(Value::as_str).unwrap_or("?");
+            format!("{location} parameter `{name}`")
+        };
+        for (location, key, head_parameter) in &head_parameters {
+            let what = display(location, head_parameter);
+            let Some((_, _, base_parameter)) =
+                base_parameters.iter().find(|(l, k, _)| (l, k) == (location, key))
+            else {
+                if location == "path" {
+                    self.emit("new-request-path-parameter", format!("{what} added"));
+                } else if flag(head_parameter, "required") {
+                    self.emit(
+                        "new-required-request-parameter",
+                        format!("{what} added as required"),
+                    );
+                } else {
+                    self.emit(
+                        "new-optional-request-parameter",
+                        format!("{what} added (optional)"),
+                    );
+                }
+                continue;
+            };
+            match (flag(base_parameter, "required"), flag(head_parameter, "required")) {
+                (false, true) => self.emit(
+                    "request-parameter-became-required",
+                    format!("{what} became required"),
+                ),
+                (true, false) => self.emit(
+                    "request-parameter-became-optional",
+                    format!("{what} became optional"),
+                ),
+                _ => {}
+            }
+            match (
+                lifecycle::deprecated(base_parameter),
+                lifecycle::deprecated(head_parameter),
+            ) {
+                (false, true) => self.emit("request-parameter-deprecated", format!("{what} deprecated")),
+                (true, false) => self.emit(
+                    "request-parameter-reactivated",
+                    format!("{what} no longer deprecated"),
+                ),
+                _ => {}
+            }
+            if let (Some(base_schema), Some(head_schema)) =
+                (base_parameter.get("schema"), head_parameter.get("schema"))
+            {
+                self.schema(base_schema, head_schema, Place::RequestParameter, &what, 0);
+            }
         }
-        for (location, name, _) in &base_parameters {
-            if !head_parameters.iter().any(|(l, n, _)| (l, n) == (location, name)) {
-                self.compatible(format!(
-                    "{location} parameter `{name}` removed (clients may still send it)"
-                ));
+        for (location, key, base_parameter) in &base_parameters {
+            if head_parameters.iter().any(|(l, k, _)| (l, k) == (location, key)) {
+                continue;
+            }
+            let what = display(location, base_parameter);
+            match (
+                lifecycle::deprecated(base_parameter),
+                lifecycle::sunset(base_parameter),
+            ) {
+                (true, Sunset::On(date)) if date > self.today => self.emit(
+                    "request-parameter-removed-before-sunset",
+                    format!("{what} removed before its sunset {}", lifecycle::show(date)),
+                ),
+                (true, _) => self.emit(
+                    "request-parameter-removed-with-deprecation",
+                    format!("deprecated {what} removed"),
+                ),
+                (false, _) => self.emit(
+                    "request-parameter-removed",
+                    format!("{what} removed (clients may still send it)"),
+                ),
             }
         }
     }
@@ -323,135 +186,239 @@ impl Comparison<'_> {
         let head_body = head_operation
             .get("requestBody")
             .map(|body| resolve(self.head, body));
-        let required = |body: Option<&Value>| {
-            body.and_then(|body| body.get("required"))
-                .and_then(Value::as_bool)
-                .unwrap_or(false)
-        };
-        match (base_body, head_body) {
-            (None, None) => {}
-            (None, Some(_)) if required(head_body) => self.breaking("request body added as required".into()),
-            (None, Some(_)) => self.compatible("request body added (optional)".into()),
-            (Some(_), None) => self.compatible("request body removed".into()),
-            (Some(base_body), Some(head_body)) => {
-                if !required(Some(base_body)) && required(Some(head_body)) {
-                    self.breaking("request body became required".into());
-                }
-                let base_content = base_body.get("content").and_then(Value::as_object);
-                let head_content = head_body.get("content").and_then(Value::as_object);
-                for (media, base_media) in base_content.into_iter().flatten() {
-                    match head_content.and_then(|content| content.get(media)) {
-                        None => self.breaking(format!("request body no longer accepts {media}")),
-                        Some(head_media) => {
-                            if let (Some(base_schema), Some(head_schema)) =
-                                (base_media.get("schema"), head_media.get("schema"))
-                            {
-                                self.schema(base_schema, head_schema, Direction::Request, "request body", 0);
-                            }
-                        }
-                    }
-                }
+        let (base_body, head_body) = match (base_body, head_body) {
+            (None, None) => return,
+            (None, Some(body)) if flag(body, "required") => {
+                return self.emit(
+                    "request-body-added-required",
+                    "request body added as required".into(),
+                );
             }
+            (None, Some(_)) => {
+                return self.emit(
+                    "request-body-added-optional",
+                    "request body added (optional)".into(),
+                );
+            }
+            (Some(_), None) => {
+                return self.emit(
+                    "request-body-removed",
+                    "request body removed (clients still send one)".into(),
+                );
+            }
+            (Some(base), Some(head)) => (base, head),
+        };
+        match (flag(base_body, "required"), flag(head_body, "required")) {
+            (false, true) => self.emit(
+                "request-body-became-required",
+                "request body became required".into(),
+            ),
+            (true, false) => self.emit(
+                "request-body-became-optional",
+                "request body became optional".into(),
+            ),
+            _ => {}
+        }
+        let (base_content, head_content) =
+            (object(base_body.get("content")), object(head_body.get("content")));
+        for (media, base_media) in &base_content {
+            match head_content.get(media) {
+                None => self.emit(
+                    "request-body-media-type-removed",
+                    format!("request body no longer accepts {media}"),
+                ),
+                Some(head_media) => match (base_media.get("schema"), head_media.get("schema")) {
+                    (Some(base_schema), Some(head_schema)) => {
+                        self.textual = !json_media(media);
+                        self.schema(base_schema, head_schema, Place::RequestBody, "request body", 0);
+                        self.textual = false;
+                    }
+                    (None, Some(_)) => self.emit(
+                        "request-body-media-type-schema-added",
+                        format!("request body {media} gained a schema"),
+                    ),
+                    (Some(_), None) => self.emit(
+                        "request-body-media-type-schema-removed",
+                        format!("request body {media} lost its schema"),
+                    ),
+                    (None, None) => {}
+                },
+            }
+        }
+        for media in head_content
+            .keys()
+            .filter(|media| !base_content.contains_key(*media))
+        {
+            self.emit(
+                "request-body-media-type-added",
+                format!("request body also accepts {media}"),
+            );
         }
     }
 
     fn responses(&mut self, base_operation: &Value, head_operation: &Value) {
-        let empty = serde_json::Map::new();
-        let base_responses = base_operation
-            .get("responses")
-            .and_then(Value::as_object)
-            .unwrap_or(&empty);
-        let head_responses = head_operation
-            .get("responses")
-            .and_then(Value::as_object)
-            .unwrap_or(&empty);
-        for (status, base_response) in base_responses {
+        let (base_responses, head_responses) = (
+            object(base_operation.get("responses")),
+            object(head_operation.get("responses")),
+        );
+        let success = |status: &str| status.starts_with('2');
+        for (status, base_response) in &base_responses {
             let Some(head_response) = head_responses.get(status) else {
-                self.breaking(format!("response {status} removed"));
+                let rule = if success(status) {
+                    "response-success-status-removed"
+                } else {
+                    "response-non-success-status-removed"
+                };
+                self.emit(rule, format!("response {status} removed"));
                 continue;
             };
             let base_response = resolve(self.base, base_response);
             let head_response = resolve(self.head, head_response);
-            let base_content = base_response
-                .get("content")
-                .and_then(Value::as_object)
-                .unwrap_or(&empty);
-            let head_content = head_response
-                .get("content")
-                .and_then(Value::as_object)
-                .unwrap_or(&empty);
-            for (media, base_media) in base_content {
-                match head_content.get(media) {
-                    None => self.breaking(format!("response {status} no longer returns {media}")),
-                    Some(head_media) => {
-                        if let (Some(base_schema), Some(head_schema)) =
-                            (base_media.get("schema"), head_media.get("schema"))
-                        {
-                            self.schema(
-                                base_schema,
-                                head_schema,
-                                Direction::Response,
-                                &format!("response {status} body"),
-                                0,
-                            );
-                        }
-                    }
-                }
-            }
-            let base_headers = base_response
-                .get("headers")
-                .and_then(Value::as_object)
-                .unwrap_or(&empty);
-            let head_headers = head_response
-                .get("headers")
-                .and_then(Value::as_object)
-                .unwrap_or(&empty);
-            for name in base_headers.keys() {
-                if !head_headers.keys().any(|head| head.eq_ignore_ascii_case(name)) {
-                    self.breaking(format!("response {status} no longer sends the {name} header"));
-                }
-            }
-            for name in head_headers.keys() {
-                if !base_headers.keys().any(|base| base.eq_ignore_ascii_case(name)) {
-                    self.compatible(format!("response {status} also sends the {name} header"));
-                }
-            }
+            self.content(status, base_response, head_response);
+            self.headers(status, base_response, head_response);
         }
         for status in head_responses
             .keys()
             .filter(|status| !base_responses.contains_key(*status))
         {
-            self.compatible(format!("response {status} added"));
+            let rule = if success(status) {
+                "response-success-status-added"
+            } else {
+                "response-non-success-status-added"
+            };
+            self.emit(rule, format!("response {status} added"));
         }
     }
 
-    fn security(&mut self, base_operation: &Value, head_operation: &Value) {
-        let (base_security, head_security) = (
-            security_of(self.base, base_operation),
-            security_of(self.head, head_operation),
+    fn content(&mut self, status: &str, base_response: &Value, head_response: &Value) {
+        let (base_content, head_content) = (
+            object(base_response.get("content")),
+            object(head_response.get("content")),
         );
-        if base_security != head_security {
-            self.breaking(format!(
-                "security changed from {base_security} to {head_security}"
-            ));
+        let mut added: Vec<&String> = head_content
+            .keys()
+            .filter(|media| !base_content.contains_key(*media))
+            .collect();
+        for (media, base_media) in &base_content {
+            let head_media = match head_content.get(media) {
+                Some(head_media) => head_media,
+                None => {
+                    // A removed media type paired with a refinement of it (or
+                    // the other way round) is a renamed one.
+                    let Some(position) = added
+                        .iter()
+                        .position(|other| media_refines(media, other) || media_refines(other, media))
+                    else {
+                        self.emit(
+                            "response-media-type-removed",
+                            format!("response {status} no longer returns {media}"),
+                        );
+                        continue;
+                    };
+                    let other = added.remove(position);
+                    if media_refines(media, other) {
+                        self.emit(
+                            "response-media-type-name-specialized",
+                            format!("response {status} returns {other} instead of {media}"),
+                        );
+                    } else {
+                        self.emit(
+                            "response-media-type-name-generalized",
+                            format!("response {status} returns {other} instead of {media}"),
+                        );
+                    }
+                    &head_content[other.as_str()]
+                }
+            };
+            match (base_media.get("schema"), head_media.get("schema")) {
+                (Some(base_schema), Some(head_schema)) => {
+                    self.textual = !json_media(media);
+                    self.schema(
+                        base_schema,
+                        head_schema,
+                        Place::ResponseBody,
+                        &format!("response {status} body"),
+                        0,
+                    );
+                    self.textual = false;
+                }
+                (None, Some(_)) => self.emit(
+                    "response-body-media-type-schema-added",
+                    format!("response {status} {media} gained a schema"),
+                ),
+                (Some(_), None) => self.emit(
+                    "response-body-media-type-schema-removed",
+                    format!("response {status} {media} lost its schema"),
+                ),
+                _ => {}
+            }
         }
-        let (base_permissions, head_permissions) = (
-            strings(base_operation.get("x-permissions")),
-            strings(head_operation.get("x-permissions")),
+        for media in added {
+            self.emit(
+                "response-media-type-added",
+                format!("response {status} also returns {media}"),
+            );
+        }
+    }
+
+    fn headers(&mut self, status: &str, base_response: &Value, head_response: &Value) {
+        let (base_headers, head_headers) = (
+            object(base_response.get("headers")),
+            object(head_response.get("headers")),
         );
-        let added: Vec<&String> = head_permissions.difference(&base_permissions).collect();
-        let removed: Vec<&String> = base_permissions.difference(&head_permissions).collect();
-        if !added.is_empty() {
-            self.breaking(format!("now requires the permission {}", join(&added)));
+        for (name, base_header) in &base_headers {
+            let base_header = resolve(self.base, base_header);
+            let Some(head_header) = head_headers
+                .iter()
+                .find(|(other, _)| other.eq_ignore_ascii_case(name))
+                .map(|(_, header)| resolve(self.head, header))
+            else {
+                let rule = if flag(base_header, "required") {
+                    "required-response-header-removed"
+                } else {
+                    "optional-response-header-removed"
+                };
+                self.emit(
+                    rule,
+                    format!("response {status} no longer sends the {name} header"),
+                );
+                continue;
+            };
+            let at = format!("response {status} header {name}");
+            match (flag(base_header, "required"), flag(head_header, "required")) {
+                (true, false) => {
+                    self.emit("response-header-became-optional", format!("{at} became optional"))
+                }
+                (false, true) => {
+                    self.emit("response-header-became-required", format!("{at} became required"))
+                }
+                _ => {}
+            }
+            if let (Some(base_schema), Some(head_schema)) =
+                (base_header.get("schema"), head_header.get("schema"))
+            {
+                self.schema(base_schema, head_schema, Place::ResponseHeader, &at, 0);
+            }
         }
-        if !removed.is_empty() {
-            self.compatible(format!("no longer requires the permission {}", join(&removed)));
+        for name in head_headers
+            .keys()
+            .filter(|name| !base_headers.keys().any(|base| base.eq_ignore_ascii_case(name)))
+        {
+            self.emit(
+                "response-header-added",
+                format!("response {status} also sends the {name} header"),
+            );
         }
     }
 }
 
-/// Compares two documents (as JSON values).
+/// Compares two documents (as JSON values), sunset dates against today.
 pub fn compare(base: &Value, head: &Value) -> Report {
+    compare_on(base, head, lifecycle::today())
+}
+
+/// Compares two documents with `today` as the date sunsets are held to.
+pub(crate) fn compare_on(base: &Value, head: &Value, today: Date) -> Report {
     let version = |document: &Value| {
         document
             .pointer("/info/version")
@@ -459,62 +426,97 @@ pub fn compare(base: &Value, head: &Value) -> Report {
             .unwrap_or("")
             .to_owned()
     };
-    let empty = serde_json::Map::new();
-    let base_paths = base.get("paths").and_then(Value::as_object).unwrap_or(&empty);
-    let head_paths = head.get("paths").and_then(Value::as_object).unwrap_or(&empty);
     let mut findings = Vec::new();
-    for (base_path, base_item) in base_paths {
-        let head_entry = head_paths
-            .iter()
-            .find(|(head_path, _)| path_shape(head_path) == path_shape(base_path));
-        for method in METHODS {
-            let Some(base_operation) = base_item.get(method) else {
-                continue;
-            };
-            let mut comparison = Comparison {
-                base,
-                head,
-                operation: label(method, base_path, base_operation),
-                findings: Vec::new(),
-            };
-            match head_entry.and_then(|(head_path, head_item)| {
-                head_item
-                    .get(method)
-                    .map(|op| (head_path.as_str(), head_item, op))
-            }) {
-                None => comparison.breaking("operation removed".into()),
-                Some((head_path, head_item, head_operation)) => {
-                    comparison.security(base_operation, head_operation);
-                    comparison.parameters(
-                        (base_path.as_str(), base_item, base_operation),
-                        (head_path, head_item, head_operation),
-                    );
-                    comparison.body(base_operation, head_operation);
-                    comparison.responses(base_operation, head_operation);
+    // Paths are matched by shape; webhooks (OpenAPI 3.1) by name.
+    for (section, kind) in [("paths", Items::Paths), ("webhooks", Items::Webhooks)] {
+        let (base_items, head_items) = (object(base.get(section)), object(head.get(section)));
+        let key = |name: &str| match kind {
+            Items::Paths => path_shape(name),
+            Items::Webhooks => name.to_owned(),
+        };
+        for (base_name, base_item) in &base_items {
+            let base_item = resolve(base, base_item);
+            let head_entry = head_items
+                .iter()
+                .find(|(head_name, _)| key(head_name) == key(base_name))
+                .map(|(name, item)| (name.as_str(), resolve(head, item)));
+            for method in METHODS {
+                let Some(base_operation) = base_item.get(method) else {
+                    continue;
+                };
+                let mut comparison = Comparison {
+                    base,
+                    head,
+                    operation: kind.label(method, base_name, base_operation),
+                    today,
+                    findings: Vec::new(),
+                    walking: Vec::new(),
+                    compared: 0,
+                    textual: false,
+                };
+                match head_entry.and_then(|(head_name, head_item)| {
+                    head_item.get(method).map(|op| (head_name, head_item, op))
+                }) {
+                    None if kind == Items::Webhooks => {
+                        comparison.emit("webhook-removed", "webhook removed".into());
+                    }
+                    None => comparison.removed(base_operation, head_entry.is_none()),
+                    Some((head_name, head_item, head_operation)) => {
+                        comparison.lifecycle(base_operation, head_operation);
+                        comparison.security(base_operation, head_operation);
+                        comparison.parameters(
+                            (base_name.as_str(), base_item, base_operation),
+                            (head_name, head_item, head_operation),
+                        );
+                        comparison.body(base_operation, head_operation);
+                        comparison.responses(base_operation, head_operation);
+                    }
                 }
+                findings.extend(comparison.findings);
             }
-            findings.extend(comparison.findings);
         }
-    }
-    for (head_path, head_item) in head_paths {
-        let base_item = base_paths
-            .iter()
-            .find(|(base_path, _)| path_shape(base_path) == path_shape(head_path))
-            .map(|(_, item)| item);
-        for method in METHODS {
-            if let Some(operation) = head_item.get(method)
-                && base_item.and_then(|item| item.get(method)).is_none()
-            {
-                findings.push(Finding {
-                    operation: label(method, head_path, operation),
-                    severity: Severity::Compatible,
-                    message: "operation added".into(),
-                });
+        for (head_name, head_item) in &head_items {
+            let head_item = resolve(head, head_item);
+            let base_item = base_items
+                .iter()
+                .find(|(base_name, _)| key(base_name) == key(head_name))
+                .map(|(_, item)| resolve(base, item));
+            for method in METHODS {
+                if let Some(operation) = head_item.get(method)
+                    && base_item.and_then(|item| item.get(method)).is_none()
+                {
+                    let (rule, message) = match kind {
+                        Items::Paths => ("endpoint-added", "operation added"),
+                        Items::Webhooks => ("webhook-added", "webhook added"),
+                    };
+                    findings.push(Finding {
+                        operation: kind.label(method, head_name, operation),
+                        level: Level::Info,
+                        rule: rule.into(),
+                        message: message.into(),
+                    });
+                }
             }
         }
     }
     Report {
         findings,
         versions: (version(base), version(head)),
+    }
+}
+
+/// The two maps of operations a document has.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Items {
+    Paths,
+    Webhooks,
+}
+
+impl Items {
+    fn label(self, method: &str, name: &str, operation: &Value) -> String {
+        match self {
+            Items::Paths => label(method, name, operation),
+            Items::Webhooks => format!("webhook {}", label(method, name, operation)),
+        }
     }
 }

@@ -1,32 +1,35 @@
 //! What an edit of an OpenAPI document does to existing clients, per
 //! operation: [`compare`] two versions (as JSON values, local `$ref`s
-//! resolved, path parameters matched by position) into a [`Report`].
+//! resolved, path parameters matched by position) into a [`Report`] of
+//! findings, each naming a rule of the [`catalog`] and its [`Level`]:
+//! breaking, warning or info.
 //!
-//! Breaking (for a client built from the base document):
-//! - an operation, a response status, a response media type or a documented
-//!   response header removed;
-//! - in a response: a property removed (or renamed), a property that became
-//!   optional or nullable, a changed type, a new enum value (generated
-//!   clients decode enums strictly);
-//! - in a request: a new required parameter or body property, a parameter,
-//!   body or property that became required, a changed type, and any
-//!   narrowing: an enum value removed, `minimum`/`minLength`/`minItems`
-//!   raised, `maximum`/`maxLength`/`maxItems` lowered, a `pattern` or
-//!   `format` changed, `nullable` removed;
-//! - a changed security requirement, or a permission (`x-permissions`) added.
-//!
-//! Everything else found (added operations, optional parameters, response
-//! properties and statuses, widened request rules, removed parameters) is
-//! reported as compatible. Descriptions and examples are ignored.
+//! The rules follow oasdiff's catalog (ids included) and a general walk of
+//! both documents: requests and responses, through `allOf` (merged),
+//! `oneOf`/`anyOf` branches, properties, `additionalProperties`, items and
+//! discriminators; a request narrowed or a response widened breaks clients.
+//! The deprecation lifecycle is read from `deprecated`, `x-sunset` and
+//! `x-stability-level`: an operation may be removed once deprecated and past
+//! its sunset (or while draft/alpha), not before. Where this crate rates a
+//! change differently from oasdiff, on purpose, `xtask/fixtures/breaking/README.md`
+//! says which and why. Descriptions and examples are ignored.
 
 #![warn(missing_docs)]
 
 mod compare;
+mod composition;
+mod keywords;
+mod lifecycle;
 mod report;
+mod retirement;
+mod rules;
+mod schema;
+mod security;
 mod walk;
 
 pub use compare::compare;
-pub use report::{Finding, Report, Severity};
+pub use report::{Finding, Report};
+pub use rules::{Level, Rule, catalog, rule};
 
 use serde_json::Value;
 

@@ -33,7 +33,11 @@ pub(crate) fn unwrap_schema<'v>(document: &'v Value, schema: &'v Value) -> (Cow<
 
 fn unwrap_at<'v>(document: &'v Value, schema: &'v Value, depth: usize) -> (Cow<'v, Value>, bool) {
     let schema = resolve(document, schema);
-    let nullable = schema.get("nullable").and_then(Value::as_bool).unwrap_or(false);
+    let nullable = schema.get("nullable").and_then(Value::as_bool).unwrap_or(false)
+        || schema
+            .get("type")
+            .and_then(Value::as_array)
+            .is_some_and(|types| types.iter().any(|item| item == "null"));
     let Some(branches) = schema
         .get("allOf")
         .and_then(Value::as_array)
@@ -84,7 +88,19 @@ fn unwrap_at<'v>(document: &'v Value, schema: &'v Value, depth: usize) -> (Cow<'
     )
 }
 
+/// The schema's type (`None`: any), the one non-null member of a 3.1 type
+/// list, or what `properties`/`items` imply.
 pub(crate) fn type_of(schema: &Value) -> Option<&str> {
+    if let Some(types) = schema.get("type").and_then(Value::as_array) {
+        let mut concrete = types
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|item| *item != "null");
+        return match (concrete.next(), concrete.next()) {
+            (Some(only), None) => Some(only),
+            _ => None,
+        };
+    }
     schema.get("type").and_then(Value::as_str).or_else(|| {
         if schema.get("properties").is_some() {
             Some("object")
@@ -136,4 +152,46 @@ pub(crate) fn label(method: &str, path: &str, operation: &Value) -> String {
         Some(id) => format!("{} {path} ({id})", method.to_ascii_uppercase()),
         None => format!("{} {path}", method.to_ascii_uppercase()),
     }
+}
+
+/// The branches of a composition keyword (`allOf`, `oneOf`, `anyOf`), each
+/// with an identity for matching: its `$ref`, its `title`, or `#index`.
+/// A schema that is a `$ref` and has no `allOf` counts as `allOf: [ref]`, so
+/// the document's nullable-reference idiom is not a branch added.
+pub(crate) fn branches<'v>(schema: &'v Value, key: &str) -> Vec<(String, &'v Value)> {
+    match schema.get(key).and_then(Value::as_array) {
+        Some(items) => items
+            .iter()
+            .enumerate()
+            .map(|(index, branch)| {
+                let identity = branch
+                    .get("$ref")
+                    .or_else(|| branch.get("title"))
+                    .and_then(Value::as_str)
+                    .map_or_else(|| format!("#{index}"), str::to_owned);
+                (identity, branch)
+            })
+            .collect(),
+        None if key == "allOf" => schema
+            .get("$ref")
+            .and_then(Value::as_str)
+            .map(|reference| vec![(reference.to_owned(), schema)])
+            .unwrap_or_default(),
+        None => Vec::new(),
+    }
+}
+
+/// A media type's (type, subtype, suffix), parameters dropped.
+fn media_parts(media: &str) -> (String, String, String) {
+    let media = media.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let (kind, subtype) = media.split_once('/').unwrap_or((media.as_str(), ""));
+    let (subtype, suffix) = subtype.split_once('+').unwrap_or((subtype, ""));
+    (kind.to_owned(), subtype.to_owned(), suffix.to_owned())
+}
+
+/// Whether `special` refines `general`: `application/problem+json` refines
+/// `application/json` (oasdiff's rule); parameters are ignored.
+pub(crate) fn media_refines(general: &str, special: &str) -> bool {
+    let (general, special) = (media_parts(general), media_parts(special));
+    general.0 == special.0 && general.2.is_empty() && !special.2.is_empty() && special.2 == general.1
 }
