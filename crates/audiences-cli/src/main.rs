@@ -326,17 +326,16 @@ async fn write_pages(
     args: &ListArgs,
     sink: &mut Sink,
 ) -> Result<Option<String>, Failure> {
+    let written = |result: std::io::Result<()>| result.map_err(|error| Failure::io("cannot write the output", error));
     if !args.all {
-        let page = client
-            .list_prospects(
-                &args.account_group,
-                &args.audience,
-                args.limit,
-                args.cursor.as_deref(),
-            )
-            .await?;
-        sink.write_all(&page.items)
-            .map_err(|error| Failure::io("cannot write the output", error))?;
+        let (group, audience, cursor) = (&args.account_group, &args.audience, args.cursor.as_deref());
+        if sink.wants_raw() {
+            let page = client.list_prospects_raw(group, audience, args.limit, cursor).await?;
+            written(sink.write_raw(&page))?;
+            return Ok(page.next_cursor);
+        }
+        let page = client.list_prospects(group, audience, args.limit, cursor).await?;
+        written(sink.write_all(&page.items))?;
         return Ok(page.next_cursor);
     }
     let bar = progress_bar();
@@ -349,12 +348,20 @@ async fn write_pages(
     if let Some(cursor) = &args.cursor {
         walk = walk.starting_at(cursor.clone());
     }
-    let mut pages = std::pin::pin!(walk.pages());
-    while let Some(page) = pages.try_next().await.inspect_err(|_| bar.finish_and_clear())? {
-        sink.write_all(&page.items)
-            .map_err(|error| Failure::io("cannot write the output", error))?;
-        bar.inc(page.items.len() as u64);
-        bar.set_message("");
+    if sink.wants_raw() {
+        let mut pages = std::pin::pin!(walk.raw_pages());
+        while let Some(page) = pages.try_next().await.inspect_err(|_| bar.finish_and_clear())? {
+            written(sink.write_raw(&page))?;
+            bar.inc(page.len() as u64);
+            bar.set_message("");
+        }
+    } else {
+        let mut pages = std::pin::pin!(walk.pages());
+        while let Some(page) = pages.try_next().await.inspect_err(|_| bar.finish_and_clear())? {
+            written(sink.write_all(&page.items))?;
+            bar.inc(page.items.len() as u64);
+            bar.set_message("");
+        }
     }
     bar.finish_and_clear();
     Ok(None)

@@ -7,6 +7,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use audiences_client::RawPage;
 use audiences_client::types::AudienceProspect;
 
 /// How prospects are written.
@@ -185,6 +186,32 @@ impl Sink {
             self.count += 1;
         }
         Ok(())
+    }
+
+    /// Whether this format writes prospects exactly as the server sent
+    /// them ([`Sink::write_raw`]): JSON and JSON lines do; the table and
+    /// CSV read typed fields.
+    pub(crate) fn wants_raw(&self) -> bool {
+        matches!(self.format, Format::Json | Format::Jsonl)
+    }
+
+    /// Writes a page of prospects as the server sent them (each already
+    /// checked to parse as the documented type): fields a newer server adds
+    /// pass through.
+    pub(crate) fn write_raw(&mut self, page: &RawPage) -> io::Result<()> {
+        self.page.clear();
+        for item in page.items() {
+            if self.format == Format::Json {
+                let separator: &[u8] = if self.count == 0 { b"\n" } else { b",\n" };
+                self.page.extend_from_slice(separator);
+                self.page.extend_from_slice(item.as_bytes());
+            } else {
+                self.page.extend_from_slice(item.as_bytes());
+                self.page.push(b'\n');
+            }
+            self.count += 1;
+        }
+        self.out.write_all(&self.page)
     }
 
     fn write_json(&mut self, prospects: &[AudienceProspect]) -> io::Result<()> {

@@ -12,6 +12,7 @@ use tracing::Instrument;
 
 use crate::error::{self, Error};
 use crate::generated::parameters::LIST_AUDIENCE_PROSPECTS_LIMIT_MAXIMUM;
+use crate::raw::RawPage;
 use crate::retry::RetryPolicy;
 use crate::types::AudienceProspect;
 
@@ -314,6 +315,25 @@ impl AudiencesClient {
             .await
     }
 
+    /// As [`AudiencesClient::list_prospects`], each prospect kept exactly
+    /// as the server sent it (after it parsed as the documented type): for
+    /// exports that must pass through fields a newer server adds.
+    pub async fn list_prospects_raw(
+        &self,
+        account_group: &str,
+        audience: &str,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<RawPage, Error> {
+        self.retry
+            .run(self.observer.as_deref(), |attempt| {
+                let span =
+                    tracing::info_span!("audiences.call", operation = "listAudienceProspects", attempt);
+                crate::raw::fetch(&self.raw, account_group, audience, limit, cursor).instrument(span)
+            })
+            .await
+    }
+
     /// Every prospect of an audience, page after page; see [`Prospects`].
     pub fn prospects(&self, account_group: impl Into<String>, audience: impl Into<String>) -> Prospects {
         Prospects {
@@ -376,6 +396,29 @@ impl Prospects {
             }
         };
         crate::walk::pages(cursor, CURSOR_PARAMETER, fetch, |page: &Page| {
+            page.next_cursor.clone()
+        })
+    }
+
+    /// As [`Prospects::pages`], each prospect kept exactly as the server
+    /// sent it (see [`RawPage`]).
+    pub fn raw_pages(self) -> impl Stream<Item = Result<RawPage, Error>> + Send + 'static {
+        let Self {
+            client,
+            account_group,
+            audience,
+            page_size,
+            cursor,
+        } = self;
+        let fetch = move |cursor: Option<String>| {
+            let (client, account_group, audience) = (client.clone(), account_group.clone(), audience.clone());
+            async move {
+                client
+                    .list_prospects_raw(&account_group, &audience, page_size, cursor.as_deref())
+                    .await
+            }
+        };
+        crate::walk::pages(cursor, CURSOR_PARAMETER, fetch, |page: &RawPage| {
             page.next_cursor.clone()
         })
     }

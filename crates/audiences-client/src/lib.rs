@@ -6,6 +6,7 @@ mod generated;
 
 mod client;
 mod error;
+mod raw;
 mod retry;
 mod transport;
 mod walk;
@@ -16,6 +17,7 @@ pub use client::{
     RetryObserver,
 };
 pub use error::{ApiError, Error, ErrorCode};
+pub use raw::RawPage;
 pub use generated::*;
 pub use generated::{error_codes, parameters};
 /// The generated client's error (its `Error`, shadowed here by [`Error`]).
