@@ -326,11 +326,14 @@ async fn write_pages(
     args: &ListArgs,
     sink: &mut Sink,
 ) -> Result<Option<String>, Failure> {
-    let written = |result: std::io::Result<()>| result.map_err(|error| Failure::io("cannot write the output", error));
+    let written =
+        |result: std::io::Result<()>| result.map_err(|error| Failure::io("cannot write the output", error));
     if !args.all {
         let (group, audience, cursor) = (&args.account_group, &args.audience, args.cursor.as_deref());
         if sink.wants_raw() {
-            let page = client.list_prospects_raw(group, audience, args.limit, cursor).await?;
+            let page = client
+                .list_prospects_raw(group, audience, args.limit, cursor)
+                .await?;
             written(sink.write_raw(&page))?;
             return Ok(page.next_cursor);
         }

@@ -33,7 +33,9 @@ async fn server(first: String, second: String) -> String {
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((mut stream, _)) = listener.accept().await else { return };
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
             let (first, second) = (first.clone(), second.clone());
             tokio::spawn(async move {
                 let mut head = Vec::new();
@@ -44,7 +46,11 @@ async fn server(first: String, second: String) -> String {
                         Ok(read) => head.extend_from_slice(&buffer[..read]),
                     }
                 }
-                let line = String::from_utf8_lossy(&head).lines().next().unwrap_or("").to_owned();
+                let line = String::from_utf8_lossy(&head)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_owned();
                 let body = if line.contains("cursor=c2") { second } else { first };
                 let response = format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -60,11 +66,25 @@ async fn server(first: String, second: String) -> String {
 async fn export(base_url: String, args: &[&str]) -> (i32, String, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_audiences"));
     command
-        .args(["prospects", "list", "--account-group", GROUP, "--audience", AUDIENCE])
+        .args([
+            "prospects",
+            "list",
+            "--account-group",
+            GROUP,
+            "--audience",
+            AUDIENCE,
+        ])
         .args(args)
         .env("AUDIENCES_API_KEY", "any")
         .env("AUDIENCES_BASE_URL", base_url);
-    for name in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] {
+    for name in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
         command.env_remove(name);
     }
     let output = tokio::task::spawn_blocking(move || command.output().unwrap())
@@ -82,7 +102,11 @@ async fn exports_write_each_prospect_as_sent_new_fields_included() {
     let one = prospect("507f1f77bcf86cd799439011", r#""newField":{"nested":[1, 2.50]},"#);
     let two = prospect("507f1f77bcf86cd799439012", r#""score" : 1e2 ,"#);
     let three = prospect("507f1f77bcf86cd799439013", "");
-    let base = server(page(&[one.clone(), two.clone()], Some("c2")), page(&[three.clone()], None)).await;
+    let base = server(
+        page(&[one.clone(), two.clone()], Some("c2")),
+        page(std::slice::from_ref(&three), None),
+    )
+    .await;
     let (code, stdout, stderr) = export(base.clone(), &["--all", "--format", "jsonl"]).await;
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout, format!("{one}\n{two}\n{three}\n"));
@@ -102,7 +126,7 @@ async fn exports_write_each_prospect_as_sent_new_fields_included() {
 async fn a_prospect_that_does_not_match_the_document_stops_the_export() {
     let good = prospect("507f1f77bcf86cd799439011", "");
     let bad = prospect("507f1f77bcf86cd799439012", "").replace(r#""premium":false"#, r#""premium":"yes""#);
-    let base = server(page(&[good.clone()], Some("c2")), page(&[bad], None)).await;
+    let base = server(page(std::slice::from_ref(&good), Some("c2")), page(&[bad], None)).await;
     let folder = std::env::temp_dir().join(format!("audiences-passthrough-{}", std::process::id()));
     std::fs::create_dir_all(&folder).unwrap();
     let file = folder.join("out.jsonl");
@@ -112,8 +136,14 @@ async fn a_prospect_that_does_not_match_the_document_stops_the_export() {
     )
     .await;
     assert_ne!(code, 0, "{stderr}");
-    assert!(stderr.contains("prospect 0 of the page does not match the document"), "{stderr}");
+    assert!(
+        stderr.contains("prospect 0 of the page does not match the document"),
+        "{stderr}"
+    );
     assert!(!file.exists(), "a failed export leaves no file");
-    assert!(std::fs::read_dir(&folder).unwrap().next().is_none(), "nor a partial one");
+    assert!(
+        std::fs::read_dir(&folder).unwrap().next().is_none(),
+        "nor a partial one"
+    );
     std::fs::remove_dir_all(&folder).unwrap();
 }

@@ -17,10 +17,10 @@ pub use client::{
     RetryObserver,
 };
 pub use error::{ApiError, Error, ErrorCode};
-pub use raw::RawPage;
 pub use generated::*;
 pub use generated::{error_codes, parameters};
 /// The generated client's error (its `Error`, shadowed here by [`Error`]).
 pub use progenitor_client::Error as RawError;
+pub use raw::RawPage;
 pub use retry::RetryPolicy;
 pub use transport::NEXT_CURSOR_HEADER;

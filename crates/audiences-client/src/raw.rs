@@ -79,7 +79,8 @@ fn invalid(message: String) -> Error {
 
 /// Parses a 200 body: the envelope, then every prospect as the documented type.
 pub(crate) fn parse(body: bytes::Bytes) -> Result<RawPage, Error> {
-    let text = std::str::from_utf8(&body).map_err(|error| invalid(format!("the body is not UTF-8: {error}")))?;
+    let text =
+        std::str::from_utf8(&body).map_err(|error| invalid(format!("the body is not UTF-8: {error}")))?;
     let envelope: Envelope<'_> = serde_json::from_str(text)
         .map_err(|error| invalid(format!("the body does not match the document: {error}")))?;
     if !envelope.success {
@@ -127,7 +128,10 @@ pub(crate) async fn fetch(
         .client()
         .get(url)
         .header(ACCEPT, HeaderValue::from_static("application/json"))
-        .header("api-version", HeaderValue::from_static(crate::Client::api_version()));
+        .header(
+            "api-version",
+            HeaderValue::from_static(crate::Client::api_version()),
+        );
     if let Some(cursor) = cursor {
         request = request.query(&[("cursor", cursor)]);
     }

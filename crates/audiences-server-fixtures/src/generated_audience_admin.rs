@@ -3261,13 +3261,15 @@ async fn serve_list_audiences<A: AudienceAdminApi>(
             trace_id,
         )
         .await?;
+    let report = ::openapi_server_runtime::RateLimitReport::new("listAudiences");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.list_audiences(cx, path, query, headers).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -3349,13 +3351,15 @@ async fn serve_create_audience<A: AudienceAdminApi>(
             )
             .await?,
     )?;
+    let report = ::openapi_server_runtime::RateLimitReport::new("createAudience");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.create_audience(cx, path, body).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -3430,13 +3434,15 @@ async fn serve_delete_audience<A: AudienceAdminApi>(
             trace_id,
         )
         .await?;
+    let report = ::openapi_server_runtime::RateLimitReport::new("deleteAudience");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.delete_audience(cx, path).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -3524,13 +3530,15 @@ async fn serve_update_audience<A: AudienceAdminApi>(
             )
             .await?,
     )?;
+    let report = ::openapi_server_runtime::RateLimitReport::new("updateAudience");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.update_audience(cx, path, body).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -3599,13 +3607,15 @@ async fn serve_move_audiences<A: AudienceAdminApi>(
             },
         )
         .await?;
+    let report = ::openapi_server_runtime::RateLimitReport::new("moveAudiences");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.move_audiences(cx, path, query, body).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,

@@ -5873,13 +5873,15 @@ async fn serve_echo_formats<A: ConstructsApi>(
     let headers = headers?;
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
+    let report = ::openapi_server_runtime::RateLimitReport::new("echoFormats");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.echo_formats(cx, path, query, headers).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -5928,13 +5930,15 @@ async fn serve_round_trip_formats<A: ConstructsApi>(
             )
             .await?,
     )?;
+    let report = ::openapi_server_runtime::RateLimitReport::new("roundTripFormats");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.round_trip_formats(cx, body).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -5982,13 +5986,15 @@ async fn serve_create_shape<A: ConstructsApi>(
             )
             .await?,
     )?;
+    let report = ::openapi_server_runtime::RateLimitReport::new("createShape");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.create_shape(cx, body).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -6037,13 +6043,15 @@ async fn serve_measure_shapes<A: ConstructsApi>(
             )
             .await?,
     )?;
+    let report = ::openapi_server_runtime::RateLimitReport::new("measure-shapes");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.measure_shapes(cx, body).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -6092,13 +6100,15 @@ async fn serve_check_measured<A: ConstructsApi>(
             )
             .await?,
     )?;
+    let report = ::openapi_server_runtime::RateLimitReport::new("checkMeasured");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.check_measured(cx, body).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -6146,13 +6156,15 @@ async fn serve_add_contact<A: ConstructsApi>(
             )
             .await?,
     )?;
+    let report = ::openapi_server_runtime::RateLimitReport::new("addContact");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.add_contact(cx, body).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -6215,13 +6227,15 @@ async fn serve_put_labels<A: ConstructsApi>(
             },
         )
         .await?;
+    let report = ::openapi_server_runtime::RateLimitReport::new("putLabels");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.put_labels(cx, path, body).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -6270,13 +6284,15 @@ async fn serve_search<A: ConstructsApi>(
             },
         )
         .await?;
+    let report = ::openapi_server_runtime::RateLimitReport::new("search");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.search(cx, query, body).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -6322,13 +6338,15 @@ async fn serve_append_note<A: ConstructsApi>(
             )
             .await?,
     )?;
+    let report = ::openapi_server_runtime::RateLimitReport::new("appendNote");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.append_note(cx, body).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -6377,13 +6395,15 @@ async fn serve_get_blob<A: ConstructsApi>(
     let path = path?;
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
+    let report = ::openapi_server_runtime::RateLimitReport::new("getBlob");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.get_blob(cx, path).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -6443,13 +6463,15 @@ async fn serve_put_blob<A: ConstructsApi>(
             )
             .await?,
     )?;
+    let report = ::openapi_server_runtime::RateLimitReport::new("putBlob");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.put_blob(cx, path, body).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -6498,13 +6520,15 @@ async fn serve_download<A: ConstructsApi>(
     let path = path?;
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
+    let report = ::openapi_server_runtime::RateLimitReport::new("download");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.download(cx, path).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -6555,13 +6579,15 @@ async fn serve_submit_form<A: ConstructsApi>(
             )
             .await?,
     )?;
+    let report = ::openapi_server_runtime::RateLimitReport::new("submitForm");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.submit_form(cx, body).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -6606,13 +6632,15 @@ async fn serve_upload<A: ConstructsApi>(
             )
             .await?,
     )?;
+    let report = ::openapi_server_runtime::RateLimitReport::new("upload");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.upload(cx, body).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -6648,13 +6676,15 @@ async fn serve_forget_everything<A: ConstructsApi>(
 > {
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
+    let report = ::openapi_server_runtime::RateLimitReport::new("forgetEverything");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.forget_everything(cx).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -6708,13 +6738,15 @@ async fn serve_who_am_i<A: ConstructsApi>(
             trace_id,
         )
         .await?;
+    let report = ::openapi_server_runtime::RateLimitReport::new("whoAmI");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.who_am_i(cx, cookies).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -6778,13 +6810,15 @@ async fn serve_secure<A: ConstructsApi>(
             trace_id,
         )
         .await?;
+    let report = ::openapi_server_runtime::RateLimitReport::new("secure");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.secure(cx).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,

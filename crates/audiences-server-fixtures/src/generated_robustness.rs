@@ -4281,13 +4281,15 @@ async fn serve_apply_patch<A: RobustnessApi>(
             )
             .await?,
     )?;
+    let report = ::openapi_server_runtime::RateLimitReport::new("applyPatch");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.apply_patch(cx, body).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -4327,13 +4329,15 @@ async fn serve_list_reactions<A: RobustnessApi>(
     let query = query?;
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
+    let report = ::openapi_server_runtime::RateLimitReport::new("listReactions");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.list_reactions(cx, query).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -4382,13 +4386,15 @@ async fn serve_get_user<A: RobustnessApi>(
     let path = path?;
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
+    let report = ::openapi_server_runtime::RateLimitReport::new("getUser");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.get_user(cx, path).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -4431,13 +4437,15 @@ async fn serve_upload<A: RobustnessApi>(
             },
         )
         .await?;
+    let report = ::openapi_server_runtime::RateLimitReport::new("upload");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.upload(cx, body).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -4485,13 +4493,15 @@ async fn serve_put_document<A: RobustnessApi>(
             )
             .await?,
     )?;
+    let report = ::openapi_server_runtime::RateLimitReport::new("putDocument");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.put_document(cx, body).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -4529,13 +4539,15 @@ async fn serve_list_calls<A: RobustnessApi>(
     let query = query?;
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
+    let report = ::openapi_server_runtime::RateLimitReport::new("listCalls");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.list_calls(cx, query).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -4584,13 +4596,15 @@ async fn serve_get_call<A: RobustnessApi>(
     let path = path?;
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
+    let report = ::openapi_server_runtime::RateLimitReport::new("getCall");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.get_call(cx, path).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -4640,13 +4654,15 @@ async fn serve_delete_call<A: RobustnessApi>(
     let path = path?;
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
+    let report = ::openapi_server_runtime::RateLimitReport::new("deleteCall");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.delete_call(cx, path).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -4705,13 +4721,15 @@ async fn serve_get_partner<A: RobustnessApi>(
             trace_id,
         )
         .await?;
+    let report = ::openapi_server_runtime::RateLimitReport::new("getPartner");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.get_partner(cx).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -4753,13 +4771,15 @@ async fn serve_list_events<A: RobustnessApi>(
     let headers = headers?;
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
+    let report = ::openapi_server_runtime::RateLimitReport::new("listEvents");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.list_events(cx, headers).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -4795,13 +4815,15 @@ async fn serve_event_options<A: RobustnessApi>(
 > {
     let principal = ();
     let rate_limit: ::std::option::Option<::openapi_server_runtime::RateLimitStatus> = ::std::option::Option::None;
+    let report = ::openapi_server_runtime::RateLimitReport::new("eventOptions");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.event_options(cx).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,

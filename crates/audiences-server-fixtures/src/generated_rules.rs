@@ -2930,13 +2930,15 @@ async fn serve_check_rules<A: RulesApi>(
             )
             .await?,
     )?;
+    let report = ::openapi_server_runtime::RateLimitReport::new("checkRules");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.check_rules(cx, path, query, headers, body).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -2984,13 +2986,15 @@ async fn serve_check_pieces<A: RulesApi>(
             )
             .await?,
     )?;
+    let report = ::openapi_server_runtime::RateLimitReport::new("checkPieces");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.check_pieces(cx, body).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,
@@ -3038,13 +3042,15 @@ async fn serve_check_signup<A: RulesApi>(
             )
             .await?,
     )?;
+    let report = ::openapi_server_runtime::RateLimitReport::new("checkSignup");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.check_signup(cx, body).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,

@@ -555,13 +555,15 @@ async fn serve_list_audience_prospects<A: AudiencesApi>(
             trace_id,
         )
         .await?;
+    let report = ::openapi_server_runtime::RateLimitReport::new("listAudienceProspects");
     let cx = ::openapi_server_runtime::RequestContext {
         trace_id: trace_id.clone(),
         principal,
+        rate_limit: report.clone(),
     };
     let result = api.list_audience_prospects(cx, path, query).await;
     let mut response = result.into_response_with(trace_id);
-    if let Some(status) = rate_limit {
+    if let Some(status) = rate_limit.or_else(|| report.get()) {
         ::openapi_server_runtime::__private::insert_rate_limit_headers(
             &mut response,
             status,

@@ -4,10 +4,10 @@
 //! `Retry-After` as well.
 //!
 //! The bucket lives in this process ([`KeyRateLimiter`], `governor`) for
-//! one instance, or in PostgreSQL (one statement per request,
-//! see `migrations/postgres/0002_rate_limits.sql`) so that several instances
-//! on one database hold a key to its limit together ([`Taken`] is its
-//! answer).
+//! one instance, or in PostgreSQL so that several instances on one database
+//! hold a key to its limit together ([`Taken`] is its answer): the page's
+//! statement takes the token too (`store/postgres_limits.rs`), one round
+//! trip per request.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -138,6 +138,39 @@ fn ceil_f64_seconds(seconds: f64) -> u64 {
 }
 
 impl Taken {
+    /// The answer of a GCRA bucket of `burst` requests refilled every
+    /// `interval` seconds, from the database's clock `now` and its
+    /// theoretical arrival time: `new_tat` when the request was admitted
+    /// (the time it was moved to), else `old_tat` (where it stays). The
+    /// arithmetic of `migrations/postgres/0002_rate_limits.sql`'s
+    /// `rate_limit_take`, done here when the statement only moves the time.
+    pub fn from_arrival_times(
+        now: f64,
+        new_tat: Option<f64>,
+        old_tat: Option<f64>,
+        interval: f64,
+        burst: u32,
+    ) -> Self {
+        let span = interval * f64::from(burst);
+        match new_tat {
+            Some(new_tat) => Taken {
+                admitted: true,
+                remaining: ((span - (new_tat - now)) / interval + 1e-9).floor().max(0.0) as u64,
+                reset_seconds: new_tat - now,
+                retry_after_seconds: 0.0,
+            },
+            None => {
+                let held = old_tat.unwrap_or(now).max(now);
+                Taken {
+                    admitted: false,
+                    remaining: 0,
+                    reset_seconds: held - now,
+                    retry_after_seconds: held + interval - now - span,
+                }
+            }
+        }
+    }
+
     /// The headers to send, or the 429 to answer.
     pub fn into_status(self, limits: RateLimits) -> Result<RateLimitStatus, Refused> {
         let status = RateLimitStatus {
@@ -191,6 +224,29 @@ mod tests {
         limiter.check("a").unwrap();
         assert!(limiter.check("a").is_err());
         assert_eq!(limiter.check("b").unwrap().remaining, 0);
+    }
+
+    #[test]
+    fn arrival_times_give_the_database_functions_answers() {
+        // A bucket of 3 refilled every 0.5 s; the time moved to now + 0.5
+        // (a fresh key): 2 left, full again in 0.5 s.
+        let fresh = Taken::from_arrival_times(100.0, Some(100.5), None, 0.5, 3);
+        assert_eq!((fresh.admitted, fresh.remaining), (true, 2));
+        assert!((fresh.reset_seconds - 0.5).abs() < 1e-9);
+        // The third request of a burst: none left.
+        let last = Taken::from_arrival_times(100.0, Some(101.5), Some(101.0), 0.5, 3);
+        assert_eq!((last.admitted, last.remaining), (true, 0));
+        // Refused: the time stays at 101.5; one request is admitted again
+        // 0.5 s later (101.5 + 0.5 - 100 - 1.5).
+        let refused = Taken::from_arrival_times(100.0, None, Some(101.5), 0.5, 3);
+        assert!(!refused.admitted);
+        assert!((refused.retry_after_seconds - 0.5).abs() < 1e-9);
+        assert!((refused.reset_seconds - 1.5).abs() < 1e-9);
+        let status = refused.into_status(RateLimits {
+            per_second: NonZeroU32::new(2).unwrap(),
+            burst: NonZeroU32::new(3).unwrap(),
+        });
+        assert_eq!(status.unwrap_err().retry_after, 1);
     }
 
     #[test]

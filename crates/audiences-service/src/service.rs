@@ -1,6 +1,8 @@
 //! The implementation of the generated trait on the open [`AnyStore`].
 
-use audiences_server::runtime::{ApiError, Credentials, RateLimitStatus, RequestContext, Security, TraceId};
+use audiences_server::runtime::{
+    ApiError, Credentials, RateLimitReport, RateLimitStatus, RequestContext, Security, TraceId,
+};
 use std::sync::Arc;
 
 use audiences_server::{
@@ -13,8 +15,8 @@ use crate::attempts::{AttemptLimiter, AttemptLimits};
 use crate::cursor::CursorCodec;
 use crate::keys;
 use crate::keys::KeyCache;
-use crate::limits::{KeyRateLimiter, RateLimits};
-use crate::store::{AnyStore, AudienceState, KeyRecord, PageOutcome, StoreError};
+use crate::limits::{KeyRateLimiter, RateLimits, Refused};
+use crate::store::{AnyStore, AudienceState, KeyRecord, PageOutcome, PageRequest, SharedLimits, StoreError};
 
 /// Seconds a client should wait before asking again for an audience being populated.
 pub const POPULATING_RETRY_AFTER: u64 = 30;
@@ -170,22 +172,10 @@ impl Security for Service {
         principal: &Arc<KeyRecord>,
         _operation_id: &'static str,
     ) -> Result<Option<RateLimitStatus>, ApiError> {
-        if let Some(shared) = self.store.shared_limits().filter(|_| self.shared_limits) {
-            match shared.take_rate_token(&principal.id, self.limiter.limits()).await {
-                Ok(taken) => {
-                    return taken
-                        .into_status(self.limiter.limits())
-                        .map(Some)
-                        .map_err(ApiError::from);
-                }
-                Err(error) => {
-                    let cause = format!(
-                        "the shared rate limit of key {} did not answer: {error}",
-                        principal.id
-                    );
-                    return Err(ApiError::upstream().with_cause(cause));
-                }
-            }
+        // A bucket in the database is taken by the handler, in the page's
+        // own statement (one round trip; see `take_token`).
+        if self.shared().is_some() {
+            return Ok(None);
         }
         self.limiter
             .check(&principal.id)
@@ -194,7 +184,84 @@ impl Security for Service {
     }
 }
 
+/// The 429 of a request the shared bucket refused, its headers reported.
+fn refused(refusal: Refused, report: &RateLimitReport) -> ListAudienceProspectsResponse {
+    report.refused(refusal.status);
+    ListAudienceProspectsResponse::TooManyRequests {
+        error: ErrorDetail::new(
+            error_codes::RATE_LIMITED,
+            format!("rate limit exceeded: retry after {} s", refusal.retry_after),
+        ),
+        retry_after: refusal.retry_after,
+    }
+}
+
 impl Service {
+    /// The rate limits kept in the database, when this service uses them.
+    fn shared(&self) -> Option<&dyn SharedLimits> {
+        self.store.shared_limits().filter(|_| self.shared_limits)
+    }
+
+    /// Takes the caller's token from the shared bucket on its own (the
+    /// paths that read no page); `Err` is the answer when refused or when
+    /// the database fails. Nothing to do when the bucket is in this process
+    /// (`admit` took it).
+    async fn take_token(
+        &self,
+        cx: &RequestContext<Arc<KeyRecord>>,
+    ) -> Result<(), ListAudienceProspectsResponse> {
+        let Some(shared) = self.shared() else {
+            return Ok(());
+        };
+        let limits = self.limiter.limits();
+        match shared.take_rate_token(&cx.principal.id, limits).await {
+            Ok(taken) => match taken.into_status(limits) {
+                Ok(status) => {
+                    cx.rate_limit.admitted(status);
+                    Ok(())
+                }
+                Err(refusal) => Err(refused(refusal, &cx.rate_limit)),
+            },
+            Err(error) => Err(store_failure(&error, &cx.trace_id)),
+        }
+    }
+
+    /// The page, after the caller's token when the bucket is shared: one
+    /// statement either way.
+    async fn read_page(
+        &self,
+        cx: &RequestContext<Arc<KeyRecord>>,
+        request: PageRequest<'_>,
+    ) -> Result<PageOutcome, ListAudienceProspectsResponse> {
+        let Some(shared) = self.shared() else {
+            return self
+                .store
+                .page(
+                    request.account_group,
+                    request.audience,
+                    request.after,
+                    request.limit,
+                )
+                .await
+                .map_err(|error| store_failure(&error, &cx.trace_id));
+        };
+        let limits = self.limiter.limits();
+        match shared.take_and_page(&cx.principal.id, limits, request).await {
+            Ok((taken, page)) => match (taken.into_status(limits), page) {
+                (Ok(status), Some(page)) => {
+                    cx.rate_limit.admitted(status);
+                    Ok(page)
+                }
+                (Err(refusal), _) => Err(refused(refusal, &cx.rate_limit)),
+                (Ok(_), None) => Err(store_failure(
+                    &StoreError::Corrupt("an admitted request without its page".into()),
+                    &cx.trace_id,
+                )),
+            },
+            Err(error) => Err(store_failure(&error, &cx.trace_id)),
+        }
+    }
+
     /// The answer to a cursor that does not decode: as for any request, a
     /// missing or populating audience is said first.
     async fn bad_cursor(
@@ -239,7 +306,10 @@ impl AudiencesApi for Service {
         let audience = path.audience_id.to_ascii_lowercase();
         // Another group's resources answer exactly as missing ones.
         if cx.principal.account_group_id != group {
-            return not_found();
+            return self
+                .take_token(&cx)
+                .await
+                .map_or_else(|refusal| refusal, |()| not_found());
         }
         let after = match query
             .cursor
@@ -249,18 +319,28 @@ impl AudiencesApi for Service {
             None => None,
             Some(Ok(position)) => Some(position),
             Some(Err(error)) => {
+                if let Err(refusal) = self.take_token(&cx).await {
+                    return refusal;
+                }
                 return self
                     .bad_cursor(&group, &audience, error.to_string(), &cx.trace_id)
                     .await;
             }
         };
         let limit = u32::from(query.limit);
-        // One statement: the audience's state and the page together.
-        let page = match self.store.page(&group, &audience, after.as_ref(), limit).await {
+        // One statement: the audience's state and the page together (and
+        // the caller's token, when the bucket is in the database).
+        let request = PageRequest {
+            account_group: &group,
+            audience: &audience,
+            after: after.as_ref(),
+            limit,
+        };
+        let page = match self.read_page(&cx, request).await {
             Ok(PageOutcome::Page(page)) => page,
             Ok(PageOutcome::NotFound) => return not_found(),
             Ok(PageOutcome::Populating) => return populating(),
-            Err(error) => return store_failure(&error, &cx.trace_id),
+            Err(answer) => return answer,
         };
         let next_cursor = match &page.last {
             Some(last) if page.has_more => match self.cursors.encode(&audience, last) {

@@ -155,3 +155,61 @@ async fn a_key_limit_holds_across_instances_on_postgres() {
         "{retry_after:?}"
     );
 }
+
+/// With the bucket in the database, the token is taken in the page's own
+/// statement, and on the paths that read no page on its own: every request
+/// costs one token whatever its answer, and each carries the bucket's
+/// headers (the 429 included).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_takes_one_token_and_says_so_on_postgres() {
+    let Some(running) = support::start(Kind::Postgres, support::options()).await else {
+        return;
+    };
+    let limits = RateLimits {
+        per_second: NonZeroU32::new(1).unwrap(),
+        burst: NonZeroU32::new(4).unwrap(),
+    };
+    let (_, server) = instance(&running.database.url, limits).await;
+    let (_, key) = demo::create_key(&running.store, ACCOUNT_GROUP_ID, keys::ALL_PERMISSIONS, None)
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let other_group = format!(
+        "{}/v1/accounts/aaaaaaaaaaaaaaaaaaaaaaaa/audiences/{READY_AUDIENCE_ID}/prospects",
+        server.base_url
+    );
+    let mut seen = Vec::new();
+    for response in [
+        http.get(&other_group).bearer_auth(&key).send().await.unwrap(),
+        get_ready_page(&server.base_url, &key, "?cursor=not-a-cursor").await,
+        get_ready_page(&server.base_url, &key, "?limit=1").await,
+        get_ready_page(&server.base_url, &key, "?limit=1").await,
+        get_ready_page(&server.base_url, &key, "?limit=1").await,
+    ] {
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|value| value.to_str().unwrap().to_owned())
+        };
+        seen.push((
+            response.status().as_u16(),
+            header("x-ratelimit-limit"),
+            header("x-ratelimit-remaining"),
+            header("retry-after"),
+        ));
+    }
+    let four = Some("4".to_owned());
+    let left = |n: &str| Some(n.to_owned());
+    assert_eq!(
+        seen,
+        [
+            (404, four.clone(), left("3"), None),
+            (400, four.clone(), left("2"), None),
+            (200, four.clone(), left("1"), None),
+            (200, four.clone(), left("0"), None),
+            (429, four, left("0"), left("1")),
+        ],
+        "{seen:?}"
+    );
+}

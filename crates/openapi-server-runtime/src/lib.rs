@@ -30,7 +30,7 @@ pub use outputs::headers::RateLimitStatus;
 pub use outputs::json::{Json, RawJson, RawJsonArray};
 pub use outputs::object::RawObject;
 pub use outputs::violation::{MAX_VIOLATIONS, Violation};
-pub use security::{Credentials, RequestContext, Security, client_address};
+pub use security::{Credentials, RateLimitReport, RequestContext, Security, client_address};
 pub use serving::loopback::{LoopbackServer, serve_blocking, serve_loopback};
 pub use serving::router::{RouterLimits, finish_router, finish_router_with};
 pub use serving::serve::{ServeOptions, serve};

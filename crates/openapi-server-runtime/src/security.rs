@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, OnceLock};
 
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -23,6 +24,52 @@ pub struct RequestContext<P> {
     pub trace_id: TraceId,
     /// Who is calling, as [`Security::authenticate`] established.
     pub principal: P,
+    /// Where the method reports the caller's rate-limit state when it
+    /// admits the request itself (see [`RateLimitReport`]).
+    pub rate_limit: RateLimitReport,
+}
+
+/// The rate-limit state a trait method reports when it admits the request
+/// itself, because its admission is done with its own work (a database
+/// that takes the caller's token and reads the page in one statement):
+/// [`Security::admit`] then returns `Ok(None)` for the operation, and the
+/// method calls [`RateLimitReport::admitted`], or [`RateLimitReport::refused`]
+/// before answering its documented 429. The router sends the
+/// `X-RateLimit-*` headers of what was reported, as it does for `admit`'s.
+#[derive(Debug, Clone)]
+pub struct RateLimitReport {
+    operation_id: &'static str,
+    status: Arc<OnceLock<RateLimitStatus>>,
+}
+
+impl RateLimitReport {
+    /// An empty report for a request of `operation_id` (the generated
+    /// router makes one per request).
+    pub fn new(operation_id: &'static str) -> Self {
+        Self {
+            operation_id,
+            status: Arc::default(),
+        }
+    }
+
+    /// The request was admitted; `status` gives its headers. The first
+    /// report of a request counts.
+    pub fn admitted(&self, status: RateLimitStatus) {
+        let _ = self.status.set(status);
+    }
+
+    /// The request was refused (the method answers its 429); counted in
+    /// the rate-limited metric as a refusal of `admit` is.
+    pub fn refused(&self, status: RateLimitStatus) {
+        if self.status.set(status).is_ok() {
+            crate::serving::metrics::rate_limited(self.operation_id);
+        }
+    }
+
+    /// What was reported, if anything.
+    pub fn get(&self) -> Option<RateLimitStatus> {
+        self.status.get().copied()
+    }
 }
 
 /// The credentials a request presented for one security scheme of the

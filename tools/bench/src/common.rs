@@ -9,6 +9,13 @@ use audiences_service::store::{AnyStore, StoreLimits};
 /// The demo key every command seeds and sends.
 pub(crate) const KEY: &str = "ak_bench_0123456789abcdef0123456789abcdef";
 
+/// The keys the bench seeds beside [`KEY`]: with them the driver sends as
+/// many callers as connections (a shared rate limit is one row per key).
+/// `tools/ops` builds the same list.
+pub(crate) fn extra_keys() -> Vec<String> {
+    (1..32).map(|n| format!("ak_bench_{n:032x}")).collect()
+}
+
 /// Prints `message` and exits with a failure.
 pub(crate) fn fail(message: impl std::fmt::Display) -> ! {
     eprintln!("bench: {message}");

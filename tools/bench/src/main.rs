@@ -26,6 +26,11 @@
 //!                                        a shared rate limit's cost and accuracy: the store's
 //!                                        PostgreSQL statement, and the same GCRA as a Redis
 //!                                        script (JSON lines)
+//! bench pgbench POSTGRES_URL CONNECTIONS SECONDS
+//!                                        PostgreSQL's own ceiling for the service's request
+//!                                        statement (the token and the first page of 25, as
+//!                                        the service runs it), through `pgbench` with as many
+//!                                        connections, one key each (JSON)
 //! bench drive URL... [--connections N] [--requests N | --seconds S] [--key KEY]...
 //!             [--allow STATUS]... [--trace-ids]
 //!                                        the load driver: GET the URLs in turn over N keep-alive
@@ -48,6 +53,7 @@ mod common;
 mod drive;
 mod limits;
 mod pages;
+mod pgbench;
 mod serve;
 
 use common::{KEY, fail, open, parse};
@@ -75,6 +81,7 @@ async fn main() {
         ["limits", postgres] => limits::shared_limits(postgres, None).await,
         ["limits", postgres, redis] => limits::shared_limits(postgres, Some(redis)).await,
         ["drive", rest @ ..] => drive::drive(drive::DriveOptions::parse(rest)).await,
+        ["pgbench", url, connections, seconds] => pgbench::run(url, parse(connections), parse(seconds)),
         _ => fail("see the module docs for the commands"),
     }
 }
@@ -88,6 +95,16 @@ async fn seed(url: &str, count: u32) {
         .is_none()
     {
         fail("the database is not empty");
+    }
+    for key in common::extra_keys() {
+        demo::create_key(
+            &store,
+            demo::ACCOUNT_GROUP_ID,
+            audiences_service::keys::ALL_PERMISSIONS,
+            Some(key),
+        )
+        .await
+        .unwrap_or_else(|error| fail(error));
     }
     let extra = count.saturating_sub(demo::READY_AUDIENCE_SIZE);
     demo::insert_prospects(&store, READY_AUDIENCE_ID, demo::READY_AUDIENCE_SIZE, extra)

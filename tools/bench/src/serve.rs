@@ -156,11 +156,11 @@ pub(crate) async fn serve(url: &str, generated_port: &str, handwritten_port: &st
     let secret = demo::cursor_secret(&store)
         .await
         .unwrap_or_else(|error| fail(error));
-    let service = Arc::new(Service::new(
-        store.clone(),
-        CursorCodec::new(secret.clone()),
-        limits(),
-    ));
+    // As deployed: on PostgreSQL, each key's bucket is in the database
+    // (shared by every instance), taken in the page's statement.
+    let service = Arc::new(
+        Service::new(store.clone(), CursorCodec::new(secret.clone()), limits()).with_shared_rate_limits(true),
+    );
     let generated = audiences_service::app(Arc::clone(&service), RouterLimits::default(), None);
     let baseline = Arc::new(Baseline {
         store,

@@ -15,6 +15,7 @@ mod any;
 mod model;
 mod page;
 mod postgres;
+mod postgres_limits;
 mod row_check;
 mod sqlite;
 mod sqlite_pool;
@@ -26,7 +27,8 @@ pub use model::{
     QUERY_DURATION, Seed, StoreError, StoreLimits, StoredProspect,
 };
 pub use postgres::PostgresStore;
+pub use postgres_limits::take_and_page_statement;
 pub use row_check::{PROVEN_CAPACITY, Proven, row_is_exactly, row_is_served};
 pub use sqlite::SqliteStore;
 pub use sqlite_pool::Held;
-pub use traits::{Operator, RequestPath, SharedLimits, Store};
+pub use traits::{Operator, PageRequest, RequestPath, SharedLimits, Store};

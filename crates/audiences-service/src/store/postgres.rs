@@ -9,8 +9,6 @@ use std::sync::Arc;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 
-use crate::limits::{RateLimits, Taken};
-
 use super::model::{
     ACQUIRE_DURATION, AudienceState, KeyRecord, NewKey, PageOutcome, PoolStats, Position, QUERY_DURATION,
     Seed, StoreError, StoreLimits, StoredProspect, permissions_column, permissions_of_column, unix_seconds,
@@ -80,6 +78,10 @@ pub(crate) async fn timed<T>(
     }
 }
 
+/// The columns of a page: the audience's state, then each prospect's
+/// position and stored JSON (see [`assemble`]).
+pub(super) const PAGE_COLUMNS: &str = "a.status, p.created_at, p.id, p.data";
+
 /// The page and the audience's state in one statement: the audience by its
 /// primary key, its rows by one range scan of `prospects_page` (LATERAL,
 /// so that the limit applies to the prospects); see the SQLite store's
@@ -94,6 +96,38 @@ const PAGE_SQL: &str = "\
     ) p ON true \
     WHERE a.id = $1 AND a.account_group_id = $2 \
     ORDER BY p.created_at, p.id";
+
+/// A page from the rows of [`PAGE_SQL`] (or of a statement whose columns
+/// from `first` on are the same): the audience's state (`NULL`: no
+/// audience), then each prospect's position and stored JSON.
+pub(super) fn assemble(
+    rows: &[sqlx::postgres::PgRow],
+    first: usize,
+    limit: u32,
+) -> Result<PageOutcome, StoreError> {
+    let mut page = PageAssembler::new(limit);
+    for row in rows {
+        if page.wants_state() {
+            match row.try_get::<Option<&str>, _>(first).map_err(failed)? {
+                Some(state) => page.state(state)?,
+                None => break,
+            }
+        }
+        let Some(created_at) = row.try_get::<Option<i64>, _>(first + 1).map_err(failed)? else {
+            break;
+        };
+        if !page.wants_row() {
+            break;
+        }
+        let data: &str = row.try_get(first + 3).map_err(failed)?;
+        page.row(
+            created_at,
+            row.try_get(first + 2).map_err(failed)?,
+            data.as_bytes(),
+        )?;
+    }
+    Ok(page.finish())
+}
 
 impl PostgresStore {
     /// Connects to `url` and applies the migrations (once, whatever the
@@ -167,7 +201,7 @@ impl PostgresStore {
         Ok(plan.map_err(failed)?.join("\n"))
     }
 
-    async fn connection(&self) -> Result<sqlx::pool::PoolConnection<Postgres>, StoreError> {
+    pub(super) async fn connection(&self) -> Result<sqlx::pool::PoolConnection<Postgres>, StoreError> {
         let started = Instant::now();
         let connection = self.pool.acquire().await;
         metrics::histogram!(ACQUIRE_DURATION).record(started.elapsed().as_secs_f64());
@@ -258,21 +292,7 @@ impl RequestPath for PostgresStore {
                 .fetch_all(&mut *connection),
         )
         .await?;
-        let mut page = PageAssembler::new(limit);
-        for row in &rows {
-            if page.wants_state() {
-                page.state(row.try_get(0).map_err(failed)?)?;
-            }
-            let Some(created_at) = row.try_get::<Option<i64>, _>(1).map_err(failed)? else {
-                break;
-            };
-            if !page.wants_row() {
-                break;
-            }
-            let data: &str = row.try_get(3).map_err(failed)?;
-            page.row(created_at, row.try_get(2).map_err(failed)?, data.as_bytes())?;
-        }
-        Ok(page.finish())
+        assemble(&rows, 0, limit)
     }
 
     async fn audience_state(
@@ -551,32 +571,5 @@ impl Operator for PostgresStore {
             .await
             .map_err(failed)?;
         Ok(())
-    }
-}
-
-#[async_trait::async_trait]
-impl SharedLimits for PostgresStore {
-    async fn take_rate_token(&self, key_id: &str, limits: RateLimits) -> Result<Taken, StoreError> {
-        let interval = 1.0 / f64::from(limits.per_second.get());
-        let burst = i32::try_from(limits.burst.get()).unwrap_or(i32::MAX);
-        let mut connection = self.connection().await?;
-        let row = timed(
-            self.limits.query_timeout,
-            "rate_limit_take",
-            sqlx::query(
-                "SELECT admitted, remaining, reset_seconds, retry_after FROM rate_limit_take($1, $2, $3)",
-            )
-            .bind(key_id)
-            .bind(interval)
-            .bind(burst)
-            .fetch_one(&mut *connection),
-        )
-        .await?;
-        Ok(Taken {
-            admitted: row.try_get(0).map_err(failed)?,
-            remaining: u64::try_from(row.try_get::<i32, _>(1).map_err(failed)?).unwrap_or(0),
-            reset_seconds: row.try_get(2).map_err(failed)?,
-            retry_after_seconds: row.try_get(3).map_err(failed)?,
-        })
     }
 }

@@ -107,6 +107,29 @@ pub trait Operator: Send + Sync + 'static {
 pub trait SharedLimits: Send + Sync {
     /// Takes one request from `key_id`'s bucket.
     async fn take_rate_token(&self, key_id: &str, limits: RateLimits) -> Result<Taken, StoreError>;
+
+    /// Takes one request from `key_id`'s bucket and, when it is admitted,
+    /// reads the page as [`RequestPath::page`] does: one statement, one
+    /// round trip. `None` when refused (no page is read).
+    async fn take_and_page(
+        &self,
+        key_id: &str,
+        limits: RateLimits,
+        page: PageRequest<'_>,
+    ) -> Result<(Taken, Option<PageOutcome>), StoreError>;
+}
+
+/// The page a request asks for (see [`RequestPath::page`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest<'a> {
+    /// The caller's account group.
+    pub account_group: &'a str,
+    /// The audience.
+    pub audience: &'a str,
+    /// The position after which the page starts.
+    pub after: Option<&'a Position>,
+    /// Prospects per page.
+    pub limit: u32,
 }
 
 /// A backend: the request path and the operator's work.

@@ -12,6 +12,24 @@ use crate::process::{KillOnDrop, free_port, wait_for};
 /// The demo key the bench seeds (the bench binary's own constant).
 pub(crate) const KEY: &str = "ak_bench_0123456789abcdef0123456789abcdef";
 
+/// Every key the bench seeds: [`KEY`] and the bench binary's
+/// `extra_keys` (the same formula). The driver's connection n uses key n,
+/// so a run is as many callers as connections.
+pub(crate) fn keys() -> Vec<String> {
+    std::iter::once(KEY.to_owned())
+        .chain((1..32).map(|n| format!("ak_bench_{n:032x}")))
+        .collect()
+}
+
+/// How the driver's connections present themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Callers {
+    /// One key per connection (32 keys).
+    Many,
+    /// [`KEY`] on every connection: a shared bucket's row at its busiest.
+    OneKey,
+}
+
 pub(crate) struct Sizes {
     pub(crate) large: u32,
     pub(crate) medium: u32,
@@ -104,9 +122,23 @@ impl Bench {
         })
     }
 
-    /// One run of the load driver; with `core`, pinned to that CPU.
+    /// One run of the load driver, one key per connection; with `core`,
+    /// pinned to that CPU.
     pub(crate) fn drive(
         &self,
+        port: u16,
+        path: &str,
+        sizes: &Sizes,
+        requests: usize,
+        core: Option<usize>,
+    ) -> Result<Value, String> {
+        self.drive_as(Callers::Many, port, path, sizes, requests, core)
+    }
+
+    /// One run of the load driver with the given callers.
+    pub(crate) fn drive_as(
+        &self,
+        callers: Callers,
         port: u16,
         path: &str,
         sizes: &Sizes,
@@ -121,9 +153,14 @@ impl Bench {
             &sizes.connections.to_string(),
             "--requests",
             &requests.to_string(),
-            "--key",
-            KEY,
         ]);
+        let keys = match callers {
+            Callers::Many => keys(),
+            Callers::OneKey => vec![KEY.to_owned()],
+        };
+        for key in &keys {
+            command.args(["--key", key]);
+        }
         run_json(&mut command)?
             .into_iter()
             .next()

@@ -5,10 +5,16 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use super::runner::{Bench, NOT_MEASURED, Sizes, interleaved, number, postgres_database, row, verdict};
+use super::cpu;
+use super::runner::{
+    Bench, Callers, NOT_MEASURED, Sizes, interleaved, number, postgres_database, row, spread, verdict,
+};
 use super::template::Values;
 
-/// 1. The service against the HTTP stack's ceiling, as a user sees it.
+/// Section 1: the service against the HTTP stack's ceiling, as a user sees
+/// it (one key per connection); on PostgreSQL also one key on every
+/// connection (its bucket's row at its busiest) and the database's own
+/// ceiling for the same statement (`pgbench`); and the CPU a request costs.
 pub(super) fn service_section(
     values: &mut Values,
     bench: &Bench,
@@ -19,12 +25,14 @@ pub(super) fn service_section(
     println!("bench: the service against the ceiling");
     let path = bench.page_path(25);
     let mut rows = Vec::new();
+    let mut cpu_rows = Vec::new();
     for (store, key, url, target) in [
-        ("SQLite", "sqlite", Some(sqlite), 0.5),
-        ("PostgreSQL", "postgres", postgres, 0.3),
+        ("SQLite", "sqlite", Some(sqlite), 0.4),
+        ("PostgreSQL", "postgres", postgres, 0.2),
     ] {
         let Some(url) = url else {
             rows.push(format!("| {store} | {NOT_MEASURED} | | | |"));
+            cpu_rows.push(format!("| {store} | {NOT_MEASURED} | | |"));
             values.set(&format!("{key}_ratio"), "n/a");
             values.set(&format!("{key}_verdict"), NOT_MEASURED);
             continue;
@@ -33,14 +41,90 @@ pub(super) fn service_section(
         let results = interleaved(bench, sizes, &path, &[servers.generated, servers.ceiling], None)?;
         rows.push(row(&format!("{store} | service"), results[0]));
         rows.push(row(&format!("{store} | ceiling (from memory)"), results[1]));
-        let ratio = results[0].0.1 / results[1].0.1;
+        let service = results[0].0.1;
+        let ratio = service / results[1].0.1;
         values.number(&format!("{key}_ratio"), ratio, 3);
         values.set(&format!("{key}_verdict"), verdict(ratio >= target));
+        // CPU per request over one more run of the service.
+        let before = cpu::seconds(servers.process.0.id());
+        bench.drive(servers.generated, &path, sizes, sizes.requests, None)?;
+        let after = cpu::seconds(servers.process.0.id());
+        let per_request = |seconds: f64| seconds * 1e6 / sizes.requests as f64;
+        let database = if key == "postgres" {
+            format!("{:.0}", per_request(after.1 - before.1))
+        } else {
+            "(in the service's process)".to_owned()
+        };
+        cpu_rows.push(format!(
+            "| {store} | {:.0} | {database} | {:.0} |",
+            per_request(after.0 - before.0),
+            service
+        ));
         if key == "sqlite" {
-            row_check(values, bench, sizes, results[0].0.1)?;
+            row_check(values, bench, sizes, service)?;
+        } else {
+            postgres_ceiling(
+                values,
+                bench,
+                sizes,
+                (url, &path, servers.generated),
+                service,
+                &mut rows,
+            )?;
         }
     }
     values.set("service_rows", rows.join("\n"));
+    values.set("cpu_rows", cpu_rows.join("\n"));
+    Ok(())
+}
+
+/// PostgreSQL's rows beyond the ceiling: one key on every connection, and
+/// the database's own ceiling for the service's statement (`pgbench`,
+/// as many connections), which the service's requests/s are held to.
+fn postgres_ceiling(
+    values: &mut Values,
+    bench: &Bench,
+    sizes: &Sizes,
+    (url, path, port): (&str, &str, u16),
+    service: f64,
+    rows: &mut Vec<String>,
+) -> Result<(), String> {
+    let mut hot = Vec::new();
+    for _ in 0..sizes.reps {
+        hot.push(bench.drive_as(Callers::OneKey, port, path, sizes, sizes.requests, None)?);
+    }
+    let measured = (
+        spread(hot.iter().map(|run| number(run, "rps")).collect()),
+        spread(hot.iter().map(|run| number(run, "p50_ms")).collect()).1,
+        spread(hot.iter().map(|run| number(run, "p99_ms")).collect()).1,
+    );
+    rows.push(row("PostgreSQL | service, one key on every connection", measured));
+    let seconds = if sizes.requests < 10_000 { 2 } else { 8 };
+    let mut database = Vec::new();
+    let mut latency = Vec::new();
+    for _ in 0..sizes.reps.min(3) {
+        let run = bench.run(&[
+            "pgbench",
+            url,
+            &sizes.connections.to_string(),
+            &seconds.to_string(),
+        ])?;
+        let run = run.first().ok_or("no pgbench result")?;
+        database.push(number(run, "tps"));
+        latency.push(number(run, "latency_ms"));
+    }
+    let database = spread(database);
+    rows.push(format!(
+        "| PostgreSQL | pgbench: the service's statement, no HTTP | {:.0} / {:.0} / {:.0} | {:.2} (mean) | |",
+        database.0,
+        database.1,
+        database.2,
+        spread(latency).1
+    ));
+    let ratio = service / database.1;
+    values.number("postgres_db_ratio", ratio, 3);
+    values.set("postgres_db_verdict", verdict(ratio >= 0.6));
+    values.number("postgres_hot_ratio", measured.0.1 / service, 3);
     Ok(())
 }
 

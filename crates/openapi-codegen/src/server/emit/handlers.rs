@@ -164,10 +164,11 @@ pub(super) fn handler(op: &Op, rt: &TokenStream, trait_name: &Ident, inputs: &In
             #(#extract)*
             #authorize
             #read_body
-            let cx = #rt::RequestContext { trace_id: trace_id.clone(), principal };
+            let report = #rt::RateLimitReport::new(#op_id_literal);
+            let cx = #rt::RequestContext { trace_id: trace_id.clone(), principal, rate_limit: report.clone() };
             let result = api.#method_ident(cx, #(#arg_names),*).await;
             let mut response = result.into_response_with(trace_id);
-            if let Some(status) = rate_limit {
+            if let Some(status) = rate_limit.or_else(|| report.get()) {
                 #rt::__private::insert_rate_limit_headers(&mut response, status);
             }
             Ok(response)

@@ -1,0 +1,134 @@
+//! Rate limits shared by every instance on the database (PostgreSQL), and
+//! the request path's one round trip: the caller's token taken and, when it
+//! is admitted, the page read, in one statement.
+//!
+//! The bucket is a GCRA "theoretical arrival time" per key (`rate_limits`,
+//! by the database's clock, so that the instances' clocks do not matter).
+//! Taking a token moves the time forward by one interval unless that would
+//! pass the burst: one `INSERT ... ON CONFLICT DO UPDATE ... WHERE`, whose
+//! row lock serializes the instances, so the limit holds exactly across
+//! them. The lock is held to the end of the statement, so the page of a
+//! request waits for it and is read while it is held: a key used from many
+//! connections at once serializes on its row (measured in BENCHMARKS.md
+//! §1). When the database fails, the request fails (502): a limit is never
+//! lifted because its store is down.
+
+use sqlx::Row;
+
+use super::model::{PageOutcome, StoreError};
+use super::postgres::{PAGE_COLUMNS, PostgresStore, assemble, failed, timed};
+use super::traits::{PageRequest, SharedLimits};
+use crate::limits::{RateLimits, Taken};
+
+/// The token alone: the clock, the time moved to (`NULL`: refused), and
+/// the time it stays at when refused.
+const TAKE: &str = "\
+    WITH clock AS MATERIALIZED (SELECT extract(epoch FROM clock_timestamp())::float8 AS now_s), \
+    taken AS ( \
+        INSERT INTO rate_limits AS r (key_id, tat) SELECT $1, now_s + $2 FROM clock \
+        ON CONFLICT (key_id) DO UPDATE SET tat = GREATEST(r.tat, (SELECT now_s FROM clock)) + $2 \
+        WHERE GREATEST(r.tat, (SELECT now_s FROM clock)) + $2 - (SELECT now_s FROM clock) <= $2 * $3 + 1e-9 \
+        RETURNING tat \
+    ) \
+    SELECT c.now_s, t.tat, \
+        CASE WHEN t.tat IS NULL THEN (SELECT tat FROM rate_limits WHERE key_id = $1) END AS held";
+
+/// The token, then the page only if it was admitted: [`TAKE`]'s three
+/// columns, then the page statement's (`PAGE_SQL`), one row per prospect
+/// (one row without a prospect when refused, or when the audience has none
+/// after the position).
+fn take_and_page_sql() -> String {
+    format!(
+        "{TAKE}, {PAGE_COLUMNS} \
+        FROM clock c LEFT JOIN taken t ON true \
+        LEFT JOIN audiences a ON t.tat IS NOT NULL AND a.id = $4 AND a.account_group_id = $5 \
+        LEFT JOIN LATERAL ( \
+            SELECT created_at, id, data FROM prospects \
+            WHERE a.status = 'ready' AND audience_id = a.id AND (created_at, id) > ($6, $7) \
+            ORDER BY created_at, id LIMIT $8 \
+        ) p ON true \
+        ORDER BY p.created_at, p.id"
+    )
+}
+
+static TAKE_AND_PAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(take_and_page_sql);
+
+/// The request path's statement on PostgreSQL, as the service runs it (for
+/// `pgbench` in the benchmarks). Parameters: `$1` the key's id, `$2` the
+/// bucket's interval in seconds, `$3` its burst, `$4` the audience, `$5`
+/// the account group, `$6` and `$7` the position after which the page
+/// starts (`0` and `''` for the first page), `$8` the page size plus one.
+pub fn take_and_page_statement() -> &'static str {
+    TAKE_AND_PAGE.as_str()
+}
+
+fn bucket(limits: RateLimits) -> (f64, i32) {
+    (
+        1.0 / f64::from(limits.per_second.get()),
+        i32::try_from(limits.burst.get()).unwrap_or(i32::MAX),
+    )
+}
+
+fn taken(row: &sqlx::postgres::PgRow, limits: RateLimits) -> Result<Taken, StoreError> {
+    let (interval, _) = bucket(limits);
+    Ok(Taken::from_arrival_times(
+        row.try_get(0).map_err(failed)?,
+        row.try_get(1).map_err(failed)?,
+        row.try_get(2).map_err(failed)?,
+        interval,
+        limits.burst.get(),
+    ))
+}
+
+#[async_trait::async_trait]
+impl SharedLimits for PostgresStore {
+    async fn take_rate_token(&self, key_id: &str, limits: RateLimits) -> Result<Taken, StoreError> {
+        let (interval, burst) = bucket(limits);
+        let mut connection = self.connection().await?;
+        let row = timed(
+            self.limits().query_timeout,
+            "rate_limit_take",
+            sqlx::query(&format!("{TAKE} FROM clock c LEFT JOIN taken t ON true"))
+                .bind(key_id)
+                .bind(interval)
+                .bind(burst)
+                .fetch_one(&mut *connection),
+        )
+        .await?;
+        taken(&row, limits)
+    }
+
+    async fn take_and_page(
+        &self,
+        key_id: &str,
+        limits: RateLimits,
+        page: PageRequest<'_>,
+    ) -> Result<(Taken, Option<PageOutcome>), StoreError> {
+        let (interval, burst) = bucket(limits);
+        let (after_created, after_id) = super::model::Position::bounds(page.after);
+        let mut connection = self.connection().await?;
+        let rows = timed(
+            self.limits().query_timeout,
+            "take_and_page",
+            sqlx::query(TAKE_AND_PAGE.as_str())
+                .bind(key_id)
+                .bind(interval)
+                .bind(burst)
+                .bind(page.audience)
+                .bind(page.account_group)
+                .bind(after_created)
+                .bind(after_id)
+                .bind(i64::from(page.limit) + 1)
+                .fetch_all(&mut *connection),
+        )
+        .await?;
+        let first = rows
+            .first()
+            .ok_or_else(|| StoreError::Corrupt("the token-and-page statement returned no row".into()))?;
+        let taken = taken(first, limits)?;
+        if !taken.admitted {
+            return Ok((taken, None));
+        }
+        Ok((taken, Some(assemble(&rows, 3, page.limit)?)))
+    }
+}
