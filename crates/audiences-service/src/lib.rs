@@ -65,12 +65,37 @@ pub fn app(
     limits: RouterLimits,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 ) -> axum::Router {
-    app_uncompressed(service, limits, metrics).layer(compression())
+    let api = audiences_server::routes(Arc::clone(&service));
+    app_around(api, service, limits, metrics)
+}
+
+/// What [`app`] puts around the generated router (the health, readiness,
+/// document and documentation routes, the runtime's layers, gzip), put
+/// around `api` instead: for measuring another router of the same
+/// operations against the generated one with everything else equal (the
+/// bench's hand-written handler).
+pub fn app_around(
+    api: axum::Router,
+    service: Arc<Service>,
+    limits: RouterLimits,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+) -> axum::Router {
+    around(api, service, limits, metrics).layer(compression())
 }
 
 /// [`app`] without gzip (`--no-compression`): for a deployment whose proxy
 /// compresses responses itself.
 pub fn app_uncompressed(
+    service: Arc<Service>,
+    limits: RouterLimits,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+) -> axum::Router {
+    let api = audiences_server::routes(Arc::clone(&service));
+    around(api, service, limits, metrics)
+}
+
+fn around(
+    api: axum::Router,
     service: Arc<Service>,
     limits: RouterLimits,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
@@ -134,7 +159,7 @@ pub fn app_uncompressed(
                 }
             },
         ));
-    let mut routes = audiences_server::routes(Arc::clone(&service))
+    let mut routes = api
         .merge(label(health, "healthz"))
         .merge(label(readiness, "readyz"))
         .merge(label(document, "openapi"))

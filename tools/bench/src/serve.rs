@@ -12,7 +12,7 @@ use audiences_service::keys::{KEY_CACHE_TTL, KeyCache};
 use audiences_service::limits::KeyRateLimiter;
 use audiences_service::service::Service;
 use audiences_service::store::{AnyStore, KeyRecord, PageOutcome};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -56,11 +56,14 @@ fn header_value(value: impl ToString) -> HeaderValue {
 /// written by hand the way an axum user would.
 async fn handwritten(
     State(baseline): State<Arc<Baseline>>,
+    trace: Option<Extension<TraceId>>,
     Path((group, audience)): Path<(String, String)>,
     Query(query): Query<PageQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let trace_id = TraceId::generate();
+    // The service's trace layer (around both routers) made one, and sends
+    // it as `X-Trace-Id`.
+    let trace_id = trace.map_or_else(TraceId::generate, |Extension(trace_id)| trace_id);
     let Some(secret) = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -141,7 +144,6 @@ async fn handwritten(
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert("x-trace-id", header_value(trace_id.as_str()));
     headers.insert("x-ratelimit-limit", header_value(rate.limit));
     headers.insert("x-ratelimit-remaining", header_value(rate.remaining));
     headers.insert("x-ratelimit-reset", header_value(rate.reset_seconds));
@@ -169,13 +171,22 @@ pub(crate) async fn serve(url: &str, generated_port: &str, handwritten_port: &st
         cursors: CursorCodec::new(secret),
     });
     let route = "/v1/accounts/{group}/audiences/{audience}/prospects";
-    let handwritten_app = axum::Router::new()
-        .route(route, axum::routing::get(handwritten))
-        .with_state(Arc::clone(&baseline));
+    // Everything around the operation's router is the service's own (its
+    // other routes, the runtime's layers, gzip): the two differ only by
+    // the router that answers the page.
+    let handwritten_app = audiences_service::app_around(
+        axum::Router::new()
+            .route(route, axum::routing::get(handwritten))
+            .with_state(Arc::clone(&baseline)),
+        Arc::clone(&service),
+        RouterLimits::default(),
+        None,
+    );
     // The ceiling: the first page of 25, as the service answers it, served
     // from memory by the same HTTP stack.
     let first_page = handwritten(
         State(baseline),
+        None,
         Path((ACCOUNT_GROUP_ID.to_owned(), READY_AUDIENCE_ID.to_owned())),
         Query(PageQuery {
             limit: Some(25),
