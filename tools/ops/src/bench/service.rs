@@ -35,6 +35,11 @@ pub(super) fn service_section(
             cpu_rows.push(format!("| {store} | {NOT_MEASURED} | | |"));
             values.set(&format!("{key}_ratio"), "n/a");
             values.set(&format!("{key}_verdict"), NOT_MEASURED);
+            if key == "postgres" {
+                values.set("postgres_db_ratio", "n/a");
+                values.set("postgres_db_verdict", NOT_MEASURED);
+                values.set("postgres_hot_ratio", "n/a");
+            }
             continue;
         };
         let servers = bench.serve(url, None)?;
