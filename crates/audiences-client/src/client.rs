@@ -380,29 +380,43 @@ impl Prospects {
     /// as the previous page's headers name its cursor, and its body is read
     /// while that page is parsed (at most one page ahead); see the crate docs.
     pub fn pages(self) -> impl Stream<Item = Result<Page, Error>> + Send + 'static {
-        let Self {
-            client,
-            account_group,
-            audience,
-            page_size,
-            cursor,
-        } = self;
-        let fetch = move |cursor: Option<String>| {
-            let (client, account_group, audience) = (client.clone(), account_group.clone(), audience.clone());
-            async move {
+        self.walk(
+            |client, group, audience, size, cursor| async move {
                 client
-                    .list_prospects(&account_group, &audience, page_size, cursor.as_deref())
+                    .list_prospects(&group, &audience, size, cursor.as_deref())
                     .await
-            }
-        };
-        crate::walk::pages(cursor, CURSOR_PARAMETER, fetch, |page: &Page| {
-            page.next_cursor.clone()
-        })
+            },
+            |page: &Page| page.next_cursor.clone(),
+        )
     }
 
     /// As [`Prospects::pages`], each prospect kept exactly as the server
     /// sent it (see [`RawPage`]).
     pub fn raw_pages(self) -> impl Stream<Item = Result<RawPage, Error>> + Send + 'static {
+        self.walk(
+            |client, group, audience, size, cursor| async move {
+                client
+                    .list_prospects_raw(&group, &audience, size, cursor.as_deref())
+                    .await
+            },
+            |page: &RawPage| page.next_cursor.clone(),
+        )
+    }
+
+    /// The walk with `fetch` asking for one page (client, account group,
+    /// audience, page size, cursor) and `next` reading a page's cursor.
+    fn walk<P, Fut>(
+        self,
+        fetch: impl Fn(AudiencesClient, String, String, Option<u32>, Option<String>) -> Fut
+        + Send
+        + Sync
+        + 'static,
+        next: fn(&P) -> Option<String>,
+    ) -> impl Stream<Item = Result<P, Error>> + Send + 'static
+    where
+        P: Send + 'static,
+        Fut: std::future::Future<Output = Result<P, Error>> + Send + 'static,
+    {
         let Self {
             client,
             account_group,
@@ -411,16 +425,15 @@ impl Prospects {
             cursor,
         } = self;
         let fetch = move |cursor: Option<String>| {
-            let (client, account_group, audience) = (client.clone(), account_group.clone(), audience.clone());
-            async move {
-                client
-                    .list_prospects_raw(&account_group, &audience, page_size, cursor.as_deref())
-                    .await
-            }
+            fetch(
+                client.clone(),
+                account_group.clone(),
+                audience.clone(),
+                page_size,
+                cursor,
+            )
         };
-        crate::walk::pages(cursor, CURSOR_PARAMETER, fetch, |page: &RawPage| {
-            page.next_cursor.clone()
-        })
+        crate::walk::pages(cursor, CURSOR_PARAMETER, fetch, next)
     }
 
     /// The prospects, one by one.

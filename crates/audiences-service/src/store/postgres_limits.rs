@@ -53,6 +53,10 @@ fn take_and_page_sql() -> String {
 
 static TAKE_AND_PAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(take_and_page_sql);
 
+/// [`TAKE`] alone, for the paths that read no page.
+static TAKE_ALONE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("{TAKE} FROM clock c LEFT JOIN taken t ON true"));
+
 /// The request path's statement on PostgreSQL, as the service runs it (for
 /// `pgbench` in the benchmarks). Parameters: `$1` the key's id, `$2` the
 /// bucket's interval in seconds, `$3` its burst, `$4` the audience, `$5`
@@ -88,7 +92,7 @@ impl SharedLimits for PostgresStore {
         let row = timed(
             self.limits().query_timeout,
             "rate_limit_take",
-            sqlx::query(&format!("{TAKE} FROM clock c LEFT JOIN taken t ON true"))
+            sqlx::query(TAKE_ALONE.as_str())
                 .bind(key_id)
                 .bind(interval)
                 .bind(burst)
