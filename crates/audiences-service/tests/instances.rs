@@ -213,3 +213,58 @@ async fn every_answer_takes_one_token_and_says_so_on_postgres() {
         "{seen:?}"
     );
 }
+
+/// The token's statement makes its own transaction's commit asynchronous
+/// (`synchronous_commit` off, transaction-local: DEPLOYING.md says what a
+/// crash of the database can then cost), and nothing beyond it: the
+/// session's setting is what it was once the transaction ends.
+#[tokio::test]
+async fn only_the_tokens_transaction_commits_without_waiting_for_the_disk() {
+    let Some(database) = Database::fresh(Kind::Postgres).await else {
+        return;
+    };
+    let store = AnyStore::open(&database.url, StoreLimits::default())
+        .await
+        .unwrap();
+    let AnyStore::Postgres(postgres) = &store else {
+        panic!("a PostgreSQL URL opens the PostgreSQL store");
+    };
+    let mut connection = postgres.pool().acquire().await.unwrap();
+    let show = "SELECT current_setting('synchronous_commit')";
+    sqlx::raw_sql("SET synchronous_commit = on; BEGIN")
+        .execute(&mut *connection)
+        .await
+        .unwrap();
+    let rows = sqlx::query(audiences_service::store::take_and_page_statement())
+        .bind("a-key")
+        .bind(0.01_f64)
+        .bind(10_i32)
+        .bind(READY_AUDIENCE_ID)
+        .bind(ACCOUNT_GROUP_ID)
+        .bind(0_i64)
+        .bind("")
+        .bind(26_i64)
+        .fetch_all(&mut *connection)
+        .await
+        .unwrap();
+    assert!(!rows.is_empty(), "the statement answers at least its token's row");
+    let inside: String = sqlx::query_scalar(show)
+        .fetch_one(&mut *connection)
+        .await
+        .unwrap();
+    assert_eq!(
+        inside, "off",
+        "the token's transaction does not wait for the disk"
+    );
+    sqlx::raw_sql("COMMIT").execute(&mut *connection).await.unwrap();
+    let after: String = sqlx::query_scalar(show)
+        .fetch_one(&mut *connection)
+        .await
+        .unwrap();
+    assert_eq!(after, "on", "the setting ends with the transaction");
+    let tat: f64 = sqlx::query_scalar("SELECT tat FROM rate_limits WHERE key_id = 'a-key'")
+        .fetch_one(&mut *connection)
+        .await
+        .unwrap();
+    assert!(tat > 0.0, "the token was taken and committed");
+}

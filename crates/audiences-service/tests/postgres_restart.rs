@@ -195,4 +195,41 @@ async fn postgres_restarted_mid_walk_is_a_502_then_the_walk_resumes_exactly_once
         cursor = body["data"]["nextCursor"].as_str().map(str::to_owned);
     }
     assert_eq!(seen.len(), READY_AUDIENCE_SIZE as usize);
+
+    // Connections pooled before a restart are not pinged at each use (a
+    // round trip a request would pay under load), only after a second
+    // idle: once the database is back and they have sat that long, none of
+    // them fails a request.
+    let concurrent = || async {
+        let pages = (0..8).map(|_| page(&base, &key, None));
+        futures_util::future::join_all(pages)
+            .await
+            .into_iter()
+            .map(|(status, _)| status)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(concurrent().await, vec![200; 8], "several connections are pooled");
+    tokio::task::block_in_place(|| {
+        stopping.pg_ctl("stop");
+        stopping.pg_ctl("start");
+    });
+    // Back when a connection of the test's own opens: `/readyz` would use
+    // (and so weed out) the service's stale connections one by one.
+    let back = Instant::now();
+    while <sqlx::PgConnection as sqlx::Connection>::connect(&server.url())
+        .await
+        .is_err()
+    {
+        assert!(
+            back.elapsed() < Duration::from_secs(10),
+            "not back 10 s after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    assert_eq!(
+        concurrent().await,
+        vec![200; 8],
+        "a connection left over from before the restart is replaced before a request uses it"
+    );
 }

@@ -26,11 +26,12 @@
 //!                                        a shared rate limit's cost and accuracy: the store's
 //!                                        PostgreSQL statement, and the same GCRA as a Redis
 //!                                        script (JSON lines)
-//! bench pgbench POSTGRES_URL CONNECTIONS SECONDS
+//! bench pgbench POSTGRES_URL CONNECTIONS SECONDS [request|page|floor]
 //!                                        PostgreSQL's own ceiling for the service's request
 //!                                        statement (the token and the first page of 25, as
 //!                                        the service runs it), through `pgbench` with as many
-//!                                        connections, one key each (JSON)
+//!                                        connections, one key each (JSON); `page`: the page
+//!                                        statement alone, `floor`: `SELECT 1`
 //! bench drive URL... [--connections N] [--requests N | --seconds S] [--key KEY]...
 //!             [--allow STATUS]... [--trace-ids]
 //!                                        the load driver: GET the URLs in turn over N keep-alive
@@ -81,7 +82,18 @@ async fn main() {
         ["limits", postgres] => limits::shared_limits(postgres, None).await,
         ["limits", postgres, redis] => limits::shared_limits(postgres, Some(redis)).await,
         ["drive", rest @ ..] => drive::drive(drive::DriveOptions::parse(rest)).await,
-        ["pgbench", url, connections, seconds] => pgbench::run(url, parse(connections), parse(seconds)),
+        ["pgbench", url, connections, seconds] => pgbench::run(
+            url,
+            parse(connections),
+            parse(seconds),
+            pgbench::Statement::Request,
+        ),
+        ["pgbench", url, connections, seconds, statement] => pgbench::run(
+            url,
+            parse(connections),
+            parse(seconds),
+            pgbench::Statement::parse(statement),
+        ),
         _ => fail("see the module docs for the commands"),
     }
 }

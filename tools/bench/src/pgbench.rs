@@ -3,12 +3,14 @@
 //! text (`take_and_page_statement`), prepared, with a generic plan (the
 //! service's `plan_cache_mode`), over as many connections as the driver
 //! uses, one key each. What the database alone does on this machine, to set
-//! the service's requests/s against.
+//! the service's requests/s against; and two floors under it: the page
+//! statement alone (no token: what a request costs the database when
+//! nothing is written), and `SELECT 1` (a round trip, nothing read).
 
 use std::process::Command;
 
 use audiences_service::demo::{ACCOUNT_GROUP_ID, READY_AUDIENCE_ID};
-use audiences_service::store::take_and_page_statement;
+use audiences_service::store::{page_statement, take_and_page_statement};
 
 use crate::common::{fail, limits};
 
@@ -31,33 +33,73 @@ fn pgbench() -> String {
         .unwrap_or_else(|| fail("pgbench is not installed (Debian package postgresql)"))
 }
 
+/// Which statement pgbench runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Statement {
+    /// The token and the page (`take_and_page_statement`): a request.
+    Request,
+    /// The page alone (`page_statement`): a request without the token.
+    Page,
+    /// `SELECT 1`: the round trip alone.
+    Floor,
+}
+
+impl Statement {
+    pub(crate) fn parse(text: &str) -> Self {
+        match text {
+            "request" => Self::Request,
+            "page" => Self::Page,
+            "floor" => Self::Floor,
+            _ => fail(format!(
+                "unknown pgbench statement `{text}`: request, page or floor"
+            )),
+        }
+    }
+}
+
 /// The statement as a pgbench script: its parameters become pgbench
 /// variables (parameters again under `-M prepared`), the key one per
 /// client.
-fn script() -> String {
-    let mut text = take_and_page_statement().to_owned();
+fn script(statement: Statement) -> String {
+    // Typed as the service binds them (sqlx sends the types; pgbench's
+    // parameters are untyped, and `$2 * $3` would be ambiguous).
+    let (mut text, variables): (String, &[(usize, &str)]) = match statement {
+        Statement::Request => (
+            take_and_page_statement().to_owned(),
+            &[
+                (8, "(:page_rows)::int8"),
+                (7, "(:after_id)::text"),
+                (6, "(:after_created)::int8"),
+                (5, "(:account_group)::text"),
+                (4, "(:audience)::text"),
+                (3, "(:burst)::int4"),
+                (2, "(:interval)::float8"),
+                (1, "('pgbench-key-' || :client_id)"),
+            ],
+        ),
+        Statement::Page => (
+            page_statement().to_owned(),
+            &[
+                (5, "(:page_rows)::int8"),
+                (4, "(:after_id)::text"),
+                (3, "(:after_created)::int8"),
+                (2, "(:account_group)::text"),
+                (1, "(:audience)::text"),
+            ],
+        ),
+        Statement::Floor => ("SELECT 1".to_owned(), &[]),
+    };
     // Highest first: `$1` is a prefix of `$10`.
-    for (index, variable) in [
-        // Typed as the service binds them (sqlx sends the types; pgbench's
-        // parameters are untyped, and `$2 * $3` would be ambiguous).
-        (8, "(:page_rows)::int8"),
-        (7, "(:after_id)::text"),
-        (6, "(:after_created)::int8"),
-        (5, "(:account_group)::text"),
-        (4, "(:audience)::text"),
-        (3, "(:burst)::int4"),
-        (2, "(:interval)::float8"),
-        (1, "('pgbench-key-' || :client_id)"),
-    ] {
+    for (index, variable) in variables {
         text = text.replace(&format!("${index}"), variable);
     }
     format!("{text};\n")
 }
 
-pub(crate) fn run(url: &str, connections: u32, seconds: u32) {
+pub(crate) fn run(url: &str, connections: u32, seconds: u32, statement: Statement) {
     let limits = limits();
     let path = std::env::temp_dir().join(format!("audiences-pgbench-{}.sql", std::process::id()));
-    std::fs::write(&path, script()).unwrap_or_else(|error| fail(error));
+    std::fs::write(&path, script(statement)).unwrap_or_else(|error| fail(error));
     let output = Command::new(pgbench())
         .args(["-n", "-M", "prepared", "-j", "2"])
         .args(["-c", &connections.to_string(), "-T", &seconds.to_string()])
@@ -103,11 +145,19 @@ pub(crate) fn run(url: &str, connections: u32, seconds: u32) {
 
 #[cfg(test)]
 mod tests {
+    use super::{Statement, script};
+
     #[test]
     fn every_parameter_becomes_a_variable() {
-        let script = super::script();
-        assert!(!script.contains('$'), "{script}");
-        assert!(script.contains("('pgbench-key-' || :client_id)"));
-        assert!(script.contains("(:page_rows)::int8"));
+        for statement in [Statement::Request, Statement::Page, Statement::Floor] {
+            let script = script(statement);
+            assert!(!script.contains('$'), "{statement:?}: {script}");
+        }
+        let request = script(Statement::Request);
+        assert!(request.contains("('pgbench-key-' || :client_id)"));
+        assert!(request.contains("(:page_rows)::int8"));
+        let page = script(Statement::Page);
+        assert!(page.contains("(:audience)::text") && page.contains("(:page_rows)::int8"));
+        assert!(!page.contains("pgbench-key-"), "the page alone takes no token");
     }
 }

@@ -16,6 +16,7 @@ mod model;
 mod page;
 mod postgres;
 mod postgres_limits;
+mod postgres_operator;
 mod row_check;
 mod sqlite;
 mod sqlite_pool;
@@ -26,7 +27,7 @@ pub use model::{
     ACQUIRE_DURATION, AudienceState, KeyRecord, NewKey, Page, PageOutcome, PoolStats, Position,
     QUERY_DURATION, Seed, StoreError, StoreLimits, StoredProspect,
 };
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresStore, page_statement};
 pub use postgres_limits::take_and_page_statement;
 pub use row_check::{PROVEN_CAPACITY, Proven, row_is_exactly, row_is_served};
 pub use sqlite::SqliteStore;

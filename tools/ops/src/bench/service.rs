@@ -38,7 +38,14 @@ pub(super) fn service_section(
             if key == "postgres" {
                 values.set("postgres_db_ratio", "n/a");
                 values.set("postgres_db_verdict", NOT_MEASURED);
-                values.set("postgres_hot_ratio", "n/a");
+                for name in [
+                    "postgres_hot_ratio",
+                    "postgres_db_http_ratio",
+                    "postgres_page_http_ratio",
+                    "postgres_floor_http_ratio",
+                ] {
+                    values.set(name, "n/a");
+                }
             }
             continue;
         };
@@ -73,7 +80,7 @@ pub(super) fn service_section(
                 bench,
                 sizes,
                 (url, &path, servers.generated),
-                service,
+                (service, results[1].0.1),
                 &mut rows,
             )?;
         }
@@ -84,14 +91,17 @@ pub(super) fn service_section(
 }
 
 /// PostgreSQL's rows beyond the ceiling: one key on every connection, and
-/// the database's own ceiling for the service's statement (`pgbench`,
-/// as many connections), which the service's requests/s are held to.
+/// the database's own ceiling for the service's statement (`pgbench`, as
+/// many connections), which the service's requests/s are held to; with two
+/// floors under it, interleaved with it: the page statement alone (no
+/// token) and `SELECT 1`, each against the HTTP ceiling (what share of it
+/// the database alone could reach on this machine).
 fn postgres_ceiling(
     values: &mut Values,
     bench: &Bench,
     sizes: &Sizes,
     (url, path, port): (&str, &str, u16),
-    service: f64,
+    (service, http_ceiling): (f64, f64),
     rows: &mut Vec<String>,
 ) -> Result<(), String> {
     let mut hot = Vec::new();
@@ -105,31 +115,55 @@ fn postgres_ceiling(
     );
     rows.push(row("PostgreSQL | service, one key on every connection", measured));
     let seconds = if sizes.requests < 10_000 { 2 } else { 8 };
-    let mut database = Vec::new();
-    let mut latency = Vec::new();
+    const STATEMENTS: [(&str, &str); 3] = [
+        ("request", "pgbench: the service's statement, no HTTP"),
+        ("page", "pgbench: its page alone (no token), no HTTP"),
+        ("floor", "pgbench: `SELECT 1` (a round trip, nothing read)"),
+    ];
+    let mut tps = vec![Vec::new(); STATEMENTS.len()];
+    let mut latency = vec![Vec::new(); STATEMENTS.len()];
+    // Each pgbench run of the statement right after a run of the service,
+    // and the ratio taken pair by pair: the machine's speed drifts over a
+    // section (apart, the two moved the ratio from 0.70 to 0.56 between two
+    // runs of the bench, 2026-12-03).
+    let mut pairs = Vec::new();
     for _ in 0..sizes.reps.min(3) {
-        let run = bench.run(&[
-            "pgbench",
-            url,
-            &sizes.connections.to_string(),
-            &seconds.to_string(),
-        ])?;
-        let run = run.first().ok_or("no pgbench result")?;
-        database.push(number(run, "tps"));
-        latency.push(number(run, "latency_ms"));
+        let before = bench.drive(port, path, sizes, sizes.requests, None)?;
+        for (index, (statement, _)) in STATEMENTS.iter().enumerate() {
+            let run = bench.run(&[
+                "pgbench",
+                url,
+                &sizes.connections.to_string(),
+                &seconds.to_string(),
+                statement,
+            ])?;
+            let run = run.first().ok_or("no pgbench result")?;
+            tps[index].push(number(run, "tps"));
+            latency[index].push(number(run, "latency_ms"));
+            if index == 0 {
+                pairs.push(number(&before, "rps") / number(run, "tps"));
+            }
+        }
     }
-    let database = spread(database);
-    rows.push(format!(
-        "| PostgreSQL | pgbench: the service's statement, no HTTP | {:.0} / {:.0} / {:.0} | {:.2} (mean) | |",
-        database.0,
-        database.1,
-        database.2,
-        spread(latency).1
-    ));
-    let ratio = service / database.1;
+    let mut medians = Vec::new();
+    for ((_, label), (tps, latency)) in STATEMENTS.iter().zip(tps.into_iter().zip(latency)) {
+        let database = spread(tps);
+        rows.push(format!(
+            "| PostgreSQL | {label} | {:.0} / {:.0} / {:.0} | {:.2} (mean) | |",
+            database.0,
+            database.1,
+            database.2,
+            spread(latency).1
+        ));
+        medians.push(database.1);
+    }
+    let ratio = spread(pairs).1;
     values.number("postgres_db_ratio", ratio, 3);
     values.set("postgres_db_verdict", verdict(ratio >= 0.6));
     values.number("postgres_hot_ratio", measured.0.1 / service, 3);
+    values.number("postgres_db_http_ratio", medians[0] / http_ceiling, 3);
+    values.number("postgres_page_http_ratio", medians[1] / http_ceiling, 3);
+    values.number("postgres_floor_http_ratio", medians[2] / http_ceiling, 3);
     Ok(())
 }
 
