@@ -94,18 +94,26 @@ async fn a_revoked_key_is_refused_by_every_instance_within_the_bound(kind: Kind)
     assert!(running.store.revoke_key(&id).await.unwrap());
     let revoked = Instant::now();
     let mut refused = [false, false];
+    // Judged by when each request was sent, not by when its answer came:
+    // on a loaded machine an answer may take hundreds of milliseconds.
     while refused != [true, true] {
         for (index, base) in bases.iter().enumerate() {
+            let sent = revoked.elapsed();
             match get_ready_page(base, &key, "?limit=1").await.status().as_u16() {
                 401 => refused[index] = true,
-                200 => assert!(!refused[index], "admitted again after a refusal"),
+                200 => {
+                    assert!(!refused[index], "admitted again after a refusal");
+                    assert!(
+                        sent <= KEY_CACHE_TTL + Duration::from_millis(300),
+                        "instance {index} admitted the key in a request sent {sent:?} after revocation"
+                    );
+                }
                 other => panic!("status {other}"),
             }
         }
         assert!(
-            revoked.elapsed() <= KEY_CACHE_TTL + Duration::from_millis(300),
-            "an instance still admits the key {:?} after revocation",
-            revoked.elapsed()
+            revoked.elapsed() < Duration::from_secs(30),
+            "never refused by both"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -17,6 +17,7 @@ mod page;
 mod postgres;
 mod postgres_limits;
 mod postgres_operator;
+mod postgres_pool;
 mod row_check;
 mod sqlite;
 mod sqlite_pool;

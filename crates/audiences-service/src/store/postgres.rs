@@ -7,25 +7,25 @@ use std::time::{Duration, Instant};
 use std::sync::Arc;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres, Row};
+use sqlx::{PgPool, Row};
 
 use super::model::{
-    ACQUIRE_DURATION, AudienceState, KeyRecord, PageOutcome, PoolStats, Position, QUERY_DURATION, StoreError,
-    StoreLimits, permissions_of_column,
+    AudienceState, KeyRecord, PageOutcome, PoolStats, Position, QUERY_DURATION, StoreError, StoreLimits,
+    permissions_of_column,
 };
 use super::page::PageAssembler;
+use super::postgres_pool::{Ages, Connections, IDLE_PING, Lease, failed, on_lease};
 use super::traits::{RequestPath, SharedLimits};
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// How long a pooled connection may sit idle before it is pinged on its
-/// way out of the pool (see `PostgresStore::open`).
-const IDLE_PING: Duration = Duration::from_secs(1);
-
 /// The PostgreSQL store, for scale.
 #[derive(Clone)]
 pub struct PostgresStore {
+    /// Migrations and operator commands (one connection).
     pool: PgPool,
+    /// The request path's statements.
+    connections: Arc<Connections>,
     limits: StoreLimits,
     /// When a new connection was last tried for `/readyz`, and why it
     /// failed (see [`NEW_CONNECTION_PROBE`]).
@@ -39,21 +39,6 @@ type Probe = (std::time::Instant, Option<String>);
 /// public endpoint must not turn into connections the database pays for);
 /// between two, the last outcome stands.
 const NEW_CONNECTION_PROBE: std::time::Duration = std::time::Duration::from_secs(1);
-
-pub(crate) fn failed(error: sqlx::Error) -> StoreError {
-    match &error {
-        sqlx::Error::ColumnDecode { .. }
-        | sqlx::Error::Decode(_)
-        | sqlx::Error::ColumnNotFound(_)
-        | sqlx::Error::TypeNotFound { .. } => StoreError::Corrupt(error.to_string()),
-        sqlx::Error::Database(database)
-            if database.is_unique_violation() || database.is_foreign_key_violation() =>
-        {
-            StoreError::Rejected(database.message().to_owned())
-        }
-        _ => StoreError::Unavailable(error.to_string()),
-    }
-}
 
 /// Runs one database call, named `query`, under `limit`, and records how
 /// long it took.
@@ -157,17 +142,9 @@ impl PostgresStore {
                 ("statement_timeout", statement_timeout.as_str()),
                 ("plan_cache_mode", "force_generic_plan"),
             ]);
-        // sqlx pings every connection it hands out by default: a second
-        // round trip before every request's one statement (and a third,
-        // after it, as the connection goes back: sqlx 0.8 always does that
-        // one, off the request's path). Only a connection idle for
-        // IDLE_PING is pinged (and replaced if the ping fails): one left
-        // over from before a restart of the database is found out before a
-        // request uses it, while under load, where a connection is idle for
-        // microseconds, a request costs the database one round trip. With
-        // the ping: 5.7k requests/s, 127 µs of service and 202 µs of
-        // database CPU each; without: 6.1k, 115 and 190 (3 interleaved
-        // pairs, 2026-12-03).
+        // Migrations and operator commands: sqlx's pool, one connection,
+        // pinged when it has been idle for IDLE_PING (not on every use:
+        // see postgres_pool.rs).
         let pool = PgPoolOptions::new()
             .test_before_acquire(false)
             .before_acquire(|connection, metadata| {
@@ -178,17 +155,25 @@ impl PostgresStore {
                     Ok(true)
                 })
             })
-            .max_connections(limits.max_connections)
+            .max_connections(1)
             .acquire_timeout(limits.query_timeout)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(failed)?;
+        // The request path: the rest of the connections, at least one.
+        let connections = Connections::new(
+            options,
+            limits.max_connections.saturating_sub(1).max(1),
+            limits.query_timeout,
+            Ages::default(),
+        );
         MIGRATIONS
             .run(&pool)
             .await
             .map_err(|error| StoreError::Unavailable(format!("migrations failed: {error}")))?;
         Ok(Self {
             pool,
+            connections,
             limits,
             probe: Arc::default(),
         })
@@ -220,47 +205,37 @@ impl PostgresStore {
     /// as the pool's connections prepare it: `EXPLAIN` without `ANALYZE`,
     /// so nothing is run.
     pub(super) async fn plan(&self, statement: &str, arguments: &str) -> Result<String, StoreError> {
-        let mut connection = self.connection().await?;
-        let connection = &mut *connection;
-        sqlx::raw_sql(&format!("PREPARE audiences_page_plan AS {statement}"))
-            .execute(&mut *connection)
-            .await
-            .map_err(failed)?;
-        let plan: Result<Vec<String>, _> =
-            sqlx::query_scalar(&format!("EXPLAIN EXECUTE audiences_page_plan({arguments})"))
-                .fetch_all(&mut *connection)
-                .await;
-        // Deallocated whatever EXPLAIN answered: the connection goes back
-        // to the pool.
-        sqlx::raw_sql("DEALLOCATE audiences_page_plan")
-            .execute(&mut *connection)
-            .await
-            .map_err(failed)?;
-        Ok(plan.map_err(failed)?.join("\n"))
+        let prepare = format!("PREPARE audiences_page_plan AS {statement}");
+        let explain = format!("EXPLAIN EXECUTE audiences_page_plan({arguments})");
+        let plan = on_lease!(self, "plan", |connection| async {
+            sqlx::raw_sql(&prepare).execute(&mut *connection).await?;
+            let plan: Result<Vec<String>, _> = sqlx::query_scalar(&explain).fetch_all(&mut *connection).await;
+            // Deallocated whatever EXPLAIN answered: the connection goes
+            // back to the pool.
+            sqlx::raw_sql("DEALLOCATE audiences_page_plan")
+                .execute(&mut *connection)
+                .await?;
+            plan
+        })?;
+        Ok(plan.join("\n"))
     }
 
-    pub(super) async fn connection(&self) -> Result<sqlx::pool::PoolConnection<Postgres>, StoreError> {
-        let started = Instant::now();
-        let connection = self.pool.acquire().await;
-        metrics::histogram!(ACQUIRE_DURATION).record(started.elapsed().as_secs_f64());
-        connection.map_err(failed)
+    /// A request-path connection, waiting at most the query timeout.
+    pub(super) async fn lease(&self) -> Result<Lease, StoreError> {
+        self.connections.lease().await
     }
 }
 
 #[async_trait::async_trait]
 impl RequestPath for PostgresStore {
     async fn key_by_hash(&self, hash: &[u8]) -> Result<Option<KeyRecord>, StoreError> {
-        let mut connection = self.connection().await?;
-        let row = timed(
-            self.limits.query_timeout,
-            "key_by_hash",
+        let row = on_lease!(self, "key_by_hash", |connection| {
             sqlx::query(
-                "SELECT id, account_group_id, permissions FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
-            )
-            .bind(hash)
-            .fetch_optional(&mut *connection),
+            "SELECT id, account_group_id, permissions FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
         )
-        .await?;
+        .bind(hash)
+        .fetch_optional(connection)
+        })?;
         row.map(|row| {
             Ok(KeyRecord {
                 id: row.try_get(0)?,
@@ -280,19 +255,13 @@ impl RequestPath for PostgresStore {
         limit: u32,
     ) -> Result<PageOutcome, StoreError> {
         let (after_created, after_id) = Position::bounds(after);
-        let mut connection = self.connection().await?;
-        let rows = timed(
-            self.limits.query_timeout,
-            "page",
-            sqlx::query(PAGE_SQL)
-                .bind(audience)
-                .bind(account_group)
-                .bind(after_created)
-                .bind(after_id)
-                .bind(i64::from(limit) + 1)
-                .fetch_all(&mut *connection),
-        )
-        .await?;
+        let rows = on_lease!(self, "page", |connection| sqlx::query(PAGE_SQL)
+            .bind(audience)
+            .bind(account_group)
+            .bind(after_created)
+            .bind(after_id)
+            .bind(i64::from(limit) + 1)
+            .fetch_all(connection))?;
         assemble(&rows, 0, limit)
     }
 
@@ -301,15 +270,12 @@ impl RequestPath for PostgresStore {
         account_group: &str,
         audience: &str,
     ) -> Result<Option<AudienceState>, StoreError> {
-        let status: Option<String> = timed(
-            self.limits.query_timeout,
-            "audience_state",
-            sqlx::query_scalar("SELECT status FROM audiences WHERE id = $1 AND account_group_id = $2")
-                .bind(audience)
-                .bind(account_group)
-                .fetch_optional(&self.pool),
+        let status: Option<String> = on_lease!(self, "audience_state", |connection| sqlx::query_scalar(
+            "SELECT status FROM audiences WHERE id = $1 AND account_group_id = $2"
         )
-        .await?;
+        .bind(audience)
+        .bind(account_group)
+        .fetch_optional(connection))?;
         status.as_deref().map(AudienceState::parse).transpose()
     }
 
@@ -345,28 +311,18 @@ impl RequestPath for PostgresStore {
                 )));
             }
         }
-        let mut connection = self.connection().await?;
-        timed(
-            self.limits.query_timeout,
-            "ping",
-            sqlx::query(PAGE_SQL)
-                .bind("")
-                .bind("")
-                .bind(0_i64)
-                .bind("")
-                .bind(1_i64)
-                .fetch_all(&mut *connection),
-        )
-        .await?;
+        on_lease!(self, "ping", |connection| sqlx::query(PAGE_SQL)
+            .bind("")
+            .bind("")
+            .bind(0_i64)
+            .bind("")
+            .bind(1_i64)
+            .fetch_all(connection))?;
         Ok(())
     }
 
     fn pool_stats(&self) -> PoolStats {
-        PoolStats {
-            size: self.pool.size(),
-            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
-            max: self.pool.options().get_max_connections(),
-        }
+        self.connections.stats()
     }
 
     fn shared_limits(&self) -> Option<&dyn SharedLimits> {

@@ -28,7 +28,8 @@
 use sqlx::Row;
 
 use super::model::{PageOutcome, StoreError};
-use super::postgres::{PAGE_COLUMNS, PostgresStore, assemble, failed, timed};
+use super::postgres::{PAGE_COLUMNS, PostgresStore, assemble};
+use super::postgres_pool::{failed, on_lease};
 use super::traits::{PageRequest, SharedLimits};
 use crate::limits::{RateLimits, Taken};
 
@@ -118,17 +119,13 @@ impl PostgresStore {
 impl SharedLimits for PostgresStore {
     async fn take_rate_token(&self, key_id: &str, limits: RateLimits) -> Result<Taken, StoreError> {
         let (interval, burst) = bucket(limits);
-        let mut connection = self.connection().await?;
-        let row = timed(
-            self.limits().query_timeout,
-            "rate_limit_take",
-            sqlx::query(TAKE_ALONE.as_str())
-                .bind(key_id)
-                .bind(interval)
-                .bind(burst)
-                .fetch_one(&mut *connection),
+        let row = on_lease!(self, "rate_limit_take", |connection| sqlx::query(
+            TAKE_ALONE.as_str()
         )
-        .await?;
+        .bind(key_id)
+        .bind(interval)
+        .bind(burst)
+        .fetch_one(connection))?;
         taken(&row, limits)
     }
 
@@ -140,22 +137,18 @@ impl SharedLimits for PostgresStore {
     ) -> Result<(Taken, Option<PageOutcome>), StoreError> {
         let (interval, burst) = bucket(limits);
         let (after_created, after_id) = super::model::Position::bounds(page.after);
-        let mut connection = self.connection().await?;
-        let rows = timed(
-            self.limits().query_timeout,
-            "take_and_page",
-            sqlx::query(TAKE_AND_PAGE.as_str())
-                .bind(key_id)
-                .bind(interval)
-                .bind(burst)
-                .bind(page.audience)
-                .bind(page.account_group)
-                .bind(after_created)
-                .bind(after_id)
-                .bind(i64::from(page.limit) + 1)
-                .fetch_all(&mut *connection),
+        let rows = on_lease!(self, "take_and_page", |connection| sqlx::query(
+            TAKE_AND_PAGE.as_str()
         )
-        .await?;
+        .bind(key_id)
+        .bind(interval)
+        .bind(burst)
+        .bind(page.audience)
+        .bind(page.account_group)
+        .bind(after_created)
+        .bind(after_id)
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(connection))?;
         let first = rows
             .first()
             .ok_or_else(|| StoreError::Corrupt("the token-and-page statement returned no row".into()))?;

@@ -7,7 +7,8 @@ use super::model::{
     AudienceState, NewKey, Position, Seed, StoreError, StoredProspect, permissions_column, unix_seconds,
 };
 use super::page::stored_json;
-use super::postgres::{PostgresStore, failed, timed};
+use super::postgres::{PostgresStore, timed};
+use super::postgres_pool::failed;
 use super::traits::Operator;
 
 /// Rows per INSERT statement when adding prospects (4 parameters a row, far
