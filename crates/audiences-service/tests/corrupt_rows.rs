@@ -97,6 +97,46 @@ async fn every_kind_of_corrupt_row_is_a_500_and_a_repaired_row_is_served(kind: K
     let (status, repaired) = page(&running.base, &running.key, &format!("?limit=1&cursor={after}")).await;
     assert_eq!(status, 200, "{repaired}");
     assert_eq!(repaired["data"]["items"][0].to_string(), original);
+
+    // Every row the store wrote carries its proof; one without (written by
+    // another program, or before proofs were stored) is parsed: served
+    // when it passes, a 500 when it does not.
+    assert_eq!(
+        count(
+            &running.database,
+            "SELECT count(*) FROM prospects WHERE proof IS NULL"
+        )
+        .await,
+        0
+    );
+    running
+        .database
+        .execute(&format!("UPDATE prospects SET proof = NULL WHERE {row}"))
+        .await;
+    let (status, unproven) = page(&running.base, &running.key, &format!("?limit=1&cursor={after}")).await;
+    assert_eq!(status, 200, "{unproven}");
+    assert_eq!(unproven["data"]["items"][0].to_string(), original);
+    running
+        .database
+        .execute(&format!("UPDATE prospects SET data = {} WHERE {row}", corrupt[0]))
+        .await;
+    let (status, body) = page(&running.base, &running.key, &format!("?limit=1&cursor={after}")).await;
+    assert_eq!(status, 500, "{body}");
+}
+
+/// The count `sql` selects, on the test's database.
+async fn count(database: &support::Database, sql: &str) -> i64 {
+    if database.url.starts_with("sqlite:") {
+        let mut connection = <sqlx::SqliteConnection as sqlx::Connection>::connect(&database.url)
+            .await
+            .unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut connection).await.unwrap()
+    } else {
+        let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&database.url)
+            .await
+            .unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut connection).await.unwrap()
+    }
 }
 
 fn hex(text: &str) -> String {

@@ -30,7 +30,7 @@ pub use model::{
 };
 pub use postgres::{PostgresStore, page_statement};
 pub use postgres_limits::take_and_page_statement;
-pub use row_check::{PROVEN_CAPACITY, Proven, row_is_exactly, row_is_served};
+pub use row_check::{PROVEN_CAPACITY, Proven, proof_of, row_is_exactly, row_is_served};
 pub use sqlite::SqliteStore;
 pub use sqlite_pool::Held;
 pub use traits::{Operator, PageRequest, RequestPath, SharedLimits, Store};

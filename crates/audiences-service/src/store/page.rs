@@ -5,21 +5,42 @@
 use audiences_server::runtime::{RawJson, RawJsonArray};
 
 use super::model::{AudienceState, Page, PageOutcome, Position, StoreError, StoredProspect};
-use super::row_check::{row_is_exactly, row_is_served};
+use super::row_check::{proof_of, row_is_served};
 
-/// The stored JSON of a prospect: its compact serialization, checked as a
-/// row is checked before it is served.
-pub(crate) fn stored_json(stored: &StoredProspect) -> Result<String, StoreError> {
-    let text = RawJson::from_value(&stored.prospect)
+/// A prospect's row as the store writes it: its position, its stored JSON
+/// (the compact serialization) and the proof that this text passed the
+/// check a row passes before it is served (see `row_check.rs`).
+pub(crate) struct StoredRow {
+    pub(crate) position: Position,
+    pub(crate) data: String,
+    pub(crate) proof: [u8; 16],
+}
+
+/// The row of a prospect, refused unless it is stored under its own id and
+/// its text passes the check.
+pub(crate) fn stored_row(stored: &StoredProspect) -> Result<StoredRow, StoreError> {
+    let data = RawJson::from_value(&stored.prospect)
         .map_err(|error| StoreError::Rejected(format!("prospect does not serialize: {error}")))?
         .into_string();
-    if stored.prospect.id != stored.position.id || !row_is_exactly(&stored.position.id, text.as_bytes()) {
-        return Err(StoreError::Rejected(format!(
-            "prospect `{}` is not stored under its own id",
-            stored.position.id
-        )));
-    }
-    Ok(text)
+    let proof = (stored.prospect.id == stored.position.id)
+        .then(|| proof_of(&stored.position.id, data.as_bytes()))
+        .flatten()
+        .ok_or_else(|| {
+            StoreError::Rejected(format!(
+                "prospect `{}` is not stored under its own id",
+                stored.position.id
+            ))
+        })?;
+    Ok(StoredRow {
+        position: stored.position.clone(),
+        data,
+        proof,
+    })
+}
+
+/// The rows of `prospects` (see [`stored_row`]).
+pub(crate) fn stored_rows(prospects: &[StoredProspect]) -> Result<Vec<StoredRow>, StoreError> {
+    prospects.iter().map(stored_row).collect()
 }
 
 /// A page being read from the rows of the page statement, whichever
@@ -70,9 +91,16 @@ impl PageAssembler {
 
     /// Appends one prospect's row, after checking that it comes after the
     /// row before it (the page's order, which the cursor is made from) and
-    /// that it is UTF-8 and exactly one JSON object with its own id; the
-    /// last row's position is kept without an allocation per row.
-    pub(crate) fn row(&mut self, created_at: i64, id: &str, data: &[u8]) -> Result<(), StoreError> {
+    /// that it is UTF-8 and exactly one JSON object with its own id (its
+    /// `proof`, when the store wrote one, saves the parse); the last row's
+    /// position is kept without an allocation per row.
+    pub(crate) fn row(
+        &mut self,
+        created_at: i64,
+        id: &str,
+        data: &[u8],
+        proof: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
         if let Some(last) = &self.page.last
             && (created_at, id) <= (last.created_at, last.id.as_str())
         {
@@ -87,7 +115,7 @@ impl PageAssembler {
             ))
         };
         let data = simdutf8::basic::from_utf8(data).map_err(|_| corrupt())?;
-        if !row_is_served(id, data.as_bytes()) {
+        if !row_is_served(id, data.as_bytes(), proof) {
             return Err(corrupt());
         }
         self.seen += 1;
@@ -135,17 +163,17 @@ mod tests {
     fn a_row_out_of_the_pages_order_is_refused() {
         let mut page = PageAssembler::new(10);
         page.state("ready").unwrap();
-        page.row(5, "b", row("b").as_bytes()).unwrap();
-        page.row(5, "c", row("c").as_bytes()).unwrap();
-        page.row(6, "a", row("a").as_bytes()).unwrap();
+        page.row(5, "b", row("b").as_bytes(), None).unwrap();
+        page.row(5, "c", row("c").as_bytes(), None).unwrap();
+        page.row(6, "a", row("a").as_bytes(), None).unwrap();
         for (created_at, id) in [(6, "a"), (5, "z"), (4, "d")] {
-            let refused = page.row(created_at, id, row(id).as_bytes());
+            let refused = page.row(created_at, id, row(id).as_bytes(), None);
             assert!(
                 matches!(&refused, Err(StoreError::Corrupt(message)) if message.contains("out of the page's order")),
                 "({created_at}, {id}): {refused:?}"
             );
         }
-        page.row(6, "b", row("b").as_bytes()).unwrap();
+        page.row(6, "b", row("b").as_bytes(), None).unwrap();
         let PageOutcome::Page(page) = page.finish() else {
             panic!("a ready audience's page");
         };

@@ -60,8 +60,8 @@ pub(crate) async fn timed<T>(
 }
 
 /// The columns of a page: the audience's state, then each prospect's
-/// position and stored JSON (see [`assemble`]).
-pub(super) const PAGE_COLUMNS: &str = "a.status, p.created_at, p.id, p.data";
+/// position, stored JSON and proof (see [`assemble`]).
+pub(super) const PAGE_COLUMNS: &str = "a.status, p.created_at, p.id, p.data, p.proof";
 
 /// The page statement as the service runs it when rate limits are the
 /// instance's own (for `pgbench` in the benchmarks). Parameters: `$1` the
@@ -84,10 +84,10 @@ pub fn page_statement() -> &'static str {
 /// does not come after the one before it (a corrupt page, never served), and
 /// a test keeps both request statements' plans free of a sort.
 const PAGE_SQL: &str = "\
-    SELECT a.status, p.created_at, p.id, p.data \
+    SELECT a.status, p.created_at, p.id, p.data, p.proof \
     FROM audiences a \
     LEFT JOIN LATERAL ( \
-        SELECT created_at, id, data FROM prospects \
+        SELECT created_at, id, data, proof FROM prospects \
         WHERE a.status = 'ready' AND audience_id = a.id AND (created_at, id) > ($3, $4) \
         ORDER BY created_at, id LIMIT $5 \
     ) p ON true \
@@ -116,10 +116,12 @@ pub(super) fn assemble(
             break;
         }
         let data: &str = row.try_get(first + 3).map_err(failed)?;
+        let proof: Option<&[u8]> = row.try_get(first + 4).map_err(failed)?;
         page.row(
             created_at,
             row.try_get(first + 2).map_err(failed)?,
             data.as_bytes(),
+            proof,
         )?;
     }
     Ok(page.finish())

@@ -61,7 +61,7 @@ fn take_and_page_sql() -> String {
         FROM clock c LEFT JOIN taken t ON true \
         LEFT JOIN audiences a ON t.tat IS NOT NULL AND a.id = $4 AND a.account_group_id = $5 \
         LEFT JOIN LATERAL ( \
-            SELECT created_at, id, data FROM prospects \
+            SELECT created_at, id, data, proof FROM prospects \
             WHERE a.status = 'ready' AND audience_id = a.id AND (created_at, id) > ($6, $7) \
             ORDER BY created_at, id LIMIT $8 \
         ) p ON true"

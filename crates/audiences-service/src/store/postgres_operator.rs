@@ -4,9 +4,9 @@
 use sqlx::{Postgres, QueryBuilder};
 
 use super::model::{
-    AudienceState, NewKey, Position, Seed, StoreError, StoredProspect, permissions_column, unix_seconds,
+    AudienceState, NewKey, Seed, StoreError, StoredProspect, permissions_column, unix_seconds,
 };
-use super::page::stored_json;
+use super::page::{StoredRow, stored_rows};
 use super::postgres::{PostgresStore, timed};
 use super::postgres_pool::failed;
 use super::traits::Operator;
@@ -22,16 +22,18 @@ const SEED_LOCK: i64 = 0x6175_6469_656e_6365; // "audience"
 async fn insert_rows(
     connection: &mut sqlx::PgConnection,
     audience: &str,
-    rows: &[(Position, String)],
+    rows: &[StoredRow],
 ) -> Result<(), sqlx::Error> {
     for chunk in rows.chunks(INSERT_BATCH) {
-        let mut insert =
-            QueryBuilder::<Postgres>::new("INSERT INTO prospects (audience_id, id, created_at, data) ");
-        insert.push_values(chunk, |mut row, (position, data)| {
+        let mut insert = QueryBuilder::<Postgres>::new(
+            "INSERT INTO prospects (audience_id, id, created_at, data, proof) ",
+        );
+        insert.push_values(chunk, |mut row, stored| {
             row.push_bind(audience)
-                .push_bind(position.id.as_str())
-                .push_bind(position.created_at)
-                .push_bind(data.as_str());
+                .push_bind(stored.position.id.as_str())
+                .push_bind(stored.position.created_at)
+                .push_bind(stored.data.as_str())
+                .push_bind(&stored.proof[..]);
         });
         insert.build().execute(&mut *connection).await?;
     }
@@ -47,13 +49,6 @@ fn key_insert<'a>(
         .bind(account_group)
         .bind(key.hash.as_slice())
         .bind(permissions_column(&key.permissions))
-}
-
-fn stored_rows(prospects: &[StoredProspect]) -> Result<Vec<(Position, String)>, StoreError> {
-    prospects
-        .iter()
-        .map(|p| Ok((p.position.clone(), stored_json(p)?)))
-        .collect()
 }
 
 #[async_trait::async_trait]

@@ -18,7 +18,7 @@ use super::model::{
     AudienceState, KeyRecord, NewKey, PageOutcome, PoolStats, Position, Seed, StoreError, StoreLimits,
     StoredProspect, permissions_column, permissions_of_column, unix_seconds,
 };
-use super::page::{PageAssembler, stored_json};
+use super::page::{PageAssembler, StoredRow, stored_rows};
 use super::sqlite_pool::{FileWatch, Held, Pool, failed};
 use super::traits::{Operator, RequestPath};
 
@@ -103,7 +103,7 @@ impl SqliteStore {
 /// come straight off the `prospects_page` index (no sort; a test checks
 /// the plan).
 pub(crate) const PAGE_SQL: &str = "\
-    SELECT a.status, p.created_at, p.id, p.data \
+    SELECT a.status, p.created_at, p.id, p.data, p.proof \
     FROM audiences a \
     LEFT JOIN prospects p ON a.status = 'ready' AND p.audience_id = a.id \
         AND (p.created_at, p.id) > (?3, ?4) \
@@ -136,7 +136,12 @@ fn page_rows(rows: &mut rusqlite::Rows<'_>, limit: u32) -> Result<PageOutcome, S
             .map_err(failed)?
             .as_bytes()
             .map_err(|error| failed(error.into()))?;
-        page.row(created_at, id, data)?;
+        let proof = row
+            .get_ref(4)
+            .map_err(failed)?
+            .as_blob_or_null()
+            .map_err(|error| failed(error.into()))?;
+        page.row(created_at, id, data, proof)?;
     }
     Ok(page.finish())
 }
@@ -281,13 +286,8 @@ impl Operator for SqliteStore {
         let rows = seed
             .audiences
             .iter()
-            .map(|(_, _, _, prospects)| {
-                prospects
-                    .iter()
-                    .map(|p| Ok((p.position.clone(), stored_json(p)?)))
-                    .collect()
-            })
-            .collect::<Result<Vec<Vec<(Position, String)>>, StoreError>>()?;
+            .map(|(_, _, _, prospects)| stored_rows(prospects))
+            .collect::<Result<Vec<Vec<StoredRow>>, StoreError>>()?;
         let seed = seed.clone();
         // BEGIN IMMEDIATE takes the write lock first, so two seeders
         // serialize and the second finds the group.
@@ -340,10 +340,7 @@ impl Operator for SqliteStore {
     }
 
     async fn insert_prospects(&self, audience: &str, prospects: &[StoredProspect]) -> Result<(), StoreError> {
-        let rows = prospects
-            .iter()
-            .map(|p| Ok((p.position.clone(), stored_json(p)?)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let rows = stored_rows(prospects)?;
         let audience = audience.to_owned();
         // Bulk loads may take long; they run without the query timeout.
         self.call("insert_prospects", None, move |connection| {
@@ -430,12 +427,18 @@ impl Operator for SqliteStore {
     }
 }
 
-fn insert_rows(connection: &Connection, audience: &str, rows: &[(Position, String)]) -> rusqlite::Result<()> {
+fn insert_rows(connection: &Connection, audience: &str, rows: &[StoredRow]) -> rusqlite::Result<()> {
     let mut insert = connection.prepare_cached(
-        "INSERT INTO prospects (audience_id, id, created_at, data) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO prospects (audience_id, id, created_at, data, proof) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
-    for (position, data) in rows {
-        insert.execute(params![audience, position.id, position.created_at, data])?;
+    for row in rows {
+        insert.execute(params![
+            audience,
+            row.position.id,
+            row.position.created_at,
+            row.data,
+            row.proof
+        ])?;
     }
     Ok(())
 }
@@ -465,6 +468,9 @@ mod tests {
         let connection = Connection::open(dir.join("plan.db")).unwrap();
         connection
             .execute_batch(include_str!("../../migrations/sqlite/0001_init.sql"))
+            .unwrap();
+        connection
+            .execute_batch(include_str!("../../migrations/sqlite/0002_row_proofs.sql"))
             .unwrap();
         let plan: Vec<String> = connection
             .prepare(&format!("EXPLAIN QUERY PLAN {PAGE_SQL}"))
