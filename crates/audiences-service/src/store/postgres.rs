@@ -10,11 +10,11 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
 
 use super::model::{
-    AudienceState, KeyRecord, PageOutcome, PoolStats, Position, QUERY_DURATION, StoreError, StoreLimits,
+    AudienceState, KeyRecord, PageOutcome, PoolStats, Position, StoreError, StoreLimits,
     permissions_of_column,
 };
 use super::page::PageAssembler;
-use super::postgres_pool::{Ages, Connections, IDLE_PING, Lease, failed, on_lease};
+use super::postgres_pool::{Ages, Connections, IDLE_PING, Lease, failed, on_lease, result_of};
 use super::traits::{RequestPath, SharedLimits};
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -48,15 +48,7 @@ pub(crate) async fn timed<T>(
     call: impl Future<Output = Result<T, sqlx::Error>>,
 ) -> Result<T, StoreError> {
     let started = Instant::now();
-    let outcome = tokio::time::timeout(limit, call).await;
-    metrics::histogram!(QUERY_DURATION, "query" => query).record(started.elapsed().as_secs_f64());
-    match outcome {
-        Ok(result) => result.map_err(failed),
-        Err(_) => Err(StoreError::Unavailable(format!(
-            "no answer within {} ms",
-            limit.as_millis()
-        ))),
-    }
+    result_of(query, started, limit, tokio::time::timeout(limit, call).await)
 }
 
 /// The columns of a page: the audience's state, then each prospect's
@@ -68,13 +60,14 @@ pub(super) const PAGE_COLUMNS: &str = "a.status, p.created_at, p.id, p.data, p.p
 /// audience, `$2` the account group, `$3` and `$4` the position after which
 /// the page starts, `$5` the page size plus one.
 pub fn page_statement() -> &'static str {
-    PAGE_SQL
+    PAGE_SQL.as_str()
 }
 
-/// The page and the audience's state in one statement: the audience by its
-/// primary key, its rows by one range scan of `prospects_page` (LATERAL,
-/// so that the limit applies to the prospects); see the SQLite store's
-/// `PAGE_SQL` for the shape of the answer.
+/// The page's rows of the audience `a`, joined as `p`: after the position
+/// in parameters `$first` and `$first + 1`, at most `$first + 2` of them,
+/// by one range scan of `prospects_page` (LATERAL, so that the limit
+/// applies to the prospects). Shared by [`PAGE_SQL`] and the statement that
+/// also takes the rate-limit token.
 ///
 /// No `ORDER BY` outside the LATERAL: the one audience row is joined by a
 /// nested loop, which hands the inner rows on in the index's order, and an
@@ -83,15 +76,26 @@ pub fn page_statement() -> &'static str {
 /// order is not taken on trust: [`PageAssembler::row`] refuses a row that
 /// does not come after the one before it (a corrupt page, never served), and
 /// a test keeps both request statements' plans free of a sort.
-const PAGE_SQL: &str = "\
-    SELECT a.status, p.created_at, p.id, p.data, p.proof \
-    FROM audiences a \
-    LEFT JOIN LATERAL ( \
-        SELECT created_at, id, data, proof FROM prospects \
-        WHERE a.status = 'ready' AND audience_id = a.id AND (created_at, id) > ($3, $4) \
-        ORDER BY created_at, id LIMIT $5 \
-    ) p ON true \
-    WHERE a.id = $1 AND a.account_group_id = $2";
+pub(super) fn page_join(first: u8) -> String {
+    let (created_at, id, limit) = (first, first + 1, first + 2);
+    format!(
+        "LEFT JOIN LATERAL ( \
+            SELECT created_at, id, data, proof FROM prospects \
+            WHERE a.status = 'ready' AND audience_id = a.id AND (created_at, id) > (${created_at}, ${id}) \
+            ORDER BY created_at, id LIMIT ${limit} \
+        ) p ON true"
+    )
+}
+
+/// The page and the audience's state in one statement: the audience by its
+/// primary key, its rows by [`page_join`]; see the SQLite store's
+/// `PAGE_SQL` for the shape of the answer.
+static PAGE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {PAGE_COLUMNS} FROM audiences a {} WHERE a.id = $1 AND a.account_group_id = $2",
+        page_join(3)
+    )
+});
 
 /// A page from the rows of [`PAGE_SQL`] (or of a statement whose columns
 /// from `first` on are the same): the audience's state (`NULL`: no
@@ -199,7 +203,7 @@ impl PostgresStore {
         let (created_at, id) = Position::bounds(None);
         // Literals, as a caller's first page binds them: a custom plan would
         // show these values, a generic plan its parameters.
-        self.plan(PAGE_SQL, &format!("'a', 'g', {created_at}, '{id}', 26"))
+        self.plan(&PAGE_SQL, &format!("'a', 'g', {created_at}, '{id}', 26"))
             .await
     }
 
@@ -257,7 +261,7 @@ impl RequestPath for PostgresStore {
         limit: u32,
     ) -> Result<PageOutcome, StoreError> {
         let (after_created, after_id) = Position::bounds(after);
-        let rows = on_lease!(self, "page", |connection| sqlx::query(PAGE_SQL)
+        let rows = on_lease!(self, "page", |connection| sqlx::query(PAGE_SQL.as_str())
             .bind(audience)
             .bind(account_group)
             .bind(after_created)
@@ -313,7 +317,7 @@ impl RequestPath for PostgresStore {
                 )));
             }
         }
-        on_lease!(self, "ping", |connection| sqlx::query(PAGE_SQL)
+        on_lease!(self, "ping", |connection| sqlx::query(PAGE_SQL.as_str())
             .bind("")
             .bind("")
             .bind(0_i64)

@@ -28,7 +28,7 @@
 use sqlx::Row;
 
 use super::model::{PageOutcome, StoreError};
-use super::postgres::{PAGE_COLUMNS, PostgresStore, assemble};
+use super::postgres::{PAGE_COLUMNS, PostgresStore, assemble, page_join};
 use super::postgres_pool::{failed, on_lease};
 use super::traits::{PageRequest, SharedLimits};
 use crate::limits::{RateLimits, Taken};
@@ -53,18 +53,14 @@ const TAKE: &str = "\
 /// The token, then the page only if it was admitted: [`TAKE`]'s three
 /// columns, then the page statement's (`PAGE_SQL`), one row per prospect
 /// (one row without a prospect when refused, or when the audience has none
-/// after the position), in the index's order without an outer sort (see
-/// `PAGE_SQL` in postgres.rs).
+/// after the position), in the index's order (see [`page_join`]).
 fn take_and_page_sql() -> String {
     format!(
         "{TAKE}, {PAGE_COLUMNS} \
         FROM clock c LEFT JOIN taken t ON true \
         LEFT JOIN audiences a ON t.tat IS NOT NULL AND a.id = $4 AND a.account_group_id = $5 \
-        LEFT JOIN LATERAL ( \
-            SELECT created_at, id, data, proof FROM prospects \
-            WHERE a.status = 'ready' AND audience_id = a.id AND (created_at, id) > ($6, $7) \
-            ORDER BY created_at, id LIMIT $8 \
-        ) p ON true"
+        {}",
+        page_join(6)
     )
 }
 

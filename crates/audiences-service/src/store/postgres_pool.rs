@@ -29,17 +29,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::model::{ACQUIRE_DURATION, PoolStats, QUERY_DURATION, StoreError};
 
-/// When a pooled connection is pinged, closed for idleness, or retired.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Ages {
-    /// Idle this long, a connection is pinged before it is used.
-    pub(super) ping: Duration,
-    /// Idle this long, a connection is closed.
-    pub(super) close: Duration,
-    /// Open this long, a connection is not used again.
-    pub(super) retire: Duration,
-}
-
 /// The store's error for a failed sqlx call.
 pub(crate) fn failed(error: sqlx::Error) -> StoreError {
     match &error {
@@ -59,6 +48,17 @@ pub(crate) fn failed(error: sqlx::Error) -> StoreError {
 /// How long a connection may sit idle before it is pinged on its way out
 /// of the pool.
 pub(super) const IDLE_PING: Duration = Duration::from_secs(1);
+
+/// When a pooled connection is pinged, closed for idleness, or retired.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Ages {
+    /// Idle this long, a connection is pinged before it is used.
+    pub(super) ping: Duration,
+    /// Idle this long, a connection is closed.
+    pub(super) close: Duration,
+    /// Open this long, a connection is not used again.
+    pub(super) retire: Duration,
+}
 
 impl Default for Ages {
     fn default() -> Self {
@@ -94,14 +94,14 @@ pub(super) struct Connections {
 /// (dropped mid-way, the statement's future was dropped too).
 pub(super) struct Lease {
     pool: Arc<Connections>,
-    connection: Option<PgConnection>,
+    connection: PgConnection,
     opened: Instant,
-    _permit: OwnedSemaphorePermit,
+    permit: OwnedSemaphorePermit,
 }
 
 /// What a statement run on a lease came to: the database's answer, or
 /// nothing within the limit.
-pub(super) type Attempt<T> = Result<Result<T, sqlx::Error>, tokio::time::error::Elapsed>;
+pub(crate) type Attempt<T> = Result<Result<T, sqlx::Error>, tokio::time::error::Elapsed>;
 
 impl Connections {
     pub(super) fn new(options: PgConnectOptions, max: u32, timeout: Duration, ages: Ages) -> Arc<Self> {
@@ -124,29 +124,33 @@ impl Connections {
     /// for a new one to open.
     pub(super) async fn lease(self: &Arc<Self>) -> Result<Lease, StoreError> {
         let waited = Instant::now();
-        let permit = tokio::time::timeout(self.timeout, Arc::clone(&self.permits).acquire_owned()).await;
-        let Ok(Ok(permit)) = permit else {
-            metrics::histogram!(ACQUIRE_DURATION).record(waited.elapsed().as_secs_f64());
-            return Err(StoreError::Unavailable(format!(
-                "no database connection free within {} ms",
+        let leased = self.wait_for_lease().await;
+        metrics::histogram!(ACQUIRE_DURATION).record(waited.elapsed().as_secs_f64());
+        leased
+    }
+
+    async fn wait_for_lease(self: &Arc<Self>) -> Result<Lease, StoreError> {
+        let within = |what: &str| {
+            StoreError::Unavailable(format!(
+                "no database connection {what} within {} ms",
                 self.timeout.as_millis()
-            )));
+            ))
+        };
+        let Ok(Ok(permit)) =
+            tokio::time::timeout(self.timeout, Arc::clone(&self.permits).acquire_owned()).await
+        else {
+            return Err(within("free"));
         };
         // One deadline for pinging idle connections and opening a new one.
         let Ok(found) = tokio::time::timeout(self.timeout, self.pooled_or_new()).await else {
-            metrics::histogram!(ACQUIRE_DURATION).record(waited.elapsed().as_secs_f64());
-            return Err(StoreError::Unavailable(format!(
-                "no database connection ready within {} ms",
-                self.timeout.as_millis()
-            )));
+            return Err(within("ready"));
         };
         let (connection, opened) = found?;
-        metrics::histogram!(ACQUIRE_DURATION).record(waited.elapsed().as_secs_f64());
         Ok(Lease {
             pool: Arc::clone(self),
-            connection: Some(connection),
+            connection,
             opened,
-            _permit: permit,
+            permit,
         })
     }
 
@@ -224,9 +228,7 @@ impl Lease {
 
     /// The connection, for one statement.
     pub(super) fn connection(&mut self) -> &mut PgConnection {
-        self.connection
-            .as_mut()
-            .unwrap_or_else(|| unreachable!("a lease holds its connection until settled"))
+        &mut self.connection
     }
 
     /// Gives the connection back if the statement got the database's
@@ -235,27 +237,42 @@ impl Lease {
     /// records the statement's time, and turns the attempt into the
     /// store's result.
     pub(super) fn settle<T>(
-        mut self,
+        self,
         query: &'static str,
         started: Instant,
         attempt: Attempt<T>,
     ) -> Result<T, StoreError> {
-        metrics::histogram!(QUERY_DURATION, "query" => query).record(started.elapsed().as_secs_f64());
-        let answered = matches!(&attempt, Ok(Ok(_)) | Ok(Err(sqlx::Error::Database(_))));
-        if let Some(connection) = self.connection.take() {
-            // Not answered: the database may still be sending, the
-            // connection is dropped without a word.
-            if answered {
-                self.pool.give_back(connection, self.opened);
-            }
+        let Self {
+            pool,
+            connection,
+            opened,
+            permit,
+        } = self;
+        // Not answered: the database may still be sending, the connection
+        // is dropped without a word.
+        if matches!(&attempt, Ok(Ok(_)) | Ok(Err(sqlx::Error::Database(_)))) {
+            pool.give_back(connection, opened);
         }
-        match attempt {
-            Ok(result) => result.map_err(failed),
-            Err(_) => Err(StoreError::Unavailable(format!(
-                "no answer within {} ms",
-                self.pool.timeout.as_millis()
-            ))),
-        }
+        drop(permit);
+        result_of(query, started, pool.timeout, attempt)
+    }
+}
+
+/// Records the time of the statement named `query`, started at `started`
+/// under `limit`, and turns what it came to into the store's result.
+pub(crate) fn result_of<T>(
+    query: &'static str,
+    started: Instant,
+    limit: Duration,
+    attempt: Attempt<T>,
+) -> Result<T, StoreError> {
+    metrics::histogram!(QUERY_DURATION, "query" => query).record(started.elapsed().as_secs_f64());
+    match attempt {
+        Ok(result) => result.map_err(failed),
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "no answer within {} ms",
+            limit.as_millis()
+        ))),
     }
 }
 
