@@ -200,13 +200,13 @@ impl Sink {
     /// pass through.
     pub(crate) fn write_raw(&mut self, page: &RawPage) -> io::Result<()> {
         self.page.clear();
-        for item in page.items() {
+        for item in page.item_bytes() {
             if self.format == Format::Json {
                 let separator: &[u8] = if self.count == 0 { b"\n" } else { b",\n" };
                 self.page.extend_from_slice(separator);
-                self.page.extend_from_slice(item.as_bytes());
+                self.page.extend_from_slice(item);
             } else {
-                self.page.extend_from_slice(item.as_bytes());
+                self.page.extend_from_slice(item);
                 self.page.push(b'\n');
             }
             self.count += 1;

@@ -137,7 +137,7 @@ async fn a_prospect_that_does_not_match_the_document_stops_the_export() {
     .await;
     assert_ne!(code, 0, "{stderr}");
     assert!(
-        stderr.contains("prospect 0 of the page does not match the document"),
+        stderr.contains("does not match the document: prospect 0 of the page"),
         "{stderr}"
     );
     assert!(!file.exists(), "a failed export leaves no file");

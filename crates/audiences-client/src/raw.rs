@@ -7,18 +7,16 @@
 
 use std::ops::Range;
 
+use crate::error::{self, Error};
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo, encode_path};
 use reqwest::header::{ACCEPT, HeaderValue};
-use serde::Deserialize;
-use serde::de::IgnoredAny;
-use serde_json::value::RawValue;
 
-use crate::error::{self, Error};
-use crate::types::AudienceProspect;
+mod scan;
 
 /// One page of prospects as the server wrote them (see the module docs).
 #[derive(Debug, Clone)]
 pub struct RawPage {
+    /// The body as the transport read it (checked UTF-8 once, in [`parse`]).
     body: bytes::Bytes,
     items: Vec<Range<usize>>,
     /// The cursor of the next page; `None` on the last one.
@@ -32,9 +30,16 @@ pub struct RawPage {
 impl RawPage {
     /// The prospects, each the exact JSON text the server sent.
     pub fn items(&self) -> impl ExactSizeIterator<Item = &str> {
-        // The ranges were taken from this body, checked UTF-8 once.
-        let text = std::str::from_utf8(&self.body).unwrap_or("");
-        self.items.iter().map(move |range| &text[range.clone()])
+        // Each range is a whole JSON value of a body checked UTF-8.
+        self.items
+            .iter()
+            .map(|range| std::str::from_utf8(&self.body[range.clone()]).unwrap_or_default())
+    }
+
+    /// The prospects' bytes, as [`RawPage::items`] without checking their
+    /// UTF-8 again (it was checked once, with the page): for a writer.
+    pub fn item_bytes(&self) -> impl ExactSizeIterator<Item = &[u8]> {
+        self.items.iter().map(|range| &self.body[range.clone()])
     }
 
     /// How many prospects the page holds.
@@ -48,28 +53,6 @@ impl RawPage {
     }
 }
 
-/// The success envelope, the prospects left as text.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Envelope<'a> {
-    success: bool,
-    #[serde(borrow)]
-    data: Data<'a>,
-    #[serde(default)]
-    #[allow(dead_code, reason = "present in the envelope; always null on success")]
-    error: Option<IgnoredAny>,
-    trace_id: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Data<'a> {
-    #[serde(borrow)]
-    items: Vec<&'a RawValue>,
-    next_cursor: Option<String>,
-    has_more: bool,
-}
-
 fn invalid(message: String) -> Error {
     Error::InvalidResponse {
         status: Some(200),
@@ -77,34 +60,20 @@ fn invalid(message: String) -> Error {
     }
 }
 
-/// Parses a 200 body: the envelope, then every prospect as the documented type.
+/// Parses a 200 body: the envelope, and every prospect as the documented
+/// type, in one pass ([`scan`]).
 pub(crate) fn parse(body: bytes::Bytes) -> Result<RawPage, Error> {
     let text =
         std::str::from_utf8(&body).map_err(|error| invalid(format!("the body is not UTF-8: {error}")))?;
-    let envelope: Envelope<'_> = serde_json::from_str(text)
+    let parsed = scan::page(text)
         .map_err(|error| invalid(format!("the body does not match the document: {error}")))?;
-    if !envelope.success {
-        return Err(invalid("a 200 answer with `success: false`".to_owned()));
-    }
-    let start = text.as_ptr() as usize;
-    let mut items = Vec::with_capacity(envelope.data.items.len());
-    for (index, item) in envelope.data.items.iter().enumerate() {
-        serde_json::from_str::<AudienceProspect>(item.get()).map_err(|error| {
-            invalid(format!(
-                "prospect {index} of the page does not match the document: {error}"
-            ))
-        })?;
-        let offset = item.get().as_ptr() as usize - start;
-        items.push(offset..offset + item.get().len());
-    }
-    let next_cursor = envelope.data.next_cursor.filter(|_| envelope.data.has_more);
-    let (has_more, trace_id) = (envelope.data.has_more, envelope.trace_id);
+    let next_cursor = parsed.next_cursor.filter(|_| parsed.has_more);
     Ok(RawPage {
         body,
-        items,
+        items: parsed.items,
         next_cursor,
-        has_more,
-        trace_id,
+        has_more: parsed.has_more,
+        trace_id: parsed.trace_id,
     })
 }
 
@@ -154,12 +123,17 @@ pub(crate) async fn fetch(
 mod tests {
     use super::*;
 
-    const PROSPECT: &str = r#"{"id":"507f1f77bcf86cd799439011","firstName":"Avery","lastName":"Stone","name":"Avery Stone","headline":null,"about":null,"photoUrl":null,"linkedinUrl":"https://www.linkedin.com/in/avery","publicIdentifier":"avery","company":null,"title":null,"location":{"text":"Lyon","countryCode":"FR"},"emails":[],"premium":false,"isOpenProfile":true,"connectionStatus":null,"chatStatus":null}"#;
+    pub(super) const PROSPECT: &str = r#"{"id":"507f1f77bcf86cd799439011","firstName":"Avery","lastName":"Stone","name":"Avery Stone","headline":null,"about":null,"photoUrl":null,"linkedinUrl":"https://www.linkedin.com/in/avery","publicIdentifier":"avery","company":null,"title":null,"location":{"text":"Lyon","countryCode":"FR"},"emails":[],"premium":false,"isOpenProfile":true,"connectionStatus":null,"chatStatus":null}"#;
+
+    /// A 200 body holding `items` (JSON texts, comma-separated).
+    pub(super) fn body_text(items: &str) -> String {
+        format!(
+            r#"{{"success":true,"data":{{"items":[{items}],"nextCursor":"c1","hasMore":true}},"error":null,"traceId":"t-1"}}"#
+        )
+    }
 
     fn body(items: &str) -> bytes::Bytes {
-        bytes::Bytes::from(format!(
-            r#"{{"success":true,"data":{{"items":[{items}],"nextCursor":"c1","hasMore":true}},"error":null,"traceId":"t-1"}}"#
-        ))
+        bytes::Bytes::from(body_text(items))
     }
 
     #[test]
@@ -168,6 +142,8 @@ mod tests {
         let page = parse(body(&format!("{PROSPECT}, {newer}"))).expect("parses");
         let items: Vec<&str> = page.items().collect();
         assert_eq!(items, [PROSPECT, newer.as_str()]);
+        let bytes: Vec<&[u8]> = page.item_bytes().collect();
+        assert_eq!(bytes, [PROSPECT.as_bytes(), newer.as_bytes()]);
         assert_eq!(page.next_cursor.as_deref(), Some("c1"));
         assert_eq!(page.trace_id, "t-1");
     }
