@@ -41,7 +41,7 @@ pub(crate) async fn pages(url: &str, reps: usize) {
                 fail("the ready audience is not ready");
             };
             let items: Vec<serde_json::Value> =
-                serde_json::from_str(page.items.finish().as_str()).unwrap_or_else(|error| fail(error));
+                serde_json::from_slice(page.items.finish().as_bytes()).unwrap_or_else(|error| fail(error));
             let expected = demo::stored(*depth).position.id;
             if items.first().and_then(|item| item["id"].as_str()) != Some(expected.as_str()) {
                 fail(format!(

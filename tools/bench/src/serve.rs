@@ -131,7 +131,7 @@ async fn handwritten(
     let items = page.items.finish();
     let mut body = String::with_capacity(items.as_str().len() + 256);
     body.push_str("{\"success\":true,\"data\":{\"items\":");
-    body.push_str(items.as_str());
+    body.push_str(&items.as_str());
     body.push_str(",\"nextCursor\":");
     body.push_str(&serde_json::to_string(&next_cursor).unwrap_or_default());
     body.push_str(if next_cursor.is_some() {

@@ -26,9 +26,13 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 /// How many proven rows are remembered before the set starts again.
 pub const PROVEN_CAPACITY: usize = 1 << 18;
 
-/// Whether `data` is exactly one JSON object whose `id` member (every one,
-/// if repeated) is the string `id`: a real, validating parse.
+/// Whether `data` is UTF-8 and exactly one JSON object whose `id` member
+/// (every one, if repeated) is the string `id`: a real, validating parse.
+/// (The parse alone does not look at the UTF-8 of the strings it skips.)
 pub fn row_is_exactly(id: &str, data: &[u8]) -> bool {
+    if simdutf8::basic::from_utf8(data).is_err() {
+        return false;
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(data);
     let holds = ObjectWithId { id }
         .deserialize(&mut deserializer)
@@ -39,7 +43,8 @@ pub fn row_is_exactly(id: &str, data: &[u8]) -> bool {
 /// Whether a stored row may be served: its text is the one the store
 /// proved when it wrote the row (`proof`, stored beside it, is the row's
 /// fingerprint), or it was proven before (the same id and text), or it is
-/// proven now by [`row_is_exactly`] and remembered.
+/// proven now by [`row_is_exactly`] and remembered. Either way the bytes
+/// are those of a text that passed [`row_is_exactly`], UTF-8 included.
 pub fn row_is_served(id: &str, data: &[u8], proof: Option<&[u8]>) -> bool {
     let fingerprint = fingerprint(id, data);
     if proof.is_some_and(|proof| proof == fingerprint.to_be_bytes()) {
@@ -276,6 +281,20 @@ mod tests {
             String::new(),
         ] {
             assert!(!row_is_exactly(ID, bad.as_bytes()), "{bad}");
+        }
+        // Not UTF-8, in a value the parse skips and in the id itself: the
+        // parse alone would let the first through.
+        for bad in [
+            [
+                format!("{{\"id\":\"{ID}\",\"name\":\"").as_bytes(),
+                b"\xff\xfe\"}",
+            ]
+            .concat(),
+            [b"{\"id\":\"\xc3\x28".as_slice(), ID.as_bytes(), b"\"}"].concat(),
+        ] {
+            assert!(!row_is_exactly(ID, &bad), "{}", String::from_utf8_lossy(&bad));
+            assert_eq!(proof_of(ID, &bad), None);
+            assert!(!Proven::default().check(ID, &bad));
         }
     }
 

@@ -43,15 +43,21 @@ impl<T> RawJson<T> {
         }
     }
 
-    /// The JSON text.
-    pub fn as_str(&self) -> &str {
-        // Built only from `str`s, at char boundaries.
-        std::str::from_utf8(&self.buffer[self.start..]).expect("raw JSON is UTF-8")
+    /// The JSON text: borrowed, as it is UTF-8 whenever its maker kept the
+    /// promise of [`RawJsonArray::push_trusted_bytes`]; a broken promise
+    /// shows as U+FFFD in place of the bytes that are not, never a panic.
+    pub fn as_str(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(self.as_bytes())
+    }
+
+    /// The JSON text's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buffer[self.start..]
     }
 
     /// The JSON text, owned.
     pub fn into_string(self) -> String {
-        self.as_str().to_owned()
+        self.as_str().into_owned()
     }
 
     /// The JSON text as bytes for a response body, without copying it.
@@ -141,15 +147,24 @@ impl<T> RawJsonArray<T> {
 
     /// Appends an item.
     pub fn push(&mut self, item: &RawJson<T>) {
-        self.push_trusted(item.as_str());
+        self.push_trusted_bytes(item.as_bytes());
     }
 
     /// Appends an item's text, vouched for as [`RawJson::trusted`] is.
     pub fn push_trusted(&mut self, item: &str) {
+        self.push_trusted_bytes(item.as_bytes());
+    }
+
+    /// Appends an item's text as bytes, vouched for as [`RawJson::trusted`]
+    /// is and, more, to be UTF-8: bytes identical to text that was proven
+    /// when it was stored (a row whose fingerprint is the one written
+    /// beside it) need not be looked at again. Bytes that break the promise
+    /// are never a panic here or later (see [`RawJson::as_str`]).
+    pub fn push_trusted_bytes(&mut self, item: &[u8]) {
         if self.count > 0 {
             self.buffer.push(b',');
         }
-        self.buffer.extend_from_slice(item.as_bytes());
+        self.buffer.extend_from_slice(item);
         self.count += 1;
     }
 
@@ -219,7 +234,7 @@ impl<T: Serialize> Json<T> {
     pub fn to_text(&self) -> Result<std::borrow::Cow<'_, str>, serde_json::Error> {
         match self {
             Json::Typed(value) => serde_json::to_string(value).map(std::borrow::Cow::Owned),
-            Json::Raw(raw) => Ok(std::borrow::Cow::Borrowed(raw.as_str())),
+            Json::Raw(raw) => Ok(raw.as_str()),
         }
     }
 }
@@ -231,5 +246,27 @@ impl<T: DeserializeOwned + Clone> Json<T> {
             Json::Typed(value) => Ok(value.clone()),
             Json::Raw(raw) => raw.parse(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bytes pushed as vouched for are the array's text as they are; bytes
+    /// that break the promise read as U+FFFD, never a panic.
+    #[test]
+    fn vouched_bytes_are_kept_and_broken_promises_do_not_panic() {
+        let mut items = RawJsonArray::<String>::with_capacity(8);
+        items.push_trusted_bytes("\"é\"".as_bytes());
+        items.push_trusted("\"x\"");
+        let array = items.finish();
+        assert_eq!(array.as_bytes(), "[\"é\",\"x\"]".as_bytes());
+        assert_eq!(array.parse().unwrap(), ["é", "x"]);
+        let mut broken = RawJsonArray::<String>::with_capacity(8);
+        broken.push_trusted_bytes(b"\"\xff\"");
+        let broken = broken.finish();
+        assert_eq!(broken.as_str(), "[\"\u{fffd}\"]");
+        assert_eq!(broken.into_string(), "[\"\u{fffd}\"]");
     }
 }
