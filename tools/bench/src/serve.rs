@@ -129,18 +129,18 @@ async fn handwritten(
         .filter(|_| page.has_more)
         .and_then(|last| baseline.cursors.encode(&audience, last));
     let items = page.items.finish();
-    let mut body = String::with_capacity(items.as_str().len() + 256);
-    body.push_str("{\"success\":true,\"data\":{\"items\":");
-    body.push_str(&items.as_str());
-    body.push_str(",\"nextCursor\":");
-    body.push_str(&serde_json::to_string(&next_cursor).unwrap_or_default());
-    body.push_str(if next_cursor.is_some() {
-        ",\"hasMore\":true},\"error\":null,\"traceId\":\""
+    let mut body = Vec::with_capacity(items.as_bytes().len() + 256);
+    body.extend_from_slice(b"{\"success\":true,\"data\":{\"items\":");
+    body.extend_from_slice(items.as_bytes());
+    body.extend_from_slice(b",\"nextCursor\":");
+    body.extend_from_slice(serde_json::to_string(&next_cursor).unwrap_or_default().as_bytes());
+    body.extend_from_slice(if next_cursor.is_some() {
+        b",\"hasMore\":true},\"error\":null,\"traceId\":\""
     } else {
-        ",\"hasMore\":false},\"error\":null,\"traceId\":\""
+        b",\"hasMore\":false},\"error\":null,\"traceId\":\""
     });
-    body.push_str(trace_id.as_str());
-    body.push_str("\"}");
+    body.extend_from_slice(trace_id.as_str().as_bytes());
+    body.extend_from_slice(b"\"}");
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
