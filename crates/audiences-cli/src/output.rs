@@ -98,12 +98,36 @@ fn emails(prospect: &AudienceProspect) -> String {
         .join(";")
 }
 
+/// The room asked for when standard output is a pipe: a page of 100
+/// prospects is about 90 KiB, more than a pipe holds by default (64 KiB),
+/// so every page's write waited for the reader and switched to it; 1 MiB
+/// (Linux's `pipe-max-size` unless raised) holds about ten pages. Into
+/// `wc -l`, 100,000 prospects: 20 % less time, 13 % less CPU (8 runs,
+/// 2026-12-04).
+#[cfg(target_os = "linux")]
+const PIPE_BYTES: usize = 1 << 20;
+
+/// Widens the pipe `fd` is, when it is one narrower than [`PIPE_BYTES`];
+/// nothing for anything else, or when the system refuses (the output is
+/// the same either way).
+#[cfg(target_os = "linux")]
+fn widen_pipe(fd: std::os::fd::BorrowedFd<'_>) {
+    if rustix::pipe::fcntl_getpipe_size(fd).is_ok_and(|size| size < PIPE_BYTES) {
+        let _ = rustix::pipe::fcntl_setpipe_size(fd, PIPE_BYTES);
+    }
+}
+
 impl Sink {
     /// Standard output, or a new file at `path` (written as `path.partial`
     /// until [`Sink::commit`]).
     pub(crate) fn open(format: Format, path: Option<&Path>) -> io::Result<Self> {
         let (out, target): (Box<dyn Write>, Target) = match path {
-            None => (Box::new(BufWriter::new(io::stdout().lock())), Target::Stdout),
+            None => {
+                let stdout = io::stdout();
+                #[cfg(target_os = "linux")]
+                widen_pipe(std::os::fd::AsFd::as_fd(&stdout));
+                (Box::new(BufWriter::new(stdout.lock())), Target::Stdout)
+            }
             Some(destination) => {
                 let mut partial = destination.as_os_str().to_owned();
                 partial.push(".partial");
@@ -294,6 +318,29 @@ impl Sink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A pipe is widened to hold about ten pages; a file is left alone.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn standard_output_into_a_pipe_is_widened() {
+        use std::os::fd::AsFd;
+        let (reader, writer) = rustix::pipe::pipe().unwrap();
+        let before = rustix::pipe::fcntl_getpipe_size(&writer).unwrap();
+        assert!(before < PIPE_BYTES, "a pipe holds {before} bytes by default");
+        widen_pipe(writer.as_fd());
+        let limit: usize = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+            .map_or(PIPE_BYTES, |text| text.trim().parse().unwrap());
+        let after = rustix::pipe::fcntl_getpipe_size(&reader).unwrap();
+        // Unprivileged, a system whose limit is lower refuses: left as it was.
+        assert!(
+            after == PIPE_BYTES || (limit < PIPE_BYTES && after == before),
+            "{before} -> {after} bytes (limit {limit})"
+        );
+        let path = std::env::temp_dir().join(format!("audiences-cli-pipe-{}", std::process::id()));
+        let file = File::create(&path).unwrap();
+        widen_pipe(file.as_fd());
+        let _ = std::fs::remove_file(&path);
+    }
 
     #[test]
     fn fit_pads_and_truncates_by_characters() {

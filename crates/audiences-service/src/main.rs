@@ -51,6 +51,11 @@ struct Cli {
     /// up to N times this: keep it under the server's `max_connections` (see DEPLOYING.md).
     #[arg(long, env = "AUDIENCES_DB_MAX_CONNECTIONS", default_value_t = StoreLimits::default().max_connections, global = true)]
     db_max_connections: u32,
+    /// PostgreSQL: MiB of pages this instance keeps to serve again while their audience has not
+    /// changed (the database still takes the token and says the audience's version at every
+    /// request; see DEPLOYING.md). 0 turns the cache off.
+    #[arg(long, env = "AUDIENCES_PAGE_CACHE_MIB", default_value_t = StoreLimits::default().page_cache_bytes >> 20, global = true)]
+    page_cache_mib: usize,
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
@@ -268,6 +273,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     let limits = StoreLimits {
         query_timeout: Duration::from_millis(cli.query_timeout_ms.max(1)),
         max_connections: cli.db_max_connections.max(1),
+        page_cache_bytes: cli.page_cache_mib.saturating_mul(1 << 20),
     };
     let embedded = cli.database_url.is_none();
     let database_url = cli.database_url.as_deref().unwrap_or(DEFAULT_DATABASE_URL);

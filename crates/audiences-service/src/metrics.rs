@@ -13,7 +13,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::store::{ACQUIRE_DURATION, AnyStore, PoolStats, QUERY_DURATION};
+use crate::store::{ACQUIRE_DURATION, AnyStore, PAGE_CACHE, PoolStats, QUERY_DURATION};
 
 /// `db_pool_connections{state}`: open connections, `idle` or `in_use`.
 pub const POOL_CONNECTIONS: &str = "db_pool_connections";
@@ -87,6 +87,10 @@ fn describe() {
     describe_counter!(
         KEY_CACHE,
         "API key lookups, by result: hit (the key cache, 1 s) or miss (the store)."
+    );
+    describe_counter!(
+        PAGE_CACHE,
+        "Pages asked of the PostgreSQL store's page cache, by result: hit (the kept page, its audience unchanged), miss (read from the database) or off."
     );
     describe_counter!(
         UNAUTHENTICATED_LIMITED,

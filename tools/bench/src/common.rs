@@ -30,11 +30,22 @@ pub(crate) fn limits() -> RateLimits {
     }
 }
 
-/// The store at `url`, with waits long enough for the largest seeds.
+/// The store at `url`, with waits long enough for the largest seeds; its
+/// page cache as the service's (`AUDIENCES_PAGE_CACHE_MIB`, the service's
+/// option, turns it off with 0).
 pub(crate) async fn open(url: &str) -> AnyStore {
+    let page_cache_bytes = match std::env::var("AUDIENCES_PAGE_CACHE_MIB") {
+        Ok(mib) => parse::<usize>(&mib).saturating_mul(1 << 20),
+        Err(_) => StoreLimits::default().page_cache_bytes,
+    };
+    let max_connections = match std::env::var("AUDIENCES_DB_MAX_CONNECTIONS") {
+        Ok(count) => parse::<u32>(&count).max(1),
+        Err(_) => StoreLimits::default().max_connections,
+    };
     let limits = StoreLimits {
         query_timeout: Duration::from_secs(600),
-        max_connections: 16,
+        max_connections,
+        page_cache_bytes,
     };
     AnyStore::open(url, limits)
         .await

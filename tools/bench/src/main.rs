@@ -26,12 +26,14 @@
 //!                                        a shared rate limit's cost and accuracy: the store's
 //!                                        PostgreSQL statement, and the same GCRA as a Redis
 //!                                        script (JSON lines)
-//! bench pgbench POSTGRES_URL CONNECTIONS SECONDS [request|page|floor]
+//! bench pgbench POSTGRES_URL CONNECTIONS SECONDS [request|miss|page|floor]
 //!                                        PostgreSQL's own ceiling for the service's request
-//!                                        statement (the token and the first page of 25, as
-//!                                        the service runs it), through `pgbench` with as many
-//!                                        connections, one key each (JSON); `page`: the page
-//!                                        statement alone, `floor`: `SELECT 1`
+//!                                        statement (the token and the audience's state, as
+//!                                        the service runs it for the first page of 25 it
+//!                                        keeps), through `pgbench` with as many connections,
+//!                                        one key each (JSON); `miss`: the token and the page
+//!                                        (a page not kept), `page`: the page statement
+//!                                        alone, `floor`: `SELECT 1`
 //! bench drive URL... [--connections N] [--requests N | --seconds S] [--key KEY]...
 //!             [--allow STATUS]... [--trace-ids]
 //!                                        the load driver: GET the URLs in turn over N keep-alive

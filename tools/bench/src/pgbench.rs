@@ -1,16 +1,18 @@
 //! `pgbench`: PostgreSQL's own ceiling for the service's request statement
-//! (its token and the first page of 25), as the service runs it: the same
-//! text (`take_and_page_statement`), prepared, with a generic plan (the
+//! (its token and the state of the audience whose first page of 25 the
+//! instance keeps), as the service runs it: the same text
+//! (`take_and_state_statement`), prepared, with a generic plan (the
 //! service's `plan_cache_mode`), over as many connections as the driver
 //! uses, one key each. What the database alone does on this machine, to set
-//! the service's requests/s against; and two floors under it: the page
-//! statement alone (no token: what a request costs the database when
+//! the service's requests/s against; the statement for a page the instance
+//! does not keep (`miss`: the token and the page's rows); and two floors
+//! under it: the page statement alone (no token: what a request costs the database when
 //! nothing is written), and `SELECT 1` (a round trip, nothing read).
 
 use std::process::Command;
 
 use audiences_service::demo::{ACCOUNT_GROUP_ID, READY_AUDIENCE_ID};
-use audiences_service::store::{page_statement, take_and_page_statement};
+use audiences_service::store::{page_statement, take_and_page_statement, take_and_state_statement};
 
 use crate::common::{fail, limits};
 
@@ -36,8 +38,13 @@ fn pgbench() -> String {
 /// Which statement pgbench runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Statement {
-    /// The token and the page (`take_and_page_statement`): a request.
+    /// The token and the audience's state and version
+    /// (`take_and_state_statement`): a request, as the service runs it for
+    /// a page its instance keeps.
     Request,
+    /// The token and the page (`take_and_page_statement`): a request for a
+    /// page the instance does not keep.
+    Miss,
     /// The page alone (`page_statement`): a request without the token.
     Page,
     /// `SELECT 1`: the round trip alone.
@@ -48,10 +55,11 @@ impl Statement {
     pub(crate) fn parse(text: &str) -> Self {
         match text {
             "request" => Self::Request,
+            "miss" => Self::Miss,
             "page" => Self::Page,
             "floor" => Self::Floor,
             _ => fail(format!(
-                "unknown pgbench statement `{text}`: request, page or floor"
+                "unknown pgbench statement `{text}`: request, miss, page or floor"
             )),
         }
     }
@@ -65,6 +73,16 @@ fn script(statement: Statement) -> String {
     // parameters are untyped, and `$2 * $3` would be ambiguous).
     let (mut text, variables): (String, &[(usize, &str)]) = match statement {
         Statement::Request => (
+            take_and_state_statement().to_owned(),
+            &[
+                (5, "(:account_group)::text"),
+                (4, "(:audience)::text"),
+                (3, "(:burst)::int4"),
+                (2, "(:interval)::float8"),
+                (1, "('pgbench-key-' || :client_id)"),
+            ],
+        ),
+        Statement::Miss => (
             take_and_page_statement().to_owned(),
             &[
                 (8, "(:page_rows)::int8"),
@@ -149,13 +167,20 @@ mod tests {
 
     #[test]
     fn every_parameter_becomes_a_variable() {
-        for statement in [Statement::Request, Statement::Page, Statement::Floor] {
+        for statement in [
+            Statement::Request,
+            Statement::Miss,
+            Statement::Page,
+            Statement::Floor,
+        ] {
             let script = script(statement);
             assert!(!script.contains('$'), "{statement:?}: {script}");
         }
         let request = script(Statement::Request);
         assert!(request.contains("('pgbench-key-' || :client_id)"));
-        assert!(request.contains("(:page_rows)::int8"));
+        assert!(request.contains("(:audience)::text") && !request.contains("page_rows"));
+        let miss = script(Statement::Miss);
+        assert!(miss.contains("('pgbench-key-' || :client_id)") && miss.contains("(:page_rows)::int8"));
         let page = script(Statement::Page);
         assert!(page.contains("(:audience)::text") && page.contains("(:page_rows)::int8"));
         assert!(!page.contains("pgbench-key-"), "the page alone takes no token");

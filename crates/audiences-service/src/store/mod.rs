@@ -9,11 +9,14 @@
 //! text they were stored as (written by this store from typed values, so
 //! passed through once each row is proven to be one JSON object with its
 //! own id; see [`row_is_exactly`]). Both backends feed the rows to
-//! one page assembler (`page.rs`).
+//! one page assembler (`page.rs`). On PostgreSQL an instance keeps the
+//! pages it read and the database sends a page's rows only when the
+//! audience changed since (`page_cache.rs`).
 
 mod any;
 mod model;
 mod page;
+mod page_cache;
 mod postgres;
 mod postgres_limits;
 mod postgres_operator;
@@ -28,8 +31,9 @@ pub use model::{
     ACQUIRE_DURATION, AudienceState, KeyRecord, NewKey, Page, PageOutcome, PoolStats, Position,
     QUERY_DURATION, Seed, StoreError, StoreLimits, StoredProspect,
 };
+pub use page_cache::{PAGE_CACHE, PageCacheStats};
 pub use postgres::{PostgresStore, page_statement};
-pub use postgres_limits::take_and_page_statement;
+pub use postgres_limits::{take_and_page_statement, take_and_state_statement};
 pub use row_check::{PROVEN_CAPACITY, Proven, proof_of, row_is_exactly, row_is_served};
 pub use sqlite::SqliteStore;
 pub use sqlite_pool::Held;

@@ -107,7 +107,7 @@ pub struct StoredProspect {
 }
 
 /// One page of a ready audience.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Page {
     /// The prospects, in (createdAt, id) order, as their stored JSON.
     pub items: RawJsonArray<AudienceProspect>,
@@ -136,6 +136,10 @@ pub struct StoreLimits {
     pub query_timeout: Duration,
     /// Connections in the pool.
     pub max_connections: u32,
+    /// Bytes of pages an instance keeps to serve again while their
+    /// audience has not changed (PostgreSQL, src/store/page_cache.rs; 0:
+    /// none).
+    pub page_cache_bytes: usize,
 }
 
 impl Default for StoreLimits {
@@ -143,6 +147,7 @@ impl Default for StoreLimits {
         Self {
             query_timeout: Duration::from_secs(3),
             max_connections: 16,
+            page_cache_bytes: 64 << 20,
         }
     }
 }

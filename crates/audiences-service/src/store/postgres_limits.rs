@@ -1,6 +1,9 @@
 //! Rate limits shared by every instance on the database (PostgreSQL), and
 //! the request path's one round trip: the caller's token taken and, when it
-//! is admitted, the page read, in one statement.
+//! is admitted, the page read, in one statement; or, for a page the
+//! instance keeps (page_cache.rs), the token and the audience's state and
+//! version, the kept page served while that version holds (a second round
+//! trip reads the page only after its audience changed).
 //!
 //! The bucket is a GCRA "theoretical arrival time" per key (`rate_limits`,
 //! by the database's clock, so that the instances' clocks do not matter).
@@ -28,7 +31,8 @@
 use sqlx::Row;
 
 use super::model::{PageOutcome, StoreError};
-use super::postgres::{PAGE_COLUMNS, PostgresStore, assemble, page_join};
+use super::page_cache::PageKey;
+use super::postgres::{PAGE_COLUMNS, PostgresStore, kept_outcome, page_join};
 use super::postgres_pool::{failed, on_lease};
 use super::traits::{PageRequest, SharedLimits};
 use crate::limits::{RateLimits, Taken};
@@ -66,6 +70,19 @@ fn take_and_page_sql() -> String {
 
 static TAKE_AND_PAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(take_and_page_sql);
 
+/// The token, then the audience's state and version when it was admitted:
+/// the request's statement when the instance keeps the page asked for
+/// (page_cache.rs), with no prospect table in its plan (see the store's
+/// `STATE_SQL`). [`TAKE`]'s three columns, then the state (`NULL`: no
+/// audience, or refused) and the version.
+static TAKE_AND_STATE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{TAKE}, a.status, a.version \
+        FROM clock c LEFT JOIN taken t ON true \
+        LEFT JOIN audiences a ON t.tat IS NOT NULL AND a.id = $4 AND a.account_group_id = $5"
+    )
+});
+
 /// [`TAKE`] alone, for the paths that read no page.
 static TAKE_ALONE: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| format!("{TAKE} FROM clock c LEFT JOIN taken t ON true"));
@@ -77,6 +94,14 @@ static TAKE_ALONE: std::sync::LazyLock<String> =
 /// starts (`0` and `''` for the first page), `$8` the page size plus one.
 pub fn take_and_page_statement() -> &'static str {
     TAKE_AND_PAGE.as_str()
+}
+
+/// The request path's statement on PostgreSQL when the instance keeps the
+/// page asked for (for `pgbench` in the benchmarks): the token, the
+/// audience's state and version. Parameters: `$1` to `$5` as
+/// [`take_and_page_statement`]'s.
+pub fn take_and_state_statement() -> &'static str {
+    TAKE_AND_STATE.as_str()
 }
 
 fn bucket(limits: RateLimits) -> (f64, i32) {
@@ -133,6 +158,34 @@ impl SharedLimits for PostgresStore {
     ) -> Result<(Taken, Option<PageOutcome>), StoreError> {
         let (interval, burst) = bucket(limits);
         let (after_created, after_id) = super::model::Position::bounds(page.after);
+        let key = PageKey {
+            audience: page.audience,
+            after: (after_created, after_id),
+            limit: page.limit,
+        };
+        if let Some(kept) = self.kept_page(&key) {
+            let row = on_lease!(self, "take_and_state", |connection| sqlx::query(
+                TAKE_AND_STATE.as_str()
+            )
+            .bind(key_id)
+            .bind(interval)
+            .bind(burst)
+            .bind(page.audience)
+            .bind(page.account_group)
+            .fetch_one(connection))?;
+            let taken = taken(&row, limits)?;
+            if !taken.admitted {
+                return Ok((taken, None));
+            }
+            let state: Option<&str> = row.try_get(3).map_err(failed)?;
+            let version: Option<i64> = row.try_get(4).map_err(failed)?;
+            let outcome = match kept_outcome(self.page_cache(), &kept, state, version)? {
+                Some(outcome) => outcome,
+                // The audience changed: its page read now, the token taken.
+                None => self.read_page(page.account_group, &key).await?,
+            };
+            return Ok((taken, Some(outcome)));
+        }
         let rows = on_lease!(self, "take_and_page", |connection| sqlx::query(
             TAKE_AND_PAGE.as_str()
         )
@@ -152,6 +205,6 @@ impl SharedLimits for PostgresStore {
         if !taken.admitted {
             return Ok((taken, None));
         }
-        Ok((taken, Some(assemble(&rows, 3, page.limit)?)))
+        Ok((taken, Some(self.page_of(&rows, 3, &key)?)))
     }
 }

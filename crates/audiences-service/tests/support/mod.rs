@@ -162,6 +162,7 @@ pub fn options() -> Config {
         store_limits: StoreLimits {
             query_timeout: Duration::from_millis(800),
             max_connections: 8,
+            ..StoreLimits::default()
         },
         router_limits: RouterLimits::default(),
         key_cache_ttl: audiences_service::keys::KEY_CACHE_TTL,

@@ -190,6 +190,20 @@ impl<T> RawJsonArray<T> {
     }
 }
 
+/// A copy with the same room to grow (a page kept to be served again is
+/// copied, then wrapped in its envelope in place).
+impl<T> Clone for RawJsonArray<T> {
+    fn clone(&self) -> Self {
+        let mut buffer = Vec::with_capacity(self.buffer.capacity());
+        buffer.extend_from_slice(&self.buffer);
+        Self {
+            buffer,
+            count: self.count,
+            schema: PhantomData,
+        }
+    }
+}
+
 impl<T> fmt::Debug for RawJsonArray<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -268,5 +282,21 @@ mod tests {
         let broken = broken.finish();
         assert_eq!(broken.as_str(), "[\"\u{fffd}\"]");
         assert_eq!(broken.into_string(), "[\"\u{fffd}\"]");
+    }
+
+    /// A copy is the same array, with the same room, and grows on its own.
+    #[test]
+    fn a_copy_is_the_same_array_and_grows_apart() {
+        let mut items = RawJsonArray::<String>::with_capacity(1_024);
+        items.push_trusted("\"a\"");
+        let mut copy = items.clone();
+        assert_eq!(
+            (copy.len(), copy.capacity_hint()),
+            (items.len(), items.capacity_hint())
+        );
+        assert!(copy.buffer.capacity() >= items.buffer.capacity());
+        copy.push_trusted("\"b\"");
+        assert_eq!(items.finish().as_bytes(), b"[\"a\"]");
+        assert_eq!(copy.finish().parse().unwrap(), ["a", "b"]);
     }
 }

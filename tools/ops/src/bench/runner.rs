@@ -99,11 +99,30 @@ impl Bench {
         )
     }
 
-    /// `bench serve` on `url`; with `core`, pinned to that CPU.
+    /// `bench serve` on `url`; with `core`, pinned to that CPU. On
+    /// PostgreSQL the instance's pool is sized as DEPLOYING.md says (twice
+    /// the database's cores, here this machine's, plus the operator's
+    /// connection).
     pub(crate) fn serve(&self, url: &str, core: Option<usize>) -> Result<Servers, String> {
+        self.serve_with(url, core, &[])
+    }
+
+    /// [`Bench::serve`] with more of the service's environment (its
+    /// options' variables).
+    pub(crate) fn serve_with(
+        &self,
+        url: &str,
+        core: Option<usize>,
+        environment: &[(&str, &str)],
+    ) -> Result<Servers, String> {
         let ports = [free_port()?, free_port()?, free_port()?];
         let ports_text = ports.map(|port| port.to_string());
         let mut command = pinned(core, &self.binary);
+        if url.starts_with("postgres") {
+            let cores = std::thread::available_parallelism().map_or(1, usize::from);
+            command.env("AUDIENCES_DB_MAX_CONNECTIONS", (2 * cores + 1).to_string());
+        }
+        command.envs(environment.iter().copied());
         command
             .arg("serve")
             .arg(url)
