@@ -84,8 +84,17 @@ impl Kept {
             && self.audience == key.audience
     }
 
+    /// A copy of `page` (only the bytes it holds, see `RawJsonArray`'s
+    /// `Clone`), weighed by what it allocates: a page with few rows read
+    /// into room for many weighs its rows, not the room.
     fn new(key: &PageKey<'_>, version: i64, page: &Page) -> Self {
-        let bytes = page.items.capacity_hint() + key.audience.len() + key.after.1.len() + 128;
+        let page = page.clone();
+        let last = page.last.as_ref().map_or(0, |last| last.id.capacity());
+        let bytes = page.items.allocated_bytes()
+            + last
+            + key.audience.len()
+            + key.after.1.len()
+            + std::mem::size_of::<Self>();
         Self {
             audience: key.audience.to_owned(),
             after: Position {
@@ -94,7 +103,7 @@ impl Kept {
             },
             limit: key.limit,
             version,
-            page: page.clone(),
+            page,
             bytes,
         }
     }
@@ -238,6 +247,23 @@ mod tests {
         let kept = cache.lookup(&key("a", "x", 25)).unwrap();
         assert_eq!(text(cache.serve(&kept, 42).unwrap()), r#"[{"id":"p3"}]"#);
         assert_eq!(cache.stats(), PageCacheStats { hits: 2, misses: 2 });
+    }
+
+    /// A page read into room for 100 rows that holds one weighs its row,
+    /// and what it weighs is what it allocates: the bound in bytes is a
+    /// bound on memory, whatever the pages' sizes.
+    #[test]
+    fn a_kept_page_weighs_what_it_holds() {
+        let mut sparse = Page {
+            items: audiences_server::runtime::RawJsonArray::with_capacity(100 * 1_024),
+            ..Page::default()
+        };
+        sparse.items.push_trusted(r#"{"id":"p"}"#);
+        assert!(sparse.items.allocated_bytes() > 100 * 1_024);
+        let kept = Kept::new(&key("a", "x", 100), 1, &sparse);
+        assert_eq!(kept.page.items.capacity_hint(), sparse.items.capacity_hint());
+        assert!(kept.bytes >= kept.page.items.allocated_bytes());
+        assert!(kept.bytes < 2_048, "{} bytes", kept.bytes);
     }
 
     /// The bound holds, and a walk over many pages read once (an export)

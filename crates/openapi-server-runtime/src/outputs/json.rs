@@ -19,6 +19,10 @@ use serde::de::DeserializeOwned;
 /// leading properties, the envelope's).
 pub(crate) const HEADROOM: usize = 192;
 
+/// Room an array keeps after its items: its closing bracket and what the
+/// envelope writes after it.
+const TAILROOM: usize = 2 + 128;
+
 /// JSON text of one value of type `T`.
 pub struct RawJson<T> {
     /// The text is `buffer[start..]`; `buffer[..start]` is free room.
@@ -135,7 +139,7 @@ impl<T> RawJsonArray<T> {
     /// An empty array with room for `bytes` of JSON (and for what will
     /// wrap it).
     pub fn with_capacity(bytes: usize) -> Self {
-        let mut buffer = Vec::with_capacity(HEADROOM + bytes + 2 + 128);
+        let mut buffer = Vec::with_capacity(HEADROOM + bytes + TAILROOM);
         buffer.resize(HEADROOM, b' ');
         buffer.push(b'[');
         Self {
@@ -183,6 +187,12 @@ impl<T> RawJsonArray<T> {
         self.buffer.len() - HEADROOM + 1
     }
 
+    /// The bytes the array holds in memory (its room included), to weigh
+    /// what keeps it.
+    pub fn allocated_bytes(&self) -> usize {
+        self.buffer.capacity()
+    }
+
     /// The array's JSON text.
     pub fn finish(mut self) -> RawJson<Vec<T>> {
         self.buffer.push(b']');
@@ -190,11 +200,13 @@ impl<T> RawJsonArray<T> {
     }
 }
 
-/// A copy with the same room to grow (a page kept to be served again is
-/// copied, then wrapped in its envelope in place).
+/// A copy holding the items written so far and the room to wrap them in
+/// the envelope, not the room left for more items (a page kept to be served
+/// again is weighed by what it holds, then copied out and wrapped in
+/// place).
 impl<T> Clone for RawJsonArray<T> {
     fn clone(&self) -> Self {
-        let mut buffer = Vec::with_capacity(self.buffer.capacity());
+        let mut buffer = Vec::with_capacity(self.buffer.len() + TAILROOM);
         buffer.extend_from_slice(&self.buffer);
         Self {
             buffer,
@@ -284,17 +296,24 @@ mod tests {
         assert_eq!(broken.into_string(), "[\"\u{fffd}\"]");
     }
 
-    /// A copy is the same array, with the same room, and grows on its own.
+    /// A copy is the same array, holds only what it needs to be wrapped
+    /// (not the room left for items), and grows on its own.
     #[test]
     fn a_copy_is_the_same_array_and_grows_apart() {
-        let mut items = RawJsonArray::<String>::with_capacity(1_024);
+        let mut items = RawJsonArray::<String>::with_capacity(100 * 1_024);
         items.push_trusted("\"a\"");
         let mut copy = items.clone();
         assert_eq!(
             (copy.len(), copy.capacity_hint()),
             (items.len(), items.capacity_hint())
         );
-        assert!(copy.buffer.capacity() >= items.buffer.capacity());
+        assert!(items.allocated_bytes() > 100 * 1_024);
+        assert!(
+            copy.allocated_bytes() >= HEADROOM + copy.capacity_hint() + TAILROOM - 1
+                && copy.allocated_bytes() < 1_024,
+            "{} bytes",
+            copy.allocated_bytes()
+        );
         copy.push_trusted("\"b\"");
         assert_eq!(items.finish().as_bytes(), b"[\"a\"]");
         assert_eq!(copy.finish().parse().unwrap(), ["a", "b"]);
