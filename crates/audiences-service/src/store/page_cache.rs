@@ -72,11 +72,6 @@ pub(crate) struct Kept {
 }
 
 impl Kept {
-    /// The audience's version the page was read at.
-    pub(crate) fn version(&self) -> i64 {
-        self.version
-    }
-
     fn is_for(&self, key: &PageKey<'_>) -> bool {
         self.limit == key.limit
             && self.after.created_at == key.after.0
@@ -219,7 +214,7 @@ mod tests {
     }
 
     fn version(cache: &PageCache, audience: &str, id: &str, limit: u32) -> Option<i64> {
-        cache.lookup(&key(audience, id, limit)).map(|kept| kept.version())
+        cache.lookup(&key(audience, id, limit)).map(|kept| kept.version)
     }
 
     fn text(page: Page) -> String {

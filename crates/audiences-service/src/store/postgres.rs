@@ -123,9 +123,6 @@ pub(super) fn kept_outcome(
         return Ok(Some(PageOutcome::Populating));
     }
     let version = version.ok_or_else(|| StoreError::Corrupt("an audience without its version".into()))?;
-    if version != kept.version() {
-        return Ok(None);
-    }
     Ok(pages.serve(kept, version).map(PageOutcome::Page))
 }
 
@@ -265,12 +262,6 @@ impl PostgresStore {
         self.pages.stats()
     }
 
-    /// The page kept for `key`, whose version the page statement is asked
-    /// about.
-    pub(super) fn kept_page(&self, key: &PageKey<'_>) -> Option<Arc<Kept>> {
-        self.pages.lookup(key)
-    }
-
     /// The instance's kept pages.
     pub(super) fn page_cache(&self) -> &PageCache {
         &self.pages
@@ -349,7 +340,7 @@ impl RequestPath for PostgresStore {
             after: (after_created, after_id),
             limit,
         };
-        let Some(kept) = self.kept_page(&key) else {
+        let Some(kept) = self.pages.lookup(&key) else {
             return self.read_page(account_group, &key).await;
         };
         let row = on_lease!(self, "audience_version", |connection| sqlx::query(STATE_SQL)

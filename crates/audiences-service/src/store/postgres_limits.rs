@@ -163,7 +163,7 @@ impl SharedLimits for PostgresStore {
             after: (after_created, after_id),
             limit: page.limit,
         };
-        if let Some(kept) = self.kept_page(&key) {
+        if let Some(kept) = self.page_cache().lookup(&key) {
             let row = on_lease!(self, "take_and_state", |connection| sqlx::query(
                 TAKE_AND_STATE.as_str()
             )

@@ -313,19 +313,20 @@ pub(crate) fn interleaved(
             runs[index].push(bench.drive(ports[index], path, sizes, sizes.requests, core)?);
         }
     }
-    Ok(runs
-        .iter()
-        .map(|runs| {
-            (
-                spread(runs.iter().map(|run| number(run, "rps")).collect()),
-                spread(runs.iter().map(|run| number(run, "p50_ms")).collect()).1,
-                spread(runs.iter().map(|run| number(run, "p99_ms")).collect()).1,
-            )
-        })
-        .collect())
+    Ok(runs.iter().map(|runs| measured(runs)).collect())
 }
 
 /// A table row of one server's measurements.
+/// Runs of the driver as one row: requests/s (min / median / max), and
+/// the medians of p50 and p99.
+pub(crate) fn measured(runs: &[Value]) -> Measured {
+    (
+        spread(runs.iter().map(|run| number(run, "rps")).collect()),
+        spread(runs.iter().map(|run| number(run, "p50_ms")).collect()).1,
+        spread(runs.iter().map(|run| number(run, "p99_ms")).collect()).1,
+    )
+}
+
 pub(crate) fn row(name: &str, (rps, p50, p99): Measured) -> String {
     format!(
         "| {name} | {:.0} / {:.0} / {:.0} | {p50:.2} | {p99:.2} |",

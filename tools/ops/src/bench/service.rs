@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use super::cpu;
 use super::runner::{
-    Bench, Callers, NOT_MEASURED, Sizes, interleaved, number, postgres_database, row, spread, verdict,
+    Bench, Callers, NOT_MEASURED, Sizes, interleaved, measured, number, postgres_database, row, spread,
+    verdict,
 };
 use super::template::Values;
 
@@ -110,26 +111,14 @@ fn postgres_ceiling(
     for _ in 0..sizes.reps {
         hot.push(bench.drive_as(Callers::OneKey, port, path, sizes, sizes.requests, None)?);
     }
-    let measured = (
-        spread(hot.iter().map(|run| number(run, "rps")).collect()),
-        spread(hot.iter().map(|run| number(run, "p50_ms")).collect()).1,
-        spread(hot.iter().map(|run| number(run, "p99_ms")).collect()).1,
-    );
-    rows.push(row("PostgreSQL | service, one key on every connection", measured));
+    let hot = measured(&hot);
+    rows.push(row("PostgreSQL | service, one key on every connection", hot));
     // The same service with its page cache off: every request reads its
     // page's rows from the database (what a request for a page the
     // instance has not served, or whose audience changed since, costs).
     let uncached = bench.serve_with(url, None, &[("AUDIENCES_PAGE_CACHE_MIB", "0")])?;
-    let mut cold = Vec::new();
-    for _ in 0..sizes.reps {
-        cold.push(bench.drive(uncached.generated, path, sizes, sizes.requests, None)?);
-    }
+    let cold = interleaved(bench, sizes, path, &[uncached.generated], None)?[0];
     drop(uncached);
-    let cold = (
-        spread(cold.iter().map(|run| number(run, "rps")).collect()),
-        spread(cold.iter().map(|run| number(run, "p50_ms")).collect()).1,
-        spread(cold.iter().map(|run| number(run, "p99_ms")).collect()).1,
-    );
     rows.push(row(
         "PostgreSQL | service, page cache off (every page read from the database)",
         cold,
@@ -188,7 +177,7 @@ fn postgres_ceiling(
     let ratio = spread(pairs).1;
     values.number("postgres_db_ratio", ratio, 3);
     values.set("postgres_db_verdict", verdict(ratio >= 0.6));
-    values.number("postgres_hot_ratio", measured.0.1 / service, 3);
+    values.number("postgres_hot_ratio", hot.0.1 / service, 3);
     values.number("postgres_db_http_ratio", medians[0] / http_ceiling, 3);
     values.number("postgres_miss_http_ratio", medians[1] / http_ceiling, 3);
     values.number("postgres_page_http_ratio", medians[2] / http_ceiling, 3);
