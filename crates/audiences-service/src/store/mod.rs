@@ -1,7 +1,8 @@
 //! Storage: the traits by job ([`RequestPath`], [`Operator`],
 //! [`SharedLimits`]) and two backends chosen at start-up by the database
 //! URL: [`SqliteStore`] (embedded, the default; rusqlite on tokio's blocking
-//! pool) and [`PostgresStore`] (sqlx, for several instances), behind
+//! pool) and [`PostgresStore`] (tokio-postgres pipelined on the request path, sqlx
+//! for migrations and operator commands; for several instances), behind
 //! [`AnyStore`]. Domain errors only; the store knows nothing of HTTP.
 //!
 //! A page is one statement in the common case: the audience's state and its

@@ -1,4 +1,6 @@
-//! The PostgreSQL store (sqlx), for several instances on one database.
+//! The PostgreSQL store, for several instances on one database: the
+//! request path on tokio-postgres, pipelined (postgres_pool.rs), migrations
+//! and operator commands on sqlx.
 
 use std::future::Future;
 use std::str::FromStr;
@@ -6,16 +8,18 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
+use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Row};
+use tokio_postgres::types::{FromSql, Type};
 
 use super::model::{
-    AudienceState, KeyRecord, PageOutcome, PoolStats, Position, StoreError, StoreLimits,
+    AudienceState, KeyRecord, PageOutcome, PoolStats, Position, QUERY_DURATION, StoreError, StoreLimits,
     permissions_of_column,
 };
 use super::page::PageAssembler;
 use super::page_cache::{Kept, PageCache, PageCacheStats, PageKey};
-use super::postgres_pool::{Ages, Connections, IDLE_PING, Lease, failed, on_lease, result_of};
+use super::postgres_limits::{TAKE_ALONE, TAKE_AND_PAGE, TAKE_AND_STATE};
+use super::postgres_pool::{Ages, Connections, IDLE_PING, PIPELINE_DEPTH, Prepared, failed, undecodable};
 use super::traits::{RequestPath, SharedLimits};
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -51,7 +55,85 @@ pub(crate) async fn timed<T>(
     call: impl Future<Output = Result<T, sqlx::Error>>,
 ) -> Result<T, StoreError> {
     let started = Instant::now();
-    result_of(query, started, limit, tokio::time::timeout(limit, call).await)
+    let attempt = tokio::time::timeout(limit, call).await;
+    metrics::histogram!(QUERY_DURATION, "query" => query).record(started.elapsed().as_secs_f64());
+    match attempt {
+        Ok(result) => result.map_err(failed),
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "no answer within {} ms",
+            limit.as_millis()
+        ))),
+    }
+}
+
+/// The request path's statements, prepared on every connection as it
+/// opens; a variant is the index of its statement in [`request_statements`].
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Request {
+    KeyByHash,
+    Page,
+    State,
+    AudienceState,
+    TakeAlone,
+    TakeAndState,
+    TakeAndPage,
+}
+
+/// The statements of [`Request`], in its order.
+fn request_statements() -> Vec<Prepared> {
+    const KEY: &str = "SELECT id, account_group_id, permissions FROM api_keys \
+        WHERE key_hash = $1 AND revoked_at IS NULL";
+    const AUDIENCE_STATE: &str = "SELECT status FROM audiences WHERE id = $1 AND account_group_id = $2";
+    const PAGE: &[Type] = &[Type::TEXT, Type::TEXT, Type::INT8, Type::TEXT, Type::INT8];
+    const AUDIENCE: &[Type] = &[Type::TEXT, Type::TEXT];
+    // The token's parameters: the key, the bucket's interval, its burst.
+    const TAKE: &[Type] = &[Type::TEXT, Type::FLOAT8, Type::INT4];
+    const TAKE_AND_STATE_TYPES: &[Type] = &[Type::TEXT, Type::FLOAT8, Type::INT4, Type::TEXT, Type::TEXT];
+    const TAKE_AND_PAGE_TYPES: &[Type] = &[
+        Type::TEXT,
+        Type::FLOAT8,
+        Type::INT4,
+        Type::TEXT,
+        Type::TEXT,
+        Type::INT8,
+        Type::TEXT,
+        Type::INT8,
+    ];
+    let statements = [
+        (Request::KeyByHash, KEY, &[Type::BYTEA][..]),
+        (Request::Page, PAGE_SQL.as_str(), PAGE),
+        (Request::State, STATE_SQL, AUDIENCE),
+        (Request::AudienceState, AUDIENCE_STATE, AUDIENCE),
+        (Request::TakeAlone, TAKE_ALONE.as_str(), TAKE),
+        (
+            Request::TakeAndState,
+            TAKE_AND_STATE.as_str(),
+            TAKE_AND_STATE_TYPES,
+        ),
+        (Request::TakeAndPage, TAKE_AND_PAGE.as_str(), TAKE_AND_PAGE_TYPES),
+    ];
+    statements
+        .into_iter()
+        .enumerate()
+        .map(|(index, (request, sql, types))| {
+            debug_assert_eq!(request as usize, index);
+            Prepared { sql, types }
+        })
+        .collect()
+}
+
+/// A TEXT column's bytes as the database sent them (UTF-8, which the row
+/// check proves: decoding as `&str` would look at every byte once more).
+struct TextBytes<'a>(&'a [u8]);
+
+impl<'a> FromSql<'a> for TextBytes<'a> {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Self(raw))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(*ty, Type::TEXT | Type::VARCHAR)
+    }
 }
 
 /// The columns of a page: the audience's state and version, then each
@@ -131,7 +213,7 @@ pub(super) fn kept_outcome(
 /// audience) and version, then each prospect's position and stored JSON.
 /// The version is `None` when there is no audience.
 pub(super) fn assemble(
-    rows: &[sqlx::postgres::PgRow],
+    rows: &[tokio_postgres::Row],
     first: usize,
     limit: u32,
 ) -> Result<(PageOutcome, Option<i64>), StoreError> {
@@ -139,23 +221,22 @@ pub(super) fn assemble(
     let mut version = None;
     for row in rows {
         if page.wants_state() {
-            match row.try_get::<Option<&str>, _>(first).map_err(failed)? {
+            match row.try_get::<_, Option<&str>>(first).map_err(undecodable)? {
                 Some(state) => page.state(state)?,
                 None => break,
             }
-            version = Some(row.try_get::<i64, _>(first + 1).map_err(failed)?);
+            version = Some(row.try_get::<_, i64>(first + 1).map_err(undecodable)?);
         }
-        let Some(created_at) = row.try_get::<Option<i64>, _>(first + 2).map_err(failed)? else {
+        let Some(created_at) = row.try_get::<_, Option<i64>>(first + 2).map_err(undecodable)? else {
             break;
         };
         if !page.wants_row() {
             break;
         }
-        // The TEXT column's bytes as sent: the row check proves them UTF-8
-        // (decoding as `&str` would look at every byte once more).
-        let data: &[u8] = row.try_get_unchecked(first + 4).map_err(failed)?;
-        let proof: Option<&[u8]> = row.try_get(first + 5).map_err(failed)?;
-        page.row(created_at, row.try_get(first + 3).map_err(failed)?, data, proof)?;
+        let TextBytes(data) = row.try_get(first + 4).map_err(undecodable)?;
+        let proof: Option<&[u8]> = row.try_get(first + 5).map_err(undecodable)?;
+        let id: &str = row.try_get(first + 3).map_err(undecodable)?;
+        page.row(created_at, id, data, proof)?;
     }
     Ok((page.finish(), version))
 }
@@ -164,22 +245,32 @@ impl PostgresStore {
     /// Connects to `url` and applies the migrations (once, whatever the
     /// number of instances starting: sqlx's migrator holds an advisory lock).
     pub async fn open(url: &str, limits: StoreLimits) -> Result<Self, StoreError> {
+        let bad_url =
+            |error: &dyn std::fmt::Display| StoreError::Rejected(format!("bad PostgreSQL URL: {error}"));
         let statement_timeout = format!("{}", limits.query_timeout.as_millis());
+        // A generic plan for every prepared statement: PostgreSQL otherwise
+        // keeps planning the page statement afresh on each execution (its
+        // custom plans look cheaper than the generic one, which is the same
+        // index range scan), and planning was most of the backends' CPU:
+        // 2.4k pages of 25 a second with it against 5k without on this
+        // machine (BENCHMARKS.md §1).
+        let settings = [
+            ("statement_timeout", statement_timeout.as_str()),
+            ("plan_cache_mode", "force_generic_plan"),
+        ];
         let options = PgConnectOptions::from_str(url)
-            .map_err(|error| StoreError::Rejected(format!("bad PostgreSQL URL: {error}")))?
-            // A generic plan for every prepared statement: PostgreSQL
-            // otherwise keeps planning the page statement afresh on each
-            // execution (its custom plans look cheaper than the generic one,
-            // which is the same index range scan), and planning was most of
-            // the backends' CPU: 2.4k pages of 25 a second with it against
-            // 5k without on this machine (BENCHMARKS.md §1).
-            .options([
-                ("statement_timeout", statement_timeout.as_str()),
-                ("plan_cache_mode", "force_generic_plan"),
-            ]);
+            .map_err(|error| bad_url(&error))?
+            .options(settings);
+        // The request path's connections: the same server, user and
+        // settings, parsed by tokio-postgres.
+        let mut config = tokio_postgres::Config::from_str(url).map_err(|error| bad_url(&error))?;
+        let mut startup = config.get_options().map(str::to_owned).unwrap_or_default();
+        for (name, value) in settings {
+            startup.push_str(&format!(" -c {name}={value}"));
+        }
+        config.options(startup.trim_start());
         // Migrations and operator commands: sqlx's pool, one connection,
-        // pinged when it has been idle for IDLE_PING (not on every use:
-        // see postgres_pool.rs).
+        // pinged when it has been idle for IDLE_PING.
         let pool = PgPoolOptions::new()
             .test_before_acquire(false)
             .before_acquire(|connection, metadata| {
@@ -192,20 +283,22 @@ impl PostgresStore {
             })
             .max_connections(1)
             .acquire_timeout(limits.query_timeout)
-            .connect_with(options.clone())
+            .connect_with(options)
             .await
             .map_err(failed)?;
-        // The request path: the rest of the connections, at least one.
-        let connections = Connections::new(
-            options,
-            limits.max_connections.saturating_sub(1).max(1),
-            limits.query_timeout,
-            Ages::default(),
-        );
         MIGRATIONS
             .run(&pool)
             .await
             .map_err(|error| StoreError::Unavailable(format!("migrations failed: {error}")))?;
+        // The request path: the rest of the connections, at least one
+        // (prepared after the migrations made the tables they read).
+        let connections = Connections::new(
+            config,
+            request_statements(),
+            (limits.max_connections.saturating_sub(1).max(1), PIPELINE_DEPTH),
+            limits.query_timeout,
+            Ages::default(),
+        );
         Ok(Self {
             pool,
             connections,
@@ -226,9 +319,9 @@ impl PostgresStore {
     }
 
     /// The page statement's plan as this store's connections run it: the
-    /// statement prepared on one of the pool's connections, then `EXPLAIN
-    /// EXECUTE` (for operators, and for the test that keeps it one generic
-    /// index range scan without a sort).
+    /// statement prepared on a connection with the request path's settings,
+    /// then `EXPLAIN EXECUTE` (for operators, and for the test that keeps
+    /// it one generic index range scan without a sort).
     pub async fn page_plan(&self) -> Result<String, StoreError> {
         let (created_at, id) = Position::bounds(None);
         // Literals, as a caller's first page binds them: a custom plan would
@@ -238,12 +331,13 @@ impl PostgresStore {
     }
 
     /// The plan of `statement` with `arguments` (SQL literals), prepared
-    /// as the pool's connections prepare it: `EXPLAIN` without `ANALYZE`,
-    /// so nothing is run.
+    /// with the settings of the request path's connections: `EXPLAIN`
+    /// without `ANALYZE`, so nothing is run.
     pub(super) async fn plan(&self, statement: &str, arguments: &str) -> Result<String, StoreError> {
         let prepare = format!("PREPARE audiences_page_plan AS {statement}");
         let explain = format!("EXPLAIN EXECUTE audiences_page_plan({arguments})");
-        let plan = on_lease!(self, "plan", |connection| async {
+        let mut connection = self.pool.acquire().await.map_err(failed)?;
+        let plan = timed(self.limits.query_timeout, "plan", async {
             sqlx::raw_sql(&prepare).execute(&mut *connection).await?;
             let plan: Result<Vec<String>, _> = sqlx::query_scalar(&explain).fetch_all(&mut *connection).await;
             // Deallocated whatever EXPLAIN answered: the connection goes
@@ -252,7 +346,8 @@ impl PostgresStore {
                 .execute(&mut *connection)
                 .await?;
             plan
-        })?;
+        })
+        .await?;
         Ok(plan.join("\n"))
     }
 
@@ -267,12 +362,25 @@ impl PostgresStore {
         &self.pages
     }
 
+    /// Runs the request path's `statement` with `parameters`; `query` names
+    /// it in the metrics.
+    pub(super) async fn query(
+        &self,
+        query: &'static str,
+        statement: Request,
+        parameters: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        self.connections
+            .query(query, statement as usize, parameters)
+            .await
+    }
+
     /// The page the statement's `rows` give (from column `first` on, see
     /// [`assemble`]), kept for the next request for `key` with the
     /// audience's version it was read at.
     pub(super) fn page_of(
         &self,
-        rows: &[sqlx::postgres::PgRow],
+        rows: &[tokio_postgres::Row],
         first: usize,
         key: &PageKey<'_>,
     ) -> Result<PageOutcome, StoreError> {
@@ -290,41 +398,31 @@ impl PostgresStore {
         account_group: &str,
         key: &PageKey<'_>,
     ) -> Result<PageOutcome, StoreError> {
-        let rows = on_lease!(self, "page", |connection| sqlx::query(PAGE_SQL.as_str())
-            .bind(key.audience)
-            .bind(account_group)
-            .bind(key.after.0)
-            .bind(key.after.1)
-            .bind(i64::from(key.limit) + 1)
-            .fetch_all(connection))?;
+        let size = i64::from(key.limit) + 1;
+        let rows = self
+            .query(
+                "page",
+                Request::Page,
+                &[&key.audience, &account_group, &key.after.0, &key.after.1, &size],
+            )
+            .await?;
         self.page_of(&rows, 0, key)
-    }
-
-    /// A request-path connection, waiting at most the query timeout.
-    pub(super) async fn lease(&self) -> Result<Lease, StoreError> {
-        self.connections.lease().await
     }
 }
 
 #[async_trait::async_trait]
 impl RequestPath for PostgresStore {
     async fn key_by_hash(&self, hash: &[u8]) -> Result<Option<KeyRecord>, StoreError> {
-        let row = on_lease!(self, "key_by_hash", |connection| {
-            sqlx::query(
-            "SELECT id, account_group_id, permissions FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
-        )
-        .bind(hash)
-        .fetch_optional(connection)
-        })?;
-        row.map(|row| {
-            Ok(KeyRecord {
-                id: row.try_get(0)?,
-                account_group_id: row.try_get(1)?,
-                permissions: permissions_of_column(&row.try_get::<String, _>(2)?),
-            })
-        })
-        .transpose()
-        .map_err(failed)
+        let rows = self.query("key_by_hash", Request::KeyByHash, &[&hash]).await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let permissions: &str = row.try_get(2).map_err(undecodable)?;
+        Ok(Some(KeyRecord {
+            id: row.try_get(0).map_err(undecodable)?,
+            account_group_id: row.try_get(1).map_err(undecodable)?,
+            permissions: permissions_of_column(permissions),
+        }))
     }
 
     async fn page(
@@ -343,14 +441,13 @@ impl RequestPath for PostgresStore {
         let Some(kept) = self.pages.lookup(&key) else {
             return self.read_page(account_group, &key).await;
         };
-        let row = on_lease!(self, "audience_version", |connection| sqlx::query(STATE_SQL)
-            .bind(audience)
-            .bind(account_group)
-            .fetch_optional(connection))?;
-        let (state, version) = match &row {
+        let rows = self
+            .query("audience_version", Request::State, &[&audience, &account_group])
+            .await?;
+        let (state, version) = match rows.first() {
             Some(row) => (
-                Some(row.try_get::<&str, _>(0).map_err(failed)?),
-                Some(row.try_get::<i64, _>(1).map_err(failed)?),
+                Some(row.try_get::<_, &str>(0).map_err(undecodable)?),
+                Some(row.try_get::<_, i64>(1).map_err(undecodable)?),
             ),
             None => (None, None),
         };
@@ -366,13 +463,16 @@ impl RequestPath for PostgresStore {
         account_group: &str,
         audience: &str,
     ) -> Result<Option<AudienceState>, StoreError> {
-        let status: Option<String> = on_lease!(self, "audience_state", |connection| sqlx::query_scalar(
-            "SELECT status FROM audiences WHERE id = $1 AND account_group_id = $2"
-        )
-        .bind(audience)
-        .bind(account_group)
-        .fetch_optional(connection))?;
-        status.as_deref().map(AudienceState::parse).transpose()
+        let rows = self
+            .query(
+                "audience_state",
+                Request::AudienceState,
+                &[&audience, &account_group],
+            )
+            .await?;
+        rows.first()
+            .map(|row| AudienceState::parse(row.try_get::<_, &str>(0).map_err(undecodable)?))
+            .transpose()
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -407,13 +507,8 @@ impl RequestPath for PostgresStore {
                 )));
             }
         }
-        on_lease!(self, "ping", |connection| sqlx::query(PAGE_SQL.as_str())
-            .bind("")
-            .bind("")
-            .bind(0_i64)
-            .bind("")
-            .bind(1_i64)
-            .fetch_all(connection))?;
+        self.query("ping", Request::Page, &[&"", &"", &0_i64, &"", &1_i64])
+            .await?;
         Ok(())
     }
 

@@ -28,12 +28,10 @@
 //! by default), which its keys may spend once more. Every other write of
 //! the store stays durable.
 
-use sqlx::Row;
-
 use super::model::{PageOutcome, StoreError};
 use super::page_cache::PageKey;
-use super::postgres::{PAGE_COLUMNS, PostgresStore, kept_outcome, page_join};
-use super::postgres_pool::{failed, on_lease};
+use super::postgres::{PAGE_COLUMNS, PostgresStore, Request, kept_outcome, page_join};
+use super::postgres_pool::undecodable;
 use super::traits::{PageRequest, SharedLimits};
 use crate::limits::{RateLimits, Taken};
 
@@ -68,14 +66,14 @@ fn take_and_page_sql() -> String {
     )
 }
 
-static TAKE_AND_PAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(take_and_page_sql);
+pub(super) static TAKE_AND_PAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(take_and_page_sql);
 
 /// The token, then the audience's state and version when it was admitted:
 /// the request's statement when the instance keeps the page asked for
 /// (page_cache.rs), with no prospect table in its plan (see the store's
 /// `STATE_SQL`). [`TAKE`]'s three columns, then the state (`NULL`: no
 /// audience, or refused) and the version.
-static TAKE_AND_STATE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+pub(super) static TAKE_AND_STATE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "{TAKE}, a.status, a.version \
         FROM clock c LEFT JOIN taken t ON true \
@@ -84,7 +82,7 @@ static TAKE_AND_STATE: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
 });
 
 /// [`TAKE`] alone, for the paths that read no page.
-static TAKE_ALONE: std::sync::LazyLock<String> =
+pub(super) static TAKE_ALONE: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| format!("{TAKE} FROM clock c LEFT JOIN taken t ON true"));
 
 /// The request path's statement on PostgreSQL, as the service runs it (for
@@ -111,12 +109,12 @@ fn bucket(limits: RateLimits) -> (f64, i32) {
     )
 }
 
-fn taken(row: &sqlx::postgres::PgRow, limits: RateLimits) -> Result<Taken, StoreError> {
+fn taken(row: &tokio_postgres::Row, limits: RateLimits) -> Result<Taken, StoreError> {
     let (interval, _) = bucket(limits);
     Ok(Taken::from_arrival_times(
-        row.try_get(0).map_err(failed)?,
-        row.try_get(1).map_err(failed)?,
-        row.try_get(2).map_err(failed)?,
+        row.try_get(0).map_err(undecodable)?,
+        row.try_get(1).map_err(undecodable)?,
+        row.try_get(2).map_err(undecodable)?,
         interval,
         limits.burst.get(),
     ))
@@ -140,14 +138,14 @@ impl PostgresStore {
 impl SharedLimits for PostgresStore {
     async fn take_rate_token(&self, key_id: &str, limits: RateLimits) -> Result<Taken, StoreError> {
         let (interval, burst) = bucket(limits);
-        let row = on_lease!(self, "rate_limit_take", |connection| sqlx::query(
-            TAKE_ALONE.as_str()
-        )
-        .bind(key_id)
-        .bind(interval)
-        .bind(burst)
-        .fetch_one(connection))?;
-        taken(&row, limits)
+        let rows = self
+            .query(
+                "rate_limit_take",
+                Request::TakeAlone,
+                &[&key_id, &interval, &burst],
+            )
+            .await?;
+        taken(first_row(&rows, "token")?, limits)
     }
 
     async fn take_and_page(
@@ -164,21 +162,20 @@ impl SharedLimits for PostgresStore {
             limit: page.limit,
         };
         if let Some(kept) = self.page_cache().lookup(&key) {
-            let row = on_lease!(self, "take_and_state", |connection| sqlx::query(
-                TAKE_AND_STATE.as_str()
-            )
-            .bind(key_id)
-            .bind(interval)
-            .bind(burst)
-            .bind(page.audience)
-            .bind(page.account_group)
-            .fetch_one(connection))?;
-            let taken = taken(&row, limits)?;
+            let rows = self
+                .query(
+                    "take_and_state",
+                    Request::TakeAndState,
+                    &[&key_id, &interval, &burst, &page.audience, &page.account_group],
+                )
+                .await?;
+            let row = first_row(&rows, "token-and-state")?;
+            let taken = taken(row, limits)?;
             if !taken.admitted {
                 return Ok((taken, None));
             }
-            let state: Option<&str> = row.try_get(3).map_err(failed)?;
-            let version: Option<i64> = row.try_get(4).map_err(failed)?;
+            let state: Option<&str> = row.try_get(3).map_err(undecodable)?;
+            let version: Option<i64> = row.try_get(4).map_err(undecodable)?;
             let outcome = match kept_outcome(self.page_cache(), &kept, state, version)? {
                 Some(outcome) => outcome,
                 // The audience changed: its page read now, the token taken.
@@ -186,25 +183,36 @@ impl SharedLimits for PostgresStore {
             };
             return Ok((taken, Some(outcome)));
         }
-        let rows = on_lease!(self, "take_and_page", |connection| sqlx::query(
-            TAKE_AND_PAGE.as_str()
-        )
-        .bind(key_id)
-        .bind(interval)
-        .bind(burst)
-        .bind(page.audience)
-        .bind(page.account_group)
-        .bind(after_created)
-        .bind(after_id)
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(connection))?;
-        let first = rows
-            .first()
-            .ok_or_else(|| StoreError::Corrupt("the token-and-page statement returned no row".into()))?;
-        let taken = taken(first, limits)?;
+        let size = i64::from(page.limit) + 1;
+        let rows = self
+            .query(
+                "take_and_page",
+                Request::TakeAndPage,
+                &[
+                    &key_id,
+                    &interval,
+                    &burst,
+                    &page.audience,
+                    &page.account_group,
+                    &after_created,
+                    &after_id,
+                    &size,
+                ],
+            )
+            .await?;
+        let taken = taken(first_row(&rows, "token-and-page")?, limits)?;
         if !taken.admitted {
             return Ok((taken, None));
         }
         Ok((taken, Some(self.page_of(&rows, 3, &key)?)))
     }
+}
+
+/// The first row of a statement that always returns one.
+fn first_row<'a>(
+    rows: &'a [tokio_postgres::Row],
+    statement: &str,
+) -> Result<&'a tokio_postgres::Row, StoreError> {
+    rows.first()
+        .ok_or_else(|| StoreError::Corrupt(format!("the {statement} statement returned no row")))
 }

@@ -99,10 +99,8 @@ impl Bench {
         )
     }
 
-    /// `bench serve` on `url`; with `core`, pinned to that CPU. On
-    /// PostgreSQL the instance's pool is sized as DEPLOYING.md says (twice
-    /// the database's cores, here this machine's, plus the operator's
-    /// connection).
+    /// `bench serve` on `url`; with `core`, pinned to that CPU; the
+    /// service's options at their defaults, as deployed.
     pub(crate) fn serve(&self, url: &str, core: Option<usize>) -> Result<Servers, String> {
         self.serve_with(url, core, &[])
     }
@@ -118,10 +116,6 @@ impl Bench {
         let ports = [free_port()?, free_port()?, free_port()?];
         let ports_text = ports.map(|port| port.to_string());
         let mut command = pinned(core, &self.binary);
-        if url.starts_with("postgres") {
-            let cores = std::thread::available_parallelism().map_or(1, usize::from);
-            command.env("AUDIENCES_DB_MAX_CONNECTIONS", (2 * cores + 1).to_string());
-        }
         command.envs(environment.iter().copied());
         command
             .arg("serve")
