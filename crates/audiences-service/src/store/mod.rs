@@ -22,6 +22,7 @@ mod postgres;
 mod postgres_limits;
 mod postgres_operator;
 mod postgres_pool;
+mod postgres_statements;
 mod row_check;
 mod sqlite;
 mod sqlite_pool;
@@ -33,8 +34,8 @@ pub use model::{
     QUERY_DURATION, Seed, StoreError, StoreLimits, StoredProspect,
 };
 pub use page_cache::{PAGE_CACHE, PageCacheStats};
-pub use postgres::{PostgresStore, page_statement};
-pub use postgres_limits::{take_and_page_statement, take_and_state_statement};
+pub use postgres::PostgresStore;
+pub use postgres_statements::{page_statement, take_and_page_statement, take_and_state_statement};
 pub use row_check::{PROVEN_CAPACITY, Proven, proof_of, row_is_exactly, row_is_served};
 pub use sqlite::SqliteStore;
 pub use sqlite_pool::Held;

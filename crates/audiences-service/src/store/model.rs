@@ -164,7 +164,7 @@ pub struct NewKey {
 }
 
 /// An account group with its audiences, prospects and keys, written in one
-/// transaction by [`Store::seed`].
+/// transaction by `Store::seed`.
 #[derive(Debug, Clone)]
 pub struct Seed {
     /// The account group's id.

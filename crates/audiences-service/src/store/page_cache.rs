@@ -122,7 +122,7 @@ pub(crate) struct PageCache {
     misses: AtomicU64,
 }
 
-/// Pages looked up in a [`PageCache`]: served from it, and read from the
+/// Pages looked up in a `PageCache`: served from it, and read from the
 /// database.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PageCacheStats {

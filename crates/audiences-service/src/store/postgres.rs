@@ -18,8 +18,8 @@ use super::model::{
 };
 use super::page::PageAssembler;
 use super::page_cache::{Kept, PageCache, PageCacheStats, PageKey};
-use super::postgres_limits::{TAKE_ALONE, TAKE_AND_PAGE, TAKE_AND_STATE};
-use super::postgres_pool::{Ages, Connections, IDLE_PING, PIPELINE_DEPTH, Prepared, failed, undecodable};
+use super::postgres_pool::{Ages, Connections, IDLE_PING, PIPELINE_DEPTH, failed, undecodable};
+use super::postgres_statements::{PAGE_SQL, Request, request_statements};
 use super::traits::{RequestPath, SharedLimits};
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -66,62 +66,6 @@ pub(crate) async fn timed<T>(
     }
 }
 
-/// The request path's statements, prepared on every connection as it
-/// opens; a variant is the index of its statement in [`request_statements`].
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Request {
-    KeyByHash,
-    Page,
-    State,
-    AudienceState,
-    TakeAlone,
-    TakeAndState,
-    TakeAndPage,
-}
-
-/// The statements of [`Request`], in its order.
-fn request_statements() -> Vec<Prepared> {
-    const KEY: &str = "SELECT id, account_group_id, permissions FROM api_keys \
-        WHERE key_hash = $1 AND revoked_at IS NULL";
-    const AUDIENCE_STATE: &str = "SELECT status FROM audiences WHERE id = $1 AND account_group_id = $2";
-    const PAGE: &[Type] = &[Type::TEXT, Type::TEXT, Type::INT8, Type::TEXT, Type::INT8];
-    const AUDIENCE: &[Type] = &[Type::TEXT, Type::TEXT];
-    // The token's parameters: the key, the bucket's interval, its burst.
-    const TAKE: &[Type] = &[Type::TEXT, Type::FLOAT8, Type::INT4];
-    const TAKE_AND_STATE_TYPES: &[Type] = &[Type::TEXT, Type::FLOAT8, Type::INT4, Type::TEXT, Type::TEXT];
-    const TAKE_AND_PAGE_TYPES: &[Type] = &[
-        Type::TEXT,
-        Type::FLOAT8,
-        Type::INT4,
-        Type::TEXT,
-        Type::TEXT,
-        Type::INT8,
-        Type::TEXT,
-        Type::INT8,
-    ];
-    let statements = [
-        (Request::KeyByHash, KEY, &[Type::BYTEA][..]),
-        (Request::Page, PAGE_SQL.as_str(), PAGE),
-        (Request::State, STATE_SQL, AUDIENCE),
-        (Request::AudienceState, AUDIENCE_STATE, AUDIENCE),
-        (Request::TakeAlone, TAKE_ALONE.as_str(), TAKE),
-        (
-            Request::TakeAndState,
-            TAKE_AND_STATE.as_str(),
-            TAKE_AND_STATE_TYPES,
-        ),
-        (Request::TakeAndPage, TAKE_AND_PAGE.as_str(), TAKE_AND_PAGE_TYPES),
-    ];
-    statements
-        .into_iter()
-        .enumerate()
-        .map(|(index, (request, sql, types))| {
-            debug_assert_eq!(request as usize, index);
-            Prepared { sql, types }
-        })
-        .collect()
-}
-
 /// A TEXT column's bytes as the database sent them (UTF-8, which the row
 /// check proves: decoding as `&str` would look at every byte once more).
 struct TextBytes<'a>(&'a [u8]);
@@ -135,59 +79,6 @@ impl<'a> FromSql<'a> for TextBytes<'a> {
         matches!(*ty, Type::TEXT | Type::VARCHAR)
     }
 }
-
-/// The columns of a page: the audience's state and version, then each
-/// prospect's position, stored JSON and proof (see [`assemble`]).
-pub(super) const PAGE_COLUMNS: &str = "a.status, a.version, p.created_at, p.id, p.data, p.proof";
-
-/// The page statement as the service runs it when rate limits are the
-/// instance's own (for `pgbench` in the benchmarks). Parameters: `$1` the
-/// audience, `$2` the account group, `$3` and `$4` the position after which
-/// the page starts, `$5` the page size plus one.
-pub fn page_statement() -> &'static str {
-    PAGE_SQL.as_str()
-}
-
-/// The page's rows of the audience `a`, joined as `p`: after the position
-/// in parameters `$first` and `$first + 1`, at most `$first + 2` of them,
-/// by one range scan of `prospects_page` (LATERAL, so that the limit
-/// applies to the prospects). Shared by [`PAGE_SQL`] and the statement that
-/// also takes the rate-limit token.
-///
-/// No `ORDER BY` outside the LATERAL: the one audience row is joined by a
-/// nested loop, which hands the inner rows on in the index's order, and an
-/// outer sort of the page's rows (copied into sort memory, about 1 KB each)
-/// was 15 % of the database's CPU per request (pgbench, 2026-12-03). The
-/// order is not taken on trust: [`PageAssembler::row`] refuses a row that
-/// does not come after the one before it (a corrupt page, never served), and
-/// a test keeps both request statements' plans free of a sort.
-pub(super) fn page_join(first: u8) -> String {
-    let (created_at, id, limit) = (first, first + 1, first + 2);
-    format!(
-        "LEFT JOIN LATERAL ( \
-            SELECT created_at, id, data, proof FROM prospects \
-            WHERE a.status = 'ready' AND audience_id = a.id AND (created_at, id) > (${created_at}, ${id}) \
-            ORDER BY created_at, id LIMIT ${limit} \
-        ) p ON true"
-    )
-}
-
-/// The page and the audience's state in one statement: the audience by its
-/// primary key, its rows by [`page_join`]; see the SQLite store's
-/// `PAGE_SQL` for the shape of the answer.
-static PAGE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        "SELECT {PAGE_COLUMNS} FROM audiences a {} WHERE a.id = $1 AND a.account_group_id = $2",
-        page_join(3)
-    )
-});
-
-/// The audience's state and version alone, for a page the instance keeps:
-/// no prospect table in the plan at all (opening and locking the table and
-/// its index at every execution, even under a gate that skips them, cost
-/// the database 15 % of its throughput on this machine, pgbench
-/// 2026-12-04). `$1` the audience, `$2` the account group.
-const STATE_SQL: &str = "SELECT status, version FROM audiences WHERE id = $1 AND account_group_id = $2";
 
 /// What the audience's state and version, read for a kept page, make of
 /// it: the kept page while the version is the one it was read at, else

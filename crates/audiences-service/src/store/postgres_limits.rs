@@ -30,77 +30,11 @@
 
 use super::model::{PageOutcome, StoreError};
 use super::page_cache::PageKey;
-use super::postgres::{PAGE_COLUMNS, PostgresStore, Request, kept_outcome, page_join};
+use super::postgres::{PostgresStore, kept_outcome};
 use super::postgres_pool::undecodable;
+use super::postgres_statements::{Request, take_and_page_statement};
 use super::traits::{PageRequest, SharedLimits};
 use crate::limits::{RateLimits, Taken};
-
-/// The token alone: the clock, the time moved to (`NULL`: refused), and
-/// the time it stays at when refused; this transaction's commit does not
-/// wait for the disk (see the module's docs).
-const TAKE: &str = "\
-    WITH clock AS MATERIALIZED ( \
-        SELECT extract(epoch FROM clock_timestamp())::float8 AS now_s, \
-            set_config('synchronous_commit', 'off', true) AS commit_mode \
-    ), \
-    taken AS ( \
-        INSERT INTO rate_limits AS r (key_id, tat) SELECT $1, now_s + $2 FROM clock \
-        ON CONFLICT (key_id) DO UPDATE SET tat = GREATEST(r.tat, (SELECT now_s FROM clock)) + $2 \
-        WHERE GREATEST(r.tat, (SELECT now_s FROM clock)) + $2 - (SELECT now_s FROM clock) <= $2 * $3 + 1e-9 \
-        RETURNING tat \
-    ) \
-    SELECT c.now_s, t.tat, \
-        CASE WHEN t.tat IS NULL THEN (SELECT tat FROM rate_limits WHERE key_id = $1) END AS held";
-
-/// The token, then the page only if it was admitted: [`TAKE`]'s three
-/// columns, then the page statement's (`PAGE_SQL`), one row per prospect
-/// (one row without a prospect when refused, or when the audience has none
-/// after the position), in the index's order (see [`page_join`]).
-fn take_and_page_sql() -> String {
-    format!(
-        "{TAKE}, {PAGE_COLUMNS} \
-        FROM clock c LEFT JOIN taken t ON true \
-        LEFT JOIN audiences a ON t.tat IS NOT NULL AND a.id = $4 AND a.account_group_id = $5 \
-        {}",
-        page_join(6)
-    )
-}
-
-pub(super) static TAKE_AND_PAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(take_and_page_sql);
-
-/// The token, then the audience's state and version when it was admitted:
-/// the request's statement when the instance keeps the page asked for
-/// (page_cache.rs), with no prospect table in its plan (see the store's
-/// `STATE_SQL`). [`TAKE`]'s three columns, then the state (`NULL`: no
-/// audience, or refused) and the version.
-pub(super) static TAKE_AND_STATE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        "{TAKE}, a.status, a.version \
-        FROM clock c LEFT JOIN taken t ON true \
-        LEFT JOIN audiences a ON t.tat IS NOT NULL AND a.id = $4 AND a.account_group_id = $5"
-    )
-});
-
-/// [`TAKE`] alone, for the paths that read no page.
-pub(super) static TAKE_ALONE: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| format!("{TAKE} FROM clock c LEFT JOIN taken t ON true"));
-
-/// The request path's statement on PostgreSQL, as the service runs it (for
-/// `pgbench` in the benchmarks). Parameters: `$1` the key's id, `$2` the
-/// bucket's interval in seconds, `$3` its burst, `$4` the audience, `$5`
-/// the account group, `$6` and `$7` the position after which the page
-/// starts (`0` and `''` for the first page), `$8` the page size plus one.
-pub fn take_and_page_statement() -> &'static str {
-    TAKE_AND_PAGE.as_str()
-}
-
-/// The request path's statement on PostgreSQL when the instance keeps the
-/// page asked for (for `pgbench` in the benchmarks): the token, the
-/// audience's state and version. Parameters: `$1` to `$5` as
-/// [`take_and_page_statement`]'s.
-pub fn take_and_state_statement() -> &'static str {
-    TAKE_AND_STATE.as_str()
-}
 
 fn bucket(limits: RateLimits) -> (f64, i32) {
     (

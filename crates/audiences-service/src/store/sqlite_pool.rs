@@ -77,7 +77,7 @@ fn spoils_connection(error: &rusqlite::Error) -> bool {
     }
 }
 
-/// Connections taken with [`SqliteStore::hold_all`]: queries wait until dropped.
+/// Connections taken with `SqliteStore::hold_all`: queries wait until dropped.
 pub struct Held(#[allow(dead_code, reason = "held until dropped")] pub(super) OwnedSemaphorePermit);
 
 /// A permit and a connection on the current file.
