@@ -136,8 +136,20 @@ impl PostgresStore {
     /// Connects to `url` and applies the migrations (once, whatever the
     /// number of instances starting: sqlx's migrator holds an advisory lock).
     pub async fn open(url: &str, limits: StoreLimits) -> Result<Self, StoreError> {
-        let bad_url =
-            |error: &dyn std::fmt::Display| StoreError::Rejected(format!("bad PostgreSQL URL: {error}"));
+        // The error and its causes (tokio-postgres names the option it
+        // does not know in the cause, not in the error).
+        let bad_url = |error: &dyn std::error::Error| {
+            let mut message = format!("bad PostgreSQL URL: {error}");
+            let mut cause = error.source();
+            while let Some(inner) = cause {
+                let inner_text = inner.to_string();
+                if !message.contains(&inner_text) {
+                    message.push_str(&format!(": {inner_text}"));
+                }
+                cause = inner.source();
+            }
+            StoreError::Rejected(message)
+        };
         let statement_timeout = format!("{}", limits.query_timeout.as_millis());
         // A generic plan for every prepared statement: PostgreSQL otherwise
         // keeps planning the page statement afresh on each execution (its
@@ -409,5 +421,36 @@ impl RequestPath for PostgresStore {
 
     fn shared_limits(&self) -> Option<&dyn SharedLimits> {
         Some(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A URL either driver cannot read is refused before anything is
+    /// opened, naming what it could not read; no server is needed.
+    #[tokio::test]
+    async fn a_url_the_request_path_cannot_read_is_refused_by_name() {
+        for (url, named) in [
+            (
+                "postgres://user@127.0.0.1:1/db?no_such_option=1",
+                "no_such_option",
+            ),
+            (
+                "postgres://user@127.0.0.1:1/db?sslmode=sometimes",
+                "\"sometimes\"",
+            ),
+            ("postgres://user@127.0.0.1:notaport/db", "URL"),
+        ] {
+            match PostgresStore::open(url, StoreLimits::default()).await {
+                Err(StoreError::Rejected(message)) => {
+                    assert!(message.starts_with("bad PostgreSQL URL"), "{url}: {message}");
+                    assert!(message.contains(named), "{url}: {message}");
+                }
+                Err(other) => panic!("{url}: {other}"),
+                Ok(_) => panic!("{url}: opened"),
+            }
+        }
     }
 }
