@@ -45,7 +45,17 @@ pub(crate) struct PageKey<'a> {
     pub(crate) limit: u32,
 }
 
-impl PageKey<'_> {
+impl<'a> PageKey<'a> {
+    /// The page of `audience` after `after` (the first page: `None`), of
+    /// `limit` items.
+    pub(crate) fn new(audience: &'a str, after: Option<&'a super::model::Position>, limit: u32) -> Self {
+        Self {
+            audience,
+            after: super::model::Position::bounds(after),
+            limit,
+        }
+    }
+
     fn hash(&self) -> u64 {
         let mut hasher = xxhash_rust::xxh3::Xxh3Default::new();
         // Lengths first: no two keys write the same bytes.

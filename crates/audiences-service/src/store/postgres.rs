@@ -82,20 +82,30 @@ impl<'a> FromSql<'a> for TextBytes<'a> {
 
 /// What the audience's state and version, read for a kept page, make of
 /// it: the kept page while the version is the one it was read at, else
-/// `None` (the page is to be read). `state` `None`: no such audience.
+/// `None` (the page is to be read). `row`: the statement's row, the state
+/// in column `first` (`NULL`: no such audience) and the version after it;
+/// no row: no such audience.
 pub(super) fn kept_outcome(
     pages: &PageCache,
     kept: &Kept,
-    state: Option<&str>,
-    version: Option<i64>,
+    row: Option<&tokio_postgres::Row>,
+    first: usize,
 ) -> Result<Option<PageOutcome>, StoreError> {
-    let Some(state) = state else {
+    let state = row
+        .map(|row| row.try_get::<_, Option<&str>>(first))
+        .transpose()
+        .map_err(undecodable)?
+        .flatten();
+    let (Some(row), Some(state)) = (row, state) else {
         return Ok(Some(PageOutcome::NotFound));
     };
     if AudienceState::parse(state)? == AudienceState::Populating {
         return Ok(Some(PageOutcome::Populating));
     }
-    let version = version.ok_or_else(|| StoreError::Corrupt("an audience without its version".into()))?;
+    let version = row
+        .try_get::<_, Option<i64>>(first + 1)
+        .map_err(undecodable)?
+        .ok_or_else(|| StoreError::Corrupt("an audience without its version".into()))?;
     Ok(pages.serve(kept, version).map(PageOutcome::Page))
 }
 
@@ -335,26 +345,14 @@ impl RequestPath for PostgresStore {
         after: Option<&Position>,
         limit: u32,
     ) -> Result<PageOutcome, StoreError> {
-        let (after_created, after_id) = Position::bounds(after);
-        let key = PageKey {
-            audience,
-            after: (after_created, after_id),
-            limit,
-        };
+        let key = PageKey::new(audience, after, limit);
         let Some(kept) = self.pages.lookup(&key) else {
             return self.read_page(account_group, &key).await;
         };
         let rows = self
             .query("audience_version", Request::State, &[&audience, &account_group])
             .await?;
-        let (state, version) = match rows.first() {
-            Some(row) => (
-                Some(row.try_get::<_, &str>(0).map_err(undecodable)?),
-                Some(row.try_get::<_, i64>(1).map_err(undecodable)?),
-            ),
-            None => (None, None),
-        };
-        match kept_outcome(&self.pages, &kept, state, version)? {
+        match kept_outcome(&self.pages, &kept, rows.first(), 0)? {
             Some(outcome) => Ok(outcome),
             // The audience changed: its page read now.
             None => self.read_page(account_group, &key).await,
@@ -367,11 +365,7 @@ impl RequestPath for PostgresStore {
         audience: &str,
     ) -> Result<Option<AudienceState>, StoreError> {
         let rows = self
-            .query(
-                "audience_state",
-                Request::AudienceState,
-                &[&audience, &account_group],
-            )
+            .query("audience_state", Request::State, &[&audience, &account_group])
             .await?;
         rows.first()
             .map(|row| AudienceState::parse(row.try_get::<_, &str>(0).map_err(undecodable)?))

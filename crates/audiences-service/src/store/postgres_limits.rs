@@ -89,12 +89,7 @@ impl SharedLimits for PostgresStore {
         page: PageRequest<'_>,
     ) -> Result<(Taken, Option<PageOutcome>), StoreError> {
         let (interval, burst) = bucket(limits);
-        let (after_created, after_id) = super::model::Position::bounds(page.after);
-        let key = PageKey {
-            audience: page.audience,
-            after: (after_created, after_id),
-            limit: page.limit,
-        };
+        let key = PageKey::new(page.audience, page.after, page.limit);
         if let Some(kept) = self.page_cache().lookup(&key) {
             let rows = self
                 .query(
@@ -108,9 +103,7 @@ impl SharedLimits for PostgresStore {
             if !taken.admitted {
                 return Ok((taken, None));
             }
-            let state: Option<&str> = row.try_get(3).map_err(undecodable)?;
-            let version: Option<i64> = row.try_get(4).map_err(undecodable)?;
-            let outcome = match kept_outcome(self.page_cache(), &kept, state, version)? {
+            let outcome = match kept_outcome(self.page_cache(), &kept, Some(row), 3)? {
                 Some(outcome) => outcome,
                 // The audience changed: its page read now, the token taken.
                 None => self.read_page(page.account_group, &key).await?,
@@ -128,8 +121,8 @@ impl SharedLimits for PostgresStore {
                     &burst,
                     &page.audience,
                     &page.account_group,
-                    &after_created,
-                    &after_id,
+                    &key.after.0,
+                    &key.after.1,
                     &size,
                 ],
             )

@@ -54,8 +54,8 @@ pub(super) static PAGE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::n
     )
 });
 
-/// The audience's state and version alone, for a page the instance keeps:
-/// no prospect table in the plan at all (opening and locking the table and
+/// The audience's state and version alone (for a page the instance keeps,
+/// and for the state alone): no prospect table in the plan at all (opening and locking the table and
 /// its index at every execution, even under a gate that skips them, cost
 /// the database 15 % of its throughput on this machine, pgbench
 /// 2026-12-04). `$1` the audience, `$2` the account group.
@@ -136,7 +136,6 @@ pub(super) enum Request {
     KeyByHash,
     Page,
     State,
-    AudienceState,
     TakeAlone,
     TakeAndState,
     TakeAndPage,
@@ -146,7 +145,6 @@ pub(super) enum Request {
 pub(super) fn request_statements() -> Vec<Prepared> {
     const KEY: &str = "SELECT id, account_group_id, permissions FROM api_keys \
         WHERE key_hash = $1 AND revoked_at IS NULL";
-    const AUDIENCE_STATE: &str = "SELECT status FROM audiences WHERE id = $1 AND account_group_id = $2";
     const PAGE: &[Type] = &[Type::TEXT, Type::TEXT, Type::INT8, Type::TEXT, Type::INT8];
     const AUDIENCE: &[Type] = &[Type::TEXT, Type::TEXT];
     // The token's parameters: the key, the bucket's interval, its burst.
@@ -166,7 +164,6 @@ pub(super) fn request_statements() -> Vec<Prepared> {
         (Request::KeyByHash, KEY, &[Type::BYTEA][..]),
         (Request::Page, PAGE_SQL.as_str(), PAGE),
         (Request::State, STATE_SQL, AUDIENCE),
-        (Request::AudienceState, AUDIENCE_STATE, AUDIENCE),
         (Request::TakeAlone, TAKE_ALONE.as_str(), TAKE),
         (
             Request::TakeAndState,
